@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  LogController,
+} from 'fastify'
+import { Histogram } from 'prom-client'
+import { VERSION } from '../version.js'
+import type { AppContext } from './AppContext.js'
+import { adminRoutes } from './plugins/admin.js'
+import { errorHandling } from './plugins/errorHandling.js'
+import { operationsRoutes } from './plugins/operations.js'
+import { ErrorResponse } from './schemas/ErrorResponse.js'
+import { HealthReport } from './schemas/Health.js'
+
+/** A route plugin of a domain (interests, deliveries, …), registered under its prefix with the app context. */
+export type RoutePlugin = {
+  prefix: string
+  plugin: (app: FastifyInstance, context: AppContext) => Promise<void>
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
+
+/**
+ * The HTTP application: Fastify with a schema on every route, the one error format, request ids
+ * in every log line, HTTP metrics, and the OpenAPI document built from the same schemas.
+ */
+export async function buildApp(context: AppContext, routes: RoutePlugin[] = []): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: context.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    bodyLimit: context.config.bodyLimitBytes,
+    requestTimeout: context.config.requestTimeoutMs,
+    connectionTimeout: context.config.requestTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.addSchema(ErrorResponse)
+  app.addSchema(HealthReport)
+  errorHandling(app)
+
+  const duration = new Histogram({
+    name: 'wallet_backend_http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [context.metrics],
+  })
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    duration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+    request.log.debug(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    )
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'wallet-backend',
+        version: VERSION,
+        description:
+          'Backend for light wallets on EVM chains: interests, filters, durable deliveries, submissions, proofs and encrypted wallet state.',
+      },
+      components: {
+        securitySchemes: {
+          session: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Session token from POST /v1/auth/session',
+          },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'Operator admin token' },
+        },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) ?? `def-${i}`,
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  await app.register(async (scope) => operationsRoutes(scope, context))
+  await app.register(async (scope) => adminRoutes(scope, context), { prefix: '/admin' })
+  for (const route of routes) {
+    const plugin: FastifyPluginAsync = async (scope) => route.plugin(scope, context)
+    await app.register(plugin, { prefix: route.prefix })
+  }
+  return app
+}

@@ -1,0 +1,49 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { LIFECYCLE_STATES } from '../../lifecycle/Lifecycle.js'
+
+const BlockRef = Type.Object({ number: Type.Integer(), hash: Type.String() })
+
+export const HealthReport = Type.Object(
+  {
+    state: Type.Union(
+      LIFECYCLE_STATES.map((state) => Type.Literal(state)),
+      { description: 'Lifecycle state (DESIGN §5)' },
+    ),
+    since: Type.String({ format: 'date-time', description: 'When the service entered this state' }),
+    reason: Type.Optional(Type.String({ description: 'Why the service is in this state' })),
+    version: Type.String(),
+    uptimeSeconds: Type.Number(),
+    node: Type.Object({
+      mode: Type.Union([Type.Literal('embedded'), Type.Literal('external')]),
+      chainId: Type.Optional(Type.Integer()),
+      available: Type.Boolean(),
+      endpoints: Type.Array(
+        Type.Object(
+          {
+            url: Type.String({ description: 'Endpoint URL with secrets redacted' }),
+            healthy: Type.Boolean(),
+            active: Type.Boolean(),
+            lastError: Type.Optional(Type.String()),
+            lastLatencyMs: Type.Optional(Type.Number()),
+          },
+          { additionalProperties: true },
+        ),
+      ),
+    }),
+    storage: Type.Object({
+      driver: Type.Union([Type.Literal('pglite'), Type.Literal('postgres')]),
+      available: Type.Boolean(),
+    }),
+    head: Type.Optional(BlockRef),
+    safe: Type.Optional(BlockRef),
+    finalized: Type.Optional(BlockRef),
+    chain: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Follower details' })),
+    background: Type.Optional(
+      Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+        description: 'Long-running maintenance work',
+      }),
+    ),
+  },
+  { $id: 'HealthReport', title: 'HealthReport' },
+)
+export type HealthReport = Static<typeof HealthReport>

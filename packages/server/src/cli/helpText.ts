@@ -1,0 +1,32 @@
+import { SETTINGS } from '../config/settings.js'
+
+/** `wallet-backend --help`, generated from the settings table. */
+export function helpText(): string {
+  const lines = [
+    'wallet-backend — backend for light wallets on EVM chains',
+    '',
+    'Usage: wallet-backend <command> [flags]',
+    '',
+    'Commands:',
+    '  start     run the service (default)',
+    '  migrate   apply database migrations and exit',
+    '  version   print the version',
+    '  help      print this help',
+    '',
+    'Flags (each also read from its environment variable, or from the JSON file given with --config):',
+    '  -c, --config <file>   JSON file of settings, keyed by setting name (e.g. {"nodeUrls": ["http://…"]})',
+  ]
+  for (const setting of SETTINGS) {
+    const fallback = Array.isArray(setting.default)
+      ? setting.default.length === 0
+        ? 'none'
+        : setting.default.join(',')
+      : setting.default === undefined
+        ? 'none'
+        : String(setting.default)
+    lines.push(`  --${setting.flag} <value>`)
+    lines.push(`      ${setting.description}`)
+    lines.push(`      ${setting.env}; allowed: ${setting.allowed}; default: ${fallback}`)
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,265 @@
+import type { LogLevel } from '../observability/createLogger.js'
+import { LOG_LEVELS } from '../observability/createLogger.js'
+import { ConfigError } from './ConfigError.js'
+
+/**
+ * Every setting of the service, declared once. The CLI's flags, the environment variables, the
+ * config-file keys, `--help` and docs/configuration.md all come from this table, so they cannot
+ * drift apart.
+ */
+export type Config = {
+  host: string
+  port: number
+  dataDir: string
+  databaseUrl: string | undefined
+  databasePoolSize: number
+  nodeUrls: string[]
+  anvilBlockTimeSeconds: number
+  rpcTimeoutMs: number
+  pollIntervalMs: number
+  logLevel: LogLevel
+  adminToken: string | undefined
+  bodyLimitBytes: number
+  requestTimeoutMs: number
+  shutdownTimeoutMs: number
+}
+
+export type SettingKey = keyof Config
+
+export type Setting<K extends SettingKey = SettingKey> = {
+  key: K
+  /** `--kebab-case` flag of `wallet-backend start`. */
+  flag: string
+  /** `WALLET_BACKEND_*` environment variable. */
+  env: string
+  description: string
+  /** What is allowed, in words, for `--help` and error messages. */
+  allowed: string
+  default: Config[K]
+  /** How the value is shown in logs and crash records, where it must not leak secrets. */
+  redact?(value: Config[K]): unknown
+  parse(raw: unknown): Config[K]
+}
+
+const integer =
+  (min: number, max: number) =>
+  (raw: unknown): number => {
+    const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new TypeError(`expected an integer from ${min} to ${max}`)
+    }
+    return value
+  }
+
+const text =
+  (pattern?: RegExp) =>
+  (raw: unknown): string => {
+    if (typeof raw !== 'string' || raw === '') throw new TypeError('expected a non-empty string')
+    if (pattern && !pattern.test(raw)) throw new TypeError(`does not match ${pattern}`)
+    return raw
+  }
+
+const optionalText =
+  (check: (value: string) => void) =>
+  (raw: unknown): string | undefined => {
+    if (raw === undefined || raw === '') return undefined
+    if (typeof raw !== 'string') throw new TypeError('expected a string')
+    check(raw)
+    return raw
+  }
+
+function checkUrl(value: string, protocols: string[]): void {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new TypeError(`"${redactUrl(value)}" is not a URL`)
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new TypeError(`"${redactUrl(value)}" must use ${protocols.map((p) => p.slice(0, -1)).join(' or ')}`)
+  }
+}
+
+/** Hides passwords and query strings (API keys of hosted nodes live there) before a URL is shown. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value)
+    if (url.password) url.password = '***'
+    if (url.search) url.search = '?***'
+    return url.toString()
+  } catch {
+    return '<unparseable URL>'
+  }
+}
+
+const nodeUrlList = (raw: unknown): string[] => {
+  const items = typeof raw === 'string' ? raw.split(',') : raw
+  if (!Array.isArray(items)) throw new TypeError('expected a comma-separated list of URLs')
+  const urls = items
+    .map((item) => (typeof item === 'string' ? item.trim() : item))
+    .filter((item) => item !== '')
+  for (const url of urls) {
+    if (typeof url !== 'string') throw new TypeError('expected URLs as strings')
+    checkUrl(url, ['http:', 'https:', 'ws:', 'wss:'])
+  }
+  return urls as string[]
+}
+
+function define<K extends SettingKey>(setting: Setting<K>): Setting<K> {
+  return setting
+}
+
+export const SETTINGS = [
+  define({
+    key: 'host',
+    flag: 'host',
+    env: 'WALLET_BACKEND_HOST',
+    description: 'Address the HTTP server binds to.',
+    allowed: 'a host name or IP address',
+    default: '127.0.0.1',
+    parse: text(),
+  }),
+  define({
+    key: 'port',
+    flag: 'port',
+    env: 'WALLET_BACKEND_PORT',
+    description: 'TCP port of the HTTP server (0 picks a free one).',
+    allowed: 'an integer from 0 to 65535',
+    default: 8080,
+    parse: integer(0, 65535),
+  }),
+  define({
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: 'WALLET_BACKEND_DATA_DIR',
+    description:
+      'Directory for the embedded database, the embedded node, the pinned chain id, the admin token and crash records.',
+    allowed: 'a directory path',
+    default: '.data',
+    parse: text(),
+  }),
+  define({
+    key: 'databaseUrl',
+    flag: 'database-url',
+    env: 'WALLET_BACKEND_DATABASE_URL',
+    description: 'PostgreSQL server to use instead of the embedded PGlite database.',
+    allowed: 'a postgres:// or postgresql:// URL, or empty for embedded PGlite',
+    default: undefined,
+    redact: (value) => (value === undefined ? undefined : redactUrl(value)),
+    parse: optionalText((value) => checkUrl(value, ['postgres:', 'postgresql:'])),
+  }),
+  define({
+    key: 'databasePoolSize',
+    flag: 'database-pool-size',
+    env: 'WALLET_BACKEND_DATABASE_POOL_SIZE',
+    description: 'Connections in the PostgreSQL pool.',
+    allowed: 'an integer from 1 to 200',
+    default: 10,
+    parse: integer(1, 200),
+  }),
+  define({
+    key: 'nodeUrls',
+    flag: 'node-url',
+    env: 'WALLET_BACKEND_NODE_URLS',
+    description:
+      'Ethereum JSON-RPC endpoints in priority order (failover). Empty: spawn an embedded anvil under the data directory.',
+    allowed: 'comma-separated http(s):// or ws(s):// URLs (the flag may be repeated)',
+    default: [],
+    redact: (value) => value.map(redactUrl),
+    parse: nodeUrlList,
+  }),
+  define({
+    key: 'anvilBlockTimeSeconds',
+    flag: 'anvil-block-time',
+    env: 'WALLET_BACKEND_ANVIL_BLOCK_TIME',
+    description: 'Embedded anvil only: seconds between blocks; 0 mines a block for each transaction.',
+    allowed: 'an integer from 0 to 3600',
+    default: 0,
+    parse: integer(0, 3600),
+  }),
+  define({
+    key: 'rpcTimeoutMs',
+    flag: 'rpc-timeout-ms',
+    env: 'WALLET_BACKEND_RPC_TIMEOUT_MS',
+    description: 'Timeout of one JSON-RPC call before the next node URL is tried.',
+    allowed: 'an integer from 100 to 600000',
+    default: 10_000,
+    parse: integer(100, 600_000),
+  }),
+  define({
+    key: 'pollIntervalMs',
+    flag: 'poll-interval-ms',
+    env: 'WALLET_BACKEND_POLL_INTERVAL_MS',
+    description: 'How often the node is asked for its head when it offers no newHeads subscription.',
+    allowed: 'an integer from 50 to 600000',
+    default: 1_000,
+    parse: integer(50, 600_000),
+  }),
+  define({
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'WALLET_BACKEND_LOG_LEVEL',
+    description: 'Initial log level; change it at runtime with PUT /admin/log-level.',
+    allowed: LOG_LEVELS.join(', '),
+    default: 'info',
+    parse: (raw: unknown): LogLevel => {
+      if (typeof raw !== 'string' || !(LOG_LEVELS as readonly string[]).includes(raw)) {
+        throw new TypeError(`expected one of ${LOG_LEVELS.join(', ')}`)
+      }
+      return raw as LogLevel
+    },
+  }),
+  define({
+    key: 'adminToken',
+    flag: 'admin-token',
+    env: 'WALLET_BACKEND_ADMIN_TOKEN',
+    description:
+      'Bearer token of the /admin API. Empty: a random token is generated once and kept in <data-dir>/admin-token.',
+    allowed: 'at least 16 characters',
+    default: undefined,
+    redact: (value) => (value === undefined ? undefined : '<redacted>'),
+    parse: optionalText((value) => {
+      if (value.length < 16) throw new TypeError('must be at least 16 characters')
+    }),
+  }),
+  define({
+    key: 'bodyLimitBytes',
+    flag: 'body-limit-bytes',
+    env: 'WALLET_BACKEND_BODY_LIMIT_BYTES',
+    description: 'Largest accepted request body; larger ones are answered 413.',
+    allowed: 'an integer from 1024 to 104857600',
+    default: 1_048_576,
+    parse: integer(1024, 100 * 1024 * 1024),
+  }),
+  define({
+    key: 'requestTimeoutMs',
+    flag: 'request-timeout-ms',
+    env: 'WALLET_BACKEND_REQUEST_TIMEOUT_MS',
+    description: 'Time a client has to send a whole request.',
+    allowed: 'an integer from 1000 to 600000',
+    default: 30_000,
+    parse: integer(1000, 600_000),
+  }),
+  define({
+    key: 'shutdownTimeoutMs',
+    flag: 'shutdown-timeout-ms',
+    env: 'WALLET_BACKEND_SHUTDOWN_TIMEOUT_MS',
+    description: 'Bound on draining at SIGTERM/SIGINT before the process exits anyway.',
+    allowed: 'an integer from 100 to 600000',
+    default: 10_000,
+    parse: integer(100, 600_000),
+  }),
+] as const satisfies readonly Setting[]
+
+export function settingByFlag(flag: string): Setting | undefined {
+  return SETTINGS.find((setting) => setting.flag === flag)
+}
+
+export function parseSetting(setting: Setting, raw: unknown, source: string): unknown {
+  try {
+    return setting.parse(raw)
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new ConfigError(setting, source, reason)
+  }
+}

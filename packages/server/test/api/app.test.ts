@@ -1,0 +1,212 @@
+import fc from 'fast-check'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AppContext } from '../../src/api/AppContext.js'
+import { buildApp } from '../../src/api/buildApp.js'
+import { loadConfig } from '../../src/config/loadConfig.js'
+import { Lifecycle } from '../../src/lifecycle/Lifecycle.js'
+import { createLogger } from '../../src/observability/createLogger.js'
+import { createMetrics } from '../../src/observability/createMetrics.js'
+
+const ADMIN = 'test-admin-token-0123456789'
+
+let app: FastifyInstance
+let context: AppContext
+
+beforeAll(async () => {
+  const config = loadConfig({ flags: { 'body-limit-bytes': '4096' } })
+  const { logger, setLevel } = createLogger({ level: 'silent' })
+  const metrics = createMetrics()
+  const lifecycle = new Lifecycle({ logger, metrics })
+  context = {
+    config,
+    logger,
+    metrics,
+    lifecycle,
+    adminToken: ADMIN,
+    setLogLevel: setLevel,
+    health: () => ({
+      ...lifecycle.snapshot(),
+      reason: lifecycle.snapshot().reason ?? '',
+      version: 'test',
+      uptimeSeconds: 1,
+      node: { mode: 'external', available: true, endpoints: [] },
+      storage: { driver: 'pglite', available: true },
+    }),
+  }
+  app = await buildApp(context)
+  await app.ready()
+})
+
+afterAll(async () => {
+  await app.close()
+})
+
+describe('operations routes', () => {
+  it('/health answers the lifecycle state and /ready is 503 until live', async () => {
+    const health = await app.inject({ method: 'GET', url: '/health' })
+    expect(health.statusCode).toBe(200)
+    expect(health.json()).toMatchObject({ state: 'starting', storage: { driver: 'pglite' } })
+    const notReady = await app.inject({ method: 'GET', url: '/ready' })
+    expect(notReady.statusCode).toBe(503)
+    expect(notReady.headers['retry-after']).toBe('5')
+    context.lifecycle.transition('connecting', 'test')
+    context.lifecycle.transition('live', 'test')
+    const ready = await app.inject({ method: 'GET', url: '/ready' })
+    expect(ready.statusCode).toBe(200)
+    expect(ready.json()).toEqual({ ready: true, state: 'live' })
+  })
+
+  it('/metrics exposes process, HTTP and lifecycle metrics', async () => {
+    await app.inject({ method: 'GET', url: '/health' })
+    const response = await app.inject({ method: 'GET', url: '/metrics' })
+    expect(response.statusCode).toBe(200)
+    expect(response.headers['content-type']).toContain('text/plain')
+    expect(response.body).toContain('wallet_backend_process_cpu_seconds_total')
+    expect(response.body).toMatch(/wallet_backend_http_request_duration_seconds_count\{[^}]*route="\/health"/)
+    expect(response.body).toContain('wallet_backend_lifecycle_state')
+  })
+
+  it('serves the OpenAPI document and the docs page', async () => {
+    const spec = await app.inject({ method: 'GET', url: '/openapi.json' })
+    expect(spec.statusCode).toBe(200)
+    const document = spec.json()
+    expect(document.openapi).toBe('3.1.0')
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/health', '/ready', '/admin/log-level']),
+    )
+    const docs = await app.inject({ method: 'GET', url: '/docs/' })
+    expect(docs.statusCode).toBe(200)
+    expect(docs.body).toContain('swagger')
+  })
+})
+
+describe('admin log level', () => {
+  it('is refused without the admin token', async () => {
+    for (const authorization of [undefined, 'Bearer wrong', `Basic ${ADMIN}`, `Bearer ${ADMIN}x`]) {
+      const response = await app.inject({
+        method: 'PUT',
+        url: '/admin/log-level',
+        payload: { level: 'debug' },
+        headers: authorization ? { authorization } : {},
+      })
+      expect(response.statusCode).toBe(401)
+      expect(response.json()).toMatchObject({ code: 'ADMIN_UNAUTHORIZED' })
+    }
+    expect(context.logger.level).toBe('silent')
+  })
+
+  it('changes the level of the root and of existing child loggers', async () => {
+    const child = context.logger.child({ component: 'x' })
+    const response = await app.inject({
+      method: 'PUT',
+      url: '/admin/log-level',
+      payload: { level: 'debug' },
+      headers: { authorization: `Bearer ${ADMIN}` },
+    })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ level: 'debug' })
+    expect(context.logger.level).toBe('debug')
+    expect(child.level).toBe('debug')
+    const bad = await app.inject({
+      method: 'PUT',
+      url: '/admin/log-level',
+      payload: { level: 'chatty' },
+      headers: { authorization: `Bearer ${ADMIN}` },
+    })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json()).toMatchObject({ code: 'INVALID_REQUEST' })
+    context.setLogLevel('silent')
+  })
+})
+
+describe('malformed requests get a 4xx with a code, never a 5xx', () => {
+  const auth = { authorization: `Bearer ${ADMIN}` }
+
+  it('bad JSON, wrong types, huge bodies, unknown paths', async () => {
+    const badJson = await app.inject({
+      method: 'PUT',
+      url: '/admin/log-level',
+      payload: '{"level": ',
+      headers: { ...auth, 'content-type': 'application/json' },
+    })
+    expect(badJson.statusCode).toBe(400)
+    expect(badJson.json()).toMatchObject({ code: 'INVALID_JSON' })
+    expect(badJson.json().requestId).toBe(badJson.headers['x-request-id'])
+
+    const wrongType = await app.inject({
+      method: 'PUT',
+      url: '/admin/log-level',
+      payload: { level: 5 },
+      headers: auth,
+    })
+    expect(wrongType.statusCode).toBe(400)
+    expect(wrongType.json()).toMatchObject({ code: 'INVALID_REQUEST' })
+
+    const huge = await app.inject({
+      method: 'PUT',
+      url: '/admin/log-level',
+      payload: JSON.stringify({ level: 'x'.repeat(10_000) }),
+      headers: { ...auth, 'content-type': 'application/json' },
+    })
+    expect(huge.statusCode).toBe(413)
+    expect(huge.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' })
+
+    const unknown = await app.inject({ method: 'GET', url: '/v1/nothing-here' })
+    expect(unknown.statusCode).toBe(404)
+    expect(unknown.json()).toMatchObject({ code: 'NOT_FOUND' })
+
+    const media = await app.inject({
+      method: 'PUT',
+      url: '/admin/log-level',
+      payload: 'level=debug',
+      headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    expect(media.statusCode).toBe(415)
+    expect(media.json()).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' })
+  })
+
+  it('keeps a well-formed request id from the client and replaces a hostile one', async () => {
+    const kept = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'abc-123' } })
+    expect(kept.headers['x-request-id']).toBe('abc-123')
+    const replaced = await app.inject({
+      method: 'GET',
+      url: '/health',
+      headers: { 'x-request-id': 'a\nb'.repeat(50) },
+    })
+    expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it('random methods, paths, headers and bodies (fuzz)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS'),
+        fc.oneof(
+          fc.constantFrom('/health', '/ready', '/admin/log-level', '/openapi.json', '/v1/interests/0x00'),
+          fc.webPath().map((path) => (path.startsWith('/') ? path : `/${path}`)),
+          fc.string({ maxLength: 60 }).map((s) => `/${encodeURIComponent(s)}`),
+        ),
+        fc.constantFrom(
+          'application/json',
+          'text/plain',
+          'application/octet-stream',
+          'application/json; charset=latin1',
+        ),
+        fc.oneof(fc.string({ maxLength: 300 }), fc.json({ maxDepth: 4 }), fc.constant('x'.repeat(5000))),
+        fc.boolean(),
+        async (method, url, contentType, body, withAuth) => {
+          const response = await app.inject({
+            method: method as 'GET',
+            url,
+            payload: method === 'GET' || method === 'OPTIONS' ? undefined : body,
+            headers: { 'content-type': contentType, ...(withAuth ? auth : {}) },
+          })
+          expect(response.statusCode, `${method} ${url} → ${response.body.slice(0, 200)}`).toBeLessThan(500)
+          if (response.statusCode >= 400) expect(typeof response.json().code).toBe('string')
+        },
+      ),
+      { numRuns: 300 },
+    )
+    context.setLogLevel('silent')
+  })
+})

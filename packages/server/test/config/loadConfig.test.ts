@@ -1,0 +1,114 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parseCliArgs } from '../../src/cli/parseCliArgs.js'
+import { ConfigError } from '../../src/config/ConfigError.js'
+import { loadConfig, redactConfig } from '../../src/config/loadConfig.js'
+
+function configFile(content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'wb-config-')), 'config.json')
+  writeFileSync(path, content)
+  return path
+}
+
+function expectConfigError(run: () => unknown, ...fragments: string[]): ConfigError {
+  let caught: unknown
+  try {
+    run()
+  } catch (error) {
+    caught = error
+  }
+  expect(caught).toBeInstanceOf(ConfigError)
+  const error = caught as ConfigError
+  expect(error.code).toBe('CONFIG_INVALID')
+  for (const fragment of fragments) expect(error.message).toContain(fragment)
+  return error
+}
+
+describe('loadConfig', () => {
+  it('gives defaults that start an embedded service', () => {
+    const config = loadConfig()
+    expect(config.nodeUrls).toEqual([])
+    expect(config.databaseUrl).toBeUndefined()
+    expect(config.port).toBe(8080)
+    expect(config.logLevel).toBe('info')
+  })
+
+  it('lets flags win over the environment, and the environment over the file', () => {
+    const file = configFile(JSON.stringify({ port: 9001, logLevel: 'debug', host: '0.0.0.0' }))
+    const config = loadConfig({
+      configFile: file,
+      env: { WALLET_BACKEND_PORT: '9002', WALLET_BACKEND_LOG_LEVEL: 'warn' },
+      flags: { port: '9003' },
+    })
+    expect(config.port).toBe(9003)
+    expect(config.logLevel).toBe('warn')
+    expect(config.host).toBe('0.0.0.0')
+  })
+
+  it('parses node URL lists from the environment and from repeated flags', () => {
+    expect(loadConfig({ env: { WALLET_BACKEND_NODE_URLS: 'http://a:8545, ws://b:8546' } }).nodeUrls).toEqual([
+      'http://a:8545',
+      'ws://b:8546',
+    ])
+    const args = parseCliArgs(['start', '--node-url', 'http://a:1', '--node-url', 'wss://b/x'])
+    expect(loadConfig({ flags: args.flags }).nodeUrls).toEqual(['http://a:1', 'wss://b/x'])
+  })
+
+  it('names the bad setting, its source and what is allowed', () => {
+    expectConfigError(
+      () => loadConfig({ env: { WALLET_BACKEND_PORT: 'eighty' } }),
+      'port',
+      'WALLET_BACKEND_PORT',
+      'integer from 0 to 65535',
+    )
+    expectConfigError(() => loadConfig({ flags: { port: '70000' } }), '--port')
+    expectConfigError(() => loadConfig({ flags: { 'log-level': 'loud' } }), 'logLevel', 'fatal, error, warn')
+    expectConfigError(
+      () => loadConfig({ flags: { 'node-url': ['ftp://x'] } }),
+      'nodeUrls',
+      'http or https or ws or wss',
+    )
+    expectConfigError(() => loadConfig({ flags: { 'database-url': 'mysql://x' } }), 'databaseUrl', 'postgres')
+    expectConfigError(() => loadConfig({ flags: { 'admin-token': 'short' } }), 'adminToken', 'at least 16')
+  })
+
+  it('refuses unknown keys and broken JSON in the config file', () => {
+    expectConfigError(() => loadConfig({ configFile: configFile('{"prot": 1}') }), 'prot', 'unknown setting')
+    expectConfigError(() => loadConfig({ configFile: configFile('{not json') }), 'not valid JSON')
+    expectConfigError(() => loadConfig({ configFile: configFile('[1]') }), 'JSON object')
+    expectConfigError(() => loadConfig({ configFile: '/nonexistent/wallet-backend.json' }), 'cannot read')
+    expectConfigError(() => loadConfig({ configFile: configFile('{"port": "x"}') }), 'port', 'config file')
+  })
+
+  it('redacts secrets for logs and crash records', () => {
+    const config = loadConfig({
+      flags: {
+        'database-url': 'postgres://user:hunter2@db/wallet',
+        'node-url': ['https://rpc.example/v2?key=abcdef'],
+        'admin-token': 'a-very-long-admin-token',
+      },
+    })
+    const shown = JSON.stringify(redactConfig(config))
+    expect(shown).not.toContain('hunter2')
+    expect(shown).not.toContain('abcdef')
+    expect(shown).not.toContain('a-very-long-admin-token')
+    expect(shown).toContain('rpc.example')
+  })
+})
+
+describe('parseCliArgs', () => {
+  it('defaults to start and knows the commands', () => {
+    expect(parseCliArgs([]).command).toBe('start')
+    expect(parseCliArgs(['migrate']).command).toBe('migrate')
+    expect(parseCliArgs(['--version']).command).toBe('version')
+    expect(parseCliArgs(['start', '--help']).command).toBe('help')
+  })
+
+  it('refuses unknown commands and flags by name', () => {
+    expectConfigError(() => parseCliArgs(['launch']), 'unknown command "launch"')
+    expectConfigError(() => parseCliArgs(['start', '--prot', '1']), '--prot')
+    expectConfigError(() => parseCliArgs(['start', 'extra']), 'unexpected argument "extra"')
+  })
+})
