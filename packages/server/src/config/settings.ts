@@ -214,7 +214,7 @@ export const SETTINGS = [
     flag: 'admin-token',
     env: 'WALLET_BACKEND_ADMIN_TOKEN',
     description:
-      'Bearer token of the /admin API. Empty: a random token is generated once and kept in <data-dir>/admin-token.',
+      'Bearer token of the /admin API. Empty: a random token is generated once and kept in the data directory (file admin-token).',
     allowed: 'at least 16 characters',
     default: undefined,
     redact: (value) => (value === undefined ? undefined : '<redacted>'),

@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseCliArgs } from '../../src/cli/parseCliArgs.js'
 import { ConfigError } from '../../src/config/ConfigError.js'
 import { loadConfig, redactConfig } from '../../src/config/loadConfig.js'
+import { settingsTable } from '../../src/config/settingsTable.js'
 
 function configFile(content: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'wb-config-')), 'config.json')
@@ -110,5 +111,12 @@ describe('parseCliArgs', () => {
     expectConfigError(() => parseCliArgs(['launch']), 'unknown command "launch"')
     expectConfigError(() => parseCliArgs(['start', '--prot', '1']), '--prot')
     expectConfigError(() => parseCliArgs(['start', 'extra']), 'unexpected argument "extra"')
+  })
+})
+
+describe('docs/configuration.md', () => {
+  it('shows exactly the declared settings (regenerate with scripts/write-configuration-doc.ts)', () => {
+    const doc = readFileSync(new URL('../../../../docs/configuration.md', import.meta.url), 'utf8')
+    expect(doc).toContain(settingsTable())
   })
 })
