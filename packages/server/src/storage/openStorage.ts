@@ -1,0 +1,141 @@
+import { mkdirSync } from 'node:fs'
+import { PGlite, types as pgliteTypes } from '@electric-sql/pglite'
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import { PGliteDialect } from './drivers/PGliteDialect.js'
+import { isStorageUnavailable, StorageUnavailableError } from './StorageUnavailableError.js'
+import type { DB } from './schema.js'
+
+export type StorageOptions =
+  | { driver: 'pglite'; dataDir: string }
+  /** An in-memory PGlite loaded from a dump (tests start from a migrated template this way). */
+  | { driver: 'pglite'; loadDataDir: Blob }
+  | { driver: 'postgres'; url: string; poolSize?: number; schema?: string; connectTimeoutMs?: number }
+
+export type Storage = {
+  db: Kysely<DB>
+  driver: 'pglite' | 'postgres'
+  /** The PostgreSQL schema the tables live in, when not the default search path. */
+  schema: string | undefined
+  /** Throws StorageUnavailableError when the database does not answer. */
+  ping(): Promise<void>
+  listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>
+  notify(channel: string, payload: string): Promise<void>
+  /** The PGlite instance, for dumps in tests; undefined on PostgreSQL. */
+  pglite: PGlite | undefined
+  close(): Promise<void>
+}
+
+const INT8 = 20
+
+/**
+ * Opens the database on either driver. Both return the same JS types: bigint columns as numbers
+ * (block numbers and cursors stay far below 2^53), bytea as Uint8Array, timestamptz as Date,
+ * jsonb parsed.
+ */
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  return options.driver === 'pglite' ? openPGlite(options) : openPostgres(options)
+}
+
+async function openPGlite(options: { dataDir: string } | { loadDataDir: Blob }): Promise<Storage> {
+  if ('dataDir' in options) mkdirSync(options.dataDir, { recursive: true })
+  const instance = new PGlite({
+    ...('dataDir' in options ? { dataDir: options.dataDir } : { loadDataDir: options.loadDataDir }),
+    parsers: { [pgliteTypes.INT8]: (value: string) => Number(value) },
+  })
+  await instance.waitReady
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(instance) })
+  return {
+    db,
+    driver: 'pglite',
+    schema: undefined,
+    pglite: instance,
+    async ping() {
+      if (instance.closed) throw new StorageUnavailableError(new Error('PGlite is closed'))
+      await sql`select 1`.execute(db)
+    },
+    async listen(channel, handler) {
+      const unlisten = await instance.listen(channel, handler)
+      return async () => {
+        if (!instance.closed) await unlisten()
+      }
+    },
+    async notify(channel, payload) {
+      await sql`select pg_notify(${channel}, ${payload})`.execute(db)
+    },
+    async close() {
+      await db.destroy()
+    },
+  }
+}
+
+async function openPostgres(options: {
+  url: string
+  poolSize?: number
+  schema?: string
+  connectTimeoutMs?: number
+}): Promise<Storage> {
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === INT8
+        ? (value: string) => Number(value)
+        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  }
+  const config: pg.PoolConfig = {
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    types,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  }
+  const pool = new pg.Pool(config)
+  // An idle client losing its connection must not crash the process; the next query reports it.
+  pool.on('error', () => {})
+  const guardedPool = {
+    connect: async () => {
+      try {
+        return await pool.connect()
+      } catch (error) {
+        throw isStorageUnavailable(error) ? new StorageUnavailableError(error) : error
+      }
+    },
+    end: () => pool.end(),
+  }
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardedPool as unknown as pg.Pool }) })
+  const listeners: pg.Client[] = []
+  return {
+    db,
+    driver: 'postgres',
+    schema: options.schema,
+    pglite: undefined,
+    async ping() {
+      try {
+        await sql`select 1`.execute(db)
+      } catch (error) {
+        throw isStorageUnavailable(error) ? new StorageUnavailableError(error) : error
+      }
+    },
+    async listen(channel, handler) {
+      // LISTEN needs a session of its own, outside the pool.
+      const client = new pg.Client({ ...config })
+      client.on('error', () => {})
+      client.on('notification', (message) => {
+        if (message.channel === channel) handler(message.payload ?? '')
+      })
+      await client.connect()
+      await client.query(`listen ${pg.escapeIdentifier(channel)}`)
+      listeners.push(client)
+      return async () => {
+        listeners.splice(listeners.indexOf(client), 1)
+        await client.end().catch(() => {})
+      }
+    },
+    async notify(channel, payload) {
+      await sql`select pg_notify(${channel}, ${payload})`.execute(db)
+    },
+    async close() {
+      await Promise.all(listeners.splice(0).map((client) => client.end().catch(() => {})))
+      await db.destroy()
+    },
+  }
+}

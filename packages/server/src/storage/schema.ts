@@ -1,0 +1,215 @@
+import type { ColumnType, Generated } from 'kysely'
+
+/** bytea: addresses (20 bytes) and hashes (32 bytes). Both drivers return a Uint8Array (pg a Buffer, which is one). */
+export type Bytes = Uint8Array
+/** A timestamptz the database fills in when omitted. */
+type CreatedAt = ColumnType<Date, Date | string | undefined, Date | string>
+/** jsonb: written as a JSON string, read back parsed. */
+type Json<T = unknown> = ColumnType<T, string, string>
+
+export interface ServiceStateTable {
+  key: string
+  value: Json
+  updated_at: CreatedAt
+}
+
+export interface BlocksTable {
+  hash: Bytes
+  number: number
+  parent_hash: Bytes
+  canonical: boolean
+  timestamp: number
+  state_root: Bytes
+  receipts_root: Bytes
+  transactions_root: Bytes
+  logs_bloom: Bytes
+  /** Every header field as the node returned it, so a client can recompute the block hash. */
+  header: Json<Record<string, unknown>>
+  tx_count: number
+  log_count: number
+  stored_at: CreatedAt
+}
+
+export type ClientStage = 'active' | 'dormant' | 'pruned'
+
+export interface ClientsTable {
+  id: Bytes
+  created_at: CreatedAt
+  last_seen_at: CreatedAt
+  plan: ColumnType<string, string | undefined, string>
+  stage: ColumnType<ClientStage, ClientStage | undefined, ClientStage>
+  stage_changed_at: CreatedAt
+  dormant_from_block: number | null
+  next_cursor: ColumnType<number, number | undefined, number>
+  acked_cursor: ColumnType<number, number | undefined, number>
+}
+
+type Counter = ColumnType<number, number | undefined, number>
+
+export interface ClientUsageTable {
+  client_id: Bytes
+  requests: Counter
+  filter_work: Counter
+  items_queued: Counter
+  bytes_queued: Counter
+  bytes_delivered: Counter
+  submissions: Counter
+  work_while_absent: Counter
+  updated_at: CreatedAt
+}
+
+export interface SessionsTable {
+  token_hash: Bytes
+  client_id: Bytes
+  created_at: CreatedAt
+  expires_at: Date
+}
+
+export interface AuthChallengesTable {
+  nonce: string
+  address: Bytes
+  created_at: CreatedAt
+  expires_at: Date
+}
+
+export interface DeployedContractsTable {
+  address: Bytes
+  is_deployed: ColumnType<boolean, boolean | undefined, boolean>
+  code_hash: Bytes | null
+  deployed_block_number: number | null
+  deployed_block_hash: Bytes | null
+  checked_block_number: number | null
+  created_at: CreatedAt
+}
+
+export interface ClientContractsTable {
+  id: Generated<number>
+  client_id: Bytes
+  address: Bytes
+  start_block: number | null
+  abi: Json | null
+  created_at: CreatedAt
+  updated_at: CreatedAt
+}
+
+export interface ClientTxFiltersTable {
+  id: Generated<number>
+  client_contract_id: number
+  client_id: Bytes
+  code: string
+  args: Json<unknown[]>
+  cost: ColumnType<number, number | undefined, number>
+  created_at: CreatedAt
+}
+
+export interface ClientStateWatchesTable {
+  id: Generated<number>
+  client_contract_id: number
+  client_id: Bytes
+  kind: string
+  args: Json
+  created_at: CreatedAt
+}
+
+export interface VerifiedTxsTable {
+  block_hash: Bytes
+  tx_index: number
+  tx_hash: Bytes
+  block_number: number
+  tx: Json
+  receipt: Json
+}
+
+export type DeliveryKind = 'tx' | 'log' | 'state' | 'deployed' | 'submitted-status' | 'removed' | 'gap'
+
+export interface ClientDeliveriesTable {
+  client_id: Bytes
+  cursor: number
+  kind: DeliveryKind
+  client_contract_id: number | null
+  filter_id: number | null
+  block_number: number | null
+  block_hash: Bytes | null
+  tx_hash: Bytes | null
+  tx_index: number | null
+  log_index: number | null
+  payload: Json
+  bytes: number
+  delivered_at: Date | null
+  created_at: CreatedAt
+}
+
+export interface ContractStatesTable {
+  address: Bytes
+  block_hash: Bytes
+  block_number: number
+  watch_key: string
+  value: Json
+}
+
+export type SubmittedTxStatus = 'pending' | 'included' | 'final' | 'replaced' | 'dropped' | 'failed'
+
+export interface ClientSubmittedTxsTable {
+  client_id: Bytes
+  hash: Bytes
+  client_contract_id: number | null
+  raw: Bytes
+  sender: Bytes
+  nonce: number
+  status: SubmittedTxStatus
+  block_hash: Bytes | null
+  block_number: number | null
+  receipt: Json | null
+  submitted_at: CreatedAt
+  updated_at: CreatedAt
+  expires_at: Date
+}
+
+export interface WalletStatesTable {
+  client_id: Bytes
+  version: number
+  etag: string
+  data: Bytes
+  updated_at: CreatedAt
+}
+
+export interface WalletStateVersionsTable {
+  client_id: Bytes
+  version: number
+  etag: string
+  data: Bytes
+  created_at: CreatedAt
+}
+
+export interface BackfillJobsTable {
+  id: Generated<number>
+  client_contract_id: number | null
+  from_block: number
+  to_block: number
+  next_block: number
+  status: 'pending' | 'running' | 'done' | 'failed'
+  error: string | null
+  created_at: CreatedAt
+  updated_at: CreatedAt
+}
+
+/** The whole schema, as Kysely sees it. */
+export interface DB {
+  service_state: ServiceStateTable
+  blocks: BlocksTable
+  clients: ClientsTable
+  client_usage: ClientUsageTable
+  sessions: SessionsTable
+  auth_challenges: AuthChallengesTable
+  deployed_contracts: DeployedContractsTable
+  client_contracts: ClientContractsTable
+  client_tx_filters: ClientTxFiltersTable
+  client_state_watches: ClientStateWatchesTable
+  verified_txs: VerifiedTxsTable
+  client_deliveries: ClientDeliveriesTable
+  contract_states: ContractStatesTable
+  client_submitted_txs: ClientSubmittedTxsTable
+  wallet_states: WalletStatesTable
+  wallet_state_versions: WalletStateVersionsTable
+  backfill_jobs: BackfillJobsTable
+}
