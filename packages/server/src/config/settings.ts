@@ -17,6 +17,10 @@ export type Config = {
   anvilBlockTimeSeconds: number
   rpcTimeoutMs: number
   pollIntervalMs: number
+  startBlock: number | 'latest'
+  confirmations: number
+  catchUpBatchSize: number
+  retainFinalizedBlocks: number
   logLevel: LogLevel
   adminToken: string | undefined
   bodyLimitBytes: number
@@ -194,6 +198,47 @@ export const SETTINGS = [
     allowed: 'an integer from 50 to 600000',
     default: 1_000,
     parse: integer(50, 600_000),
+  }),
+  define({
+    key: 'startBlock',
+    flag: 'start-block',
+    env: 'WALLET_BACKEND_START_BLOCK',
+    description:
+      'Where to start following on an empty database; history before it is reached through back-fills.',
+    allowed: '"latest" or a block number',
+    default: 'latest',
+    parse: (raw: unknown): number | 'latest' =>
+      raw === 'latest' ? 'latest' : integer(0, Number.MAX_SAFE_INTEGER)(raw),
+  }),
+  define({
+    key: 'confirmations',
+    flag: 'confirmations',
+    env: 'WALLET_BACKEND_CONFIRMATIONS',
+    description:
+      'Finality for nodes without the safe/finalized block tags: a block this deep below the head counts as final.',
+    allowed: 'an integer from 0 to 10000',
+    default: 64,
+    parse: integer(0, 10_000),
+  }),
+  define({
+    key: 'catchUpBatchSize',
+    flag: 'catch-up-batch-size',
+    env: 'WALLET_BACKEND_CATCH_UP_BATCH_SIZE',
+    description:
+      'Blocks fetched per JSON-RPC batch while catching up (the next batch is fetched while one is stored).',
+    allowed: 'an integer from 1 to 1000',
+    default: 50,
+    parse: integer(1, 1000),
+  }),
+  define({
+    key: 'retainFinalizedBlocks',
+    flag: 'retain-finalized-blocks',
+    env: 'WALLET_BACKEND_RETAIN_FINALIZED_BLOCKS',
+    description:
+      'Canonical blocks kept below the finalized block; older ones, and abandoned ones, are pruned.',
+    allowed: 'an integer from 0 to 100000000',
+    default: 100_000,
+    parse: integer(0, 100_000_000),
   }),
   define({
     key: 'logLevel',

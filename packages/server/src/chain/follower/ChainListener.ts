@@ -1,0 +1,29 @@
+import type { Transaction } from 'kysely'
+import type { DB } from '../../storage/schema.js'
+import type { FetchedBlock } from './fetchBlocks.js'
+
+export type BlockRef = { number: number; hash: `0x${string}` }
+
+/**
+ * What the rest of the pipeline (matching and delivery, contract state, submissions) hooks into.
+ * Both calls run inside the database transaction that changes the canonical chain, so a block and
+ * everything derived from it become visible — or are withdrawn — together (DESIGN invariant 2).
+ */
+export interface ChainListener {
+  /** New canonical blocks, oldest first, already stored in `trx`. */
+  blocksAdded(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<void>
+  /** Blocks that stopped being canonical, newest first; what was derived from them must go. */
+  blocksRemoved(trx: Transaction<DB>, blocks: readonly BlockRef[]): Promise<void>
+}
+
+/** Runs several listeners in order, as one. */
+export function combineListeners(listeners: readonly ChainListener[]): ChainListener {
+  return {
+    async blocksAdded(trx, blocks) {
+      for (const listener of listeners) await listener.blocksAdded(trx, blocks)
+    },
+    async blocksRemoved(trx, blocks) {
+      for (const listener of listeners) await listener.blocksRemoved(trx, blocks)
+    },
+  }
+}

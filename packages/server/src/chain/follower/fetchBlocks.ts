@@ -1,0 +1,144 @@
+import { BaseError } from '../../errors/BaseError.js'
+import type { NodeClient, RpcBatchResult } from '../NodeClient.js'
+import type { RpcBlock, RpcReceipt } from '../types.js'
+import { computeBlockHash } from '../verify/computeBlockHash.js'
+import { computeReceiptsRoot } from '../verify/computeReceiptsRoot.js'
+
+export type FetchedBlock = { block: RpcBlock; receipts: RpcReceipt[] }
+
+/** The node sent data that does not hash to what it claims; nothing of it may be stored. */
+export class InconsistentNodeDataError extends BaseError {
+  override readonly name = 'InconsistentNodeDataError'
+  constructor(message: string, details: Record<string, unknown>) {
+    super('NODE_DATA_INCONSISTENT', message, { status: 502, details })
+  }
+}
+
+/** A block the node does not have (yet): a head that moved backwards, or a lagging endpoint. */
+export class BlockNotFoundError extends BaseError {
+  override readonly name = 'BlockNotFoundError'
+  constructor(number: number) {
+    super('BLOCK_NOT_FOUND', `The node has no block ${number}`, { status: 503, details: { number } })
+  }
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`
+
+function unwrap<T>(result: RpcBatchResult<T> | undefined): T {
+  if (!result) throw new Error('batch answered fewer results than calls')
+  if (!result.ok) throw result.error
+  return result.value
+}
+
+/** Nodes that lack eth_getBlockReceipts say so in one of a few ways. */
+export function isMethodUnsupported(error: unknown): boolean {
+  const rpcCode = (error as { rpcCode?: unknown; data?: unknown }).rpcCode
+  if (rpcCode === -32601) return true
+  const message = error instanceof Error ? error.message : String(error)
+  return /method .*(not found|not supported|does not exist|not available)|unsupported method|unknown method/i.test(
+    message,
+  )
+}
+
+export type ReceiptsMode = { perBlock: boolean }
+
+/**
+ * Fetches blocks with full transactions and their receipts in one JSON-RPC batch, and checks each
+ * against its own header: the block hash must be the hash of the header, the receipts must hash to
+ * `receiptsRoot`, and their count must match the transactions. `mode.perBlock` is switched off for
+ * good when the node turns out not to support eth_getBlockReceipts.
+ */
+export async function fetchBlocks(
+  node: NodeClient,
+  numbers: number[],
+  mode: ReceiptsMode,
+): Promise<FetchedBlock[]> {
+  if (numbers.length === 0) return []
+  const blockCalls = numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [hex(n), true] }))
+  let blocks: RpcBlock[]
+  let receiptsPerBlock: RpcReceipt[][] | undefined
+  if (mode.perBlock) {
+    const results = await node.batch([
+      ...blockCalls,
+      ...numbers.map((n) => ({ method: 'eth_getBlockReceipts', params: [hex(n)] })),
+    ])
+    blocks = numbers.map((n, i) => {
+      const block = unwrap(results[i]) as RpcBlock | null
+      if (!block) throw new BlockNotFoundError(n)
+      return block
+    })
+    const receiptResults = results.slice(numbers.length)
+    const failed = receiptResults.find((r) => !r.ok)
+    if (failed && !failed.ok && isMethodUnsupported(failed.error)) {
+      mode.perBlock = false
+    } else {
+      receiptsPerBlock = receiptResults.map((r) => unwrap(r) as RpcReceipt[])
+    }
+  } else {
+    const results = await node.batch(blockCalls)
+    blocks = numbers.map((n, i) => {
+      const block = unwrap(results[i]) as RpcBlock | null
+      if (!block) throw new BlockNotFoundError(n)
+      return block
+    })
+  }
+  if (!receiptsPerBlock) {
+    const hashes = blocks.flatMap((block) => block.transactions.map((tx) => tx.hash))
+    const results =
+      hashes.length === 0
+        ? []
+        : await node.batch(hashes.map((hash) => ({ method: 'eth_getTransactionReceipt', params: [hash] })))
+    let next = 0
+    receiptsPerBlock = blocks.map((block) =>
+      block.transactions.map(() => unwrap(results[next++]) as RpcReceipt),
+    )
+  }
+  const fetched: FetchedBlock[] = []
+  for (const [i, block] of blocks.entries()) {
+    const receipts = receiptsPerBlock[i] ?? []
+    await verifyBlock(block, receipts)
+    fetched.push({ block, receipts })
+  }
+  return fetched
+}
+
+/** Throws InconsistentNodeDataError unless the block and its receipts are what the header commits to. */
+export async function verifyBlock(block: RpcBlock, receipts: RpcReceipt[]): Promise<void> {
+  const number = Number(block.number)
+  const computed = computeBlockHash(block)
+  if (computed !== block.hash) {
+    throw new InconsistentNodeDataError(
+      `Block ${number}: the header hashes to ${computed}, not ${block.hash}`,
+      {
+        number,
+        hash: block.hash,
+        computed,
+      },
+    )
+  }
+  if (receipts.length !== block.transactions.length) {
+    throw new InconsistentNodeDataError(
+      `Block ${number}: ${receipts.length} receipts for ${block.transactions.length} transactions`,
+      { number, hash: block.hash },
+    )
+  }
+  for (const [index, receipt] of receipts.entries()) {
+    if (!receipt || receipt.blockHash !== block.hash || Number(receipt.transactionIndex) !== index) {
+      throw new InconsistentNodeDataError(
+        `Block ${number}: receipt ${index} belongs to another block or position`,
+        {
+          number,
+          hash: block.hash,
+          index,
+        },
+      )
+    }
+  }
+  const root = await computeReceiptsRoot(receipts)
+  if (root !== block.receiptsRoot) {
+    throw new InconsistentNodeDataError(
+      `Block ${number}: receipts hash to ${root}, the header says receiptsRoot ${block.receiptsRoot}`,
+      { number, hash: block.hash, computed: root, receiptsRoot: block.receiptsRoot },
+    )
+  }
+}

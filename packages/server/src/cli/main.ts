@@ -1,0 +1,110 @@
+import { ConfigError } from '../config/ConfigError.js'
+import { loadConfig, redactConfig } from '../config/loadConfig.js'
+import { writeCrashRecord } from '../lifecycle/writeCrashRecord.js'
+import { createLogger } from '../observability/createLogger.js'
+import { Service } from '../service/Service.js'
+import { VERSION } from '../version.js'
+import { helpText } from './helpText.js'
+import { parseCliArgs } from './parseCliArgs.js'
+import { runMigrate } from './runMigrate.js'
+
+/** The `wallet-backend` command. Returns the process exit code. */
+export async function main(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  let args: ReturnType<typeof parseCliArgs>
+  let config: ReturnType<typeof loadConfig>
+  try {
+    args = parseCliArgs(argv)
+    if (args.command === 'help') {
+      process.stdout.write(`${helpText()}\n`)
+      return 0
+    }
+    if (args.command === 'version') {
+      process.stdout.write(`${VERSION}\n`)
+      return 0
+    }
+    config = loadConfig({
+      flags: args.flags,
+      env,
+      ...(args.configFile ? { configFile: args.configFile } : {}),
+    })
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(
+        `wallet-backend: ${error.message}\nRun "wallet-backend --help" for the settings.\n`,
+      )
+      return 2
+    }
+    throw error
+  }
+  const logging = createLogger({ level: config.logLevel })
+  if (args.command === 'migrate') return runMigrate(config, logging.logger)
+  return runStart(config, logging)
+}
+
+async function runStart(
+  config: ReturnType<typeof loadConfig>,
+  logging: ReturnType<typeof createLogger>,
+): Promise<number> {
+  const announce = (line: string) => process.stderr.write(`${line}\n`)
+  const service = await Service.start({ config, logging, announce })
+  logging.logger.info({ config: redactConfig(config) }, 'configuration')
+
+  const crash = (error: unknown) => {
+    const path = writeCrashRecord(service.dataDir, error, {
+      health: service.health(),
+      config: redactConfig(config),
+      recentErrors: logging.recentErrors(),
+    })
+    logging.logger.fatal({ err: error, crashRecord: path }, 'crashed; diagnostic record written')
+    announce(`wallet-backend crashed: ${(error as Error)?.message ?? error}; diagnostic record: ${path}`)
+    logging.logger.flush()
+    process.exit(1)
+  }
+  process.on('uncaughtException', crash)
+  process.on('unhandledRejection', crash)
+
+  return new Promise<number>((resolve) => {
+    let signals = 0
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1
+      if (signals > 1) {
+        announce(`second ${signal}: exiting without draining`)
+        resolve(1)
+        return
+      }
+      announce(`${signal}: draining (at most ${config.shutdownTimeoutMs} ms)`)
+      const timer = setTimeout(() => {
+        logging.logger.error(
+          { timeoutMs: config.shutdownTimeoutMs },
+          'draining took too long; exiting anyway',
+        )
+        resolve(1)
+      }, config.shutdownTimeoutMs)
+      timer.unref()
+      service.stop(`received ${signal}`).then(
+        () => {
+          clearTimeout(timer)
+          announce('stopped')
+          resolve(0)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          logging.logger.error({ err: error }, 'error while draining')
+          resolve(1)
+        },
+      )
+    }
+    process.once('SIGTERM', onSignal)
+    process.once('SIGINT', onSignal)
+    service.failed.then((error) => {
+      announce(`wallet-backend cannot start: ${error.message}`)
+      service.stop('start failed').finally(() => resolve(1))
+    })
+  }).then((code) => {
+    logging.logger.flush()
+    return code
+  })
+}

@@ -1,0 +1,263 @@
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { AppContext } from '../api/AppContext.js'
+import { buildApp } from '../api/buildApp.js'
+import type { HealthReport } from '../api/schemas/Health.js'
+import type { ChainListener } from '../chain/follower/ChainListener.js'
+import { combineListeners } from '../chain/follower/ChainListener.js'
+import { Follower } from '../chain/follower/Follower.js'
+import type { Config } from '../config/settings.js'
+import { Lifecycle } from '../lifecycle/Lifecycle.js'
+import type { LoggerHandle } from '../observability/createLogger.js'
+import { createMetrics } from '../observability/createMetrics.js'
+import type { Storage } from '../storage/openStorage.js'
+import { VERSION } from '../version.js'
+import { connectNode, type NodeConnection } from './connectNode.js'
+import { connectStorage, type StorageConnection } from './connectStorage.js'
+import { readOrCreateAdminToken } from './readOrCreateAdminToken.js'
+
+export type ServiceOptions = {
+  config: Config
+  logging: LoggerHandle
+  /** Called for progress a person at a terminal wants to see (listening URL, node, data directory). */
+  announce?: (line: string) => void
+}
+
+/**
+ * The running backend: HTTP first (so /health answers while everything else comes up), then
+ * storage, then the node, then the chain. Each outside dependency that is lost moves the
+ * lifecycle to `degraded` and back; nothing here gives up on its own.
+ */
+export class Service {
+  readonly config: Config
+  readonly dataDir: string
+  readonly logger: Logger
+  readonly metrics: Registry
+  readonly lifecycle: Lifecycle
+  readonly #logging: LoggerHandle
+  readonly #announce: (line: string) => void
+  readonly #startedAt = Date.now()
+  #app: FastifyInstance | undefined
+  #url: string | undefined
+  #storage: StorageConnection | undefined
+  #node: NodeConnection | undefined
+  #follower: Follower | undefined
+  #stopping: Promise<void> | undefined
+  readonly #abort = new AbortController()
+
+  private constructor(options: ServiceOptions) {
+    this.config = options.config
+    this.dataDir = resolve(options.config.dataDir)
+    this.#logging = options.logging
+    this.logger = options.logging.logger
+    this.#announce = options.announce ?? (() => {})
+    this.metrics = createMetrics()
+    this.lifecycle = new Lifecycle({ logger: this.logger, metrics: this.metrics })
+  }
+
+  /** Starts the service and resolves once the HTTP server listens; the rest comes up in the background. */
+  static async start(options: ServiceOptions): Promise<Service> {
+    const service = new Service(options)
+    await service.#listen()
+    service.#bringUp().catch((error: unknown) => {
+      if (service.#abort.signal.aborted) return
+      service.logger.fatal({ err: error }, 'the service cannot come up')
+      service.#fail(error instanceof Error ? error : new Error(String(error)))
+    })
+    return service
+  }
+
+  #fail!: (error: Error) => void
+  /**
+   * Settles only if the service cannot come up at all (a node of another chain, an unusable data
+   * directory); outages of the node or the database never settle it, they degrade.
+   */
+  readonly failed: Promise<Error> = new Promise((resolve) => {
+    this.#fail = resolve
+  })
+
+  get url(): string {
+    if (!this.#url) throw new Error('the service is not listening')
+    return this.#url
+  }
+
+  async #listen(): Promise<void> {
+    mkdirSync(this.dataDir, { recursive: true })
+    const context: AppContext = {
+      config: this.config,
+      logger: this.logger,
+      metrics: this.metrics,
+      lifecycle: this.lifecycle,
+      adminToken: this.config.adminToken ?? readOrCreateAdminToken(this.dataDir),
+      setLogLevel: this.#logging.setLevel,
+      health: () => this.health(),
+    }
+    this.#app = await buildApp(context)
+    const address = await this.#app.listen({ host: this.config.host, port: this.config.port })
+    this.#url = address
+    this.#announce(`wallet-backend ${VERSION} listening on ${address}`)
+    this.#announce(`data directory: ${this.dataDir}`)
+    this.logger.info({ url: address, dataDir: this.dataDir }, 'listening')
+  }
+
+  async #bringUp(): Promise<void> {
+    const signal = this.#abort.signal
+    const waiting = (reason: string) => this.lifecycle.tryTransition('connecting', reason)
+    this.lifecycle.transition('connecting', 'opening storage')
+    this.#storage = await connectStorage({
+      config: this.config,
+      dataDir: this.dataDir,
+      logger: this.logger,
+      signal,
+      onWaiting: waiting,
+    })
+    this.#announce(`storage: ${this.#storage.describe()}`)
+    this.lifecycle.transition('connecting', 'connecting to the node')
+    this.#node = await connectNode({
+      config: this.config,
+      dataDir: this.dataDir,
+      logger: this.logger,
+      metrics: this.metrics,
+      signal,
+      onWaiting: waiting,
+    })
+    this.#announce(`node: ${this.#node.describe()}`)
+    signal.throwIfAborted()
+    const { rpc } = this.#node
+    rpc.onAvailability((available, reason) => this.#setCondition('node', available ? undefined : reason))
+    this.#follower = new Follower({
+      db: this.#storage.storage.db,
+      node: rpc,
+      listener: combineListeners(this.#listeners),
+      logger: this.logger,
+      metrics: this.metrics,
+      pollIntervalMs: this.config.pollIntervalMs,
+      startBlock: this.config.startBlock,
+      confirmations: this.config.confirmations,
+      batchSize: this.config.catchUpBatchSize,
+      retainFinalizedBlocks: this.config.retainFinalizedBlocks,
+      ...(rpc.supportsSubscriptions
+        ? {
+            subscribeHeads: (onHead: () => void) =>
+              rpc.subscribeNewHeads(onHead, () => {
+                this.logger.warn('newHeads subscription renewed after a dropped connection; re-syncing')
+                onHead()
+              }),
+          }
+        : {}),
+    })
+    this.#follower.onStatus((status) => {
+      switch (status.kind) {
+        case 'node-unavailable':
+          return this.#setCondition('node', status.reason)
+        case 'storage-unavailable':
+          return this.#setCondition('storage', status.reason)
+        case 'catching-up':
+          this.#catchingUp = status.reason
+          this.#setCondition('storage', undefined)
+          return this.#setCondition('node', undefined)
+        case 'live':
+          this.#catchingUp = undefined
+          this.#setCondition('storage', undefined)
+          return this.#setCondition('node', undefined)
+      }
+    })
+    this.#catchingUp = 'starting to follow the chain'
+    this.#reconcile()
+    await this.#follower.start()
+  }
+
+  /** What is wrong right now, by dependency; the lifecycle state follows from it. */
+  readonly #conditions = new Map<'node' | 'storage', string>()
+  #catchingUp: string | undefined = undefined
+
+  #setCondition(name: 'node' | 'storage', problem: string | undefined): void {
+    if (problem === undefined) this.#conditions.delete(name)
+    else this.#conditions.set(name, problem)
+    this.#reconcile()
+  }
+
+  #reconcile(): void {
+    if (this.#abort.signal.aborted) return
+    const problems = [...this.#conditions.entries()].map(([name, problem]) => `${name}: ${problem}`)
+    if (problems.length > 0) this.lifecycle.tryTransition('degraded', problems.join('; '))
+    else if (this.#catchingUp) this.lifecycle.tryTransition('catching-up', this.#catchingUp)
+    else
+      this.lifecycle.tryTransition(
+        'live',
+        `following the chain at block ${this.#follower?.snapshot().head?.number}`,
+      )
+  }
+
+  /** Chain listeners (matching, delivery, …) register here before the service starts following. */
+  readonly #listeners: ChainListener[] = []
+
+  get follower(): Follower | undefined {
+    return this.#follower
+  }
+
+  get storage(): Storage | undefined {
+    return this.#storage?.storage
+  }
+
+  get node(): NodeConnection | undefined {
+    return this.#node
+  }
+
+  health(): HealthReport {
+    const { state, since, reason } = this.lifecycle.snapshot()
+    const node = this.#node
+    const chain = this.#follower?.snapshot()
+    const report: HealthReport = {
+      state,
+      since,
+      ...(reason ? { reason } : {}),
+      version: VERSION,
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      node: {
+        mode: this.config.nodeUrls.length === 0 ? 'embedded' : 'external',
+        ...(node ? { chainId: node.chainId } : {}),
+        available: node?.rpc.available ?? false,
+        endpoints: node?.rpc.status() ?? [],
+      },
+      storage: {
+        driver: this.config.databaseUrl ? 'postgres' : 'pglite',
+        available: this.#storage !== undefined && !this.#conditions.has('storage'),
+      },
+      ...(chain?.head ? { head: chain.head } : {}),
+      ...(chain?.safe ? { safe: chain.safe } : {}),
+      ...(chain?.finalized ? { finalized: chain.finalized } : {}),
+      ...(chain
+        ? {
+            chain: {
+              nodeHead: chain.nodeHead,
+              receiptsSource: chain.receiptsSource,
+              ...(chain.alarm ? { alarm: chain.alarm } : {}),
+              ...(chain.lastError ? { lastError: chain.lastError } : {}),
+            },
+          }
+        : {}),
+    }
+    return report
+  }
+
+  /** Drains and stops everything; safe to call more than once. */
+  stop(reason = 'stop requested'): Promise<void> {
+    this.#stopping ??= this.#stop(reason)
+    return this.#stopping
+  }
+
+  async #stop(reason: string): Promise<void> {
+    this.#abort.abort()
+    this.lifecycle.transition('draining', reason)
+    // Stop taking requests first, then the chain (its last batch commits), then what it used.
+    await this.#app?.close()
+    await this.#follower?.stop()
+    await this.#node?.close()
+    await this.#storage?.storage.close()
+    this.lifecycle.transition('stopped', 'drained')
+  }
+}
