@@ -222,7 +222,8 @@ describe('Follower', () => {
     await synced(follower)
     const port = anvil.node.port
     await anvil.stop()
-    anvil = await startAnvil({ port })
+    // Another genesis: nothing the follower stored exists on this node.
+    anvil = await startAnvil({ port, extraArgs: ['--timestamp', '1000'] })
     await anvil.mine(3)
     await synced(follower)
     expect(follower.snapshot().alarm).toMatch(/no common ancestor/)

@@ -81,8 +81,16 @@ describe('service lifecycle', () => {
     expect(metrics).toMatch(/wallet_backend_lifecycle_transitions_total\{from="live",to="degraded"[^}]*\} 1/)
     await anvil.restart()
     await anvil.mine(2)
-    const live = await waitForState(service, 'live')
-    expect(live.head?.number).toBeGreaterThanOrEqual(5)
+    await waitForState(service, 'live')
+    // Live again means following the node's chain: same head, hash for hash.
+    const latest = await anvil.block('latest')
+    const deadline = Date.now() + 10_000
+    let report = await health(service)
+    while ((report as { head?: { hash: string } }).head?.hash !== latest.hash && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      report = await health(service)
+    }
+    expect(report).toMatchObject({ state: 'live', head: { number: Number(latest.number), hash: latest.hash } })
   })
 
   it('refuses a node of another chain than the data directory was pinned to', async () => {
