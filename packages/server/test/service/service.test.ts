@@ -90,7 +90,10 @@ describe('service lifecycle', () => {
       await new Promise((resolve) => setTimeout(resolve, 50))
       report = await health(service)
     }
-    expect(report).toMatchObject({ state: 'live', head: { number: Number(latest.number), hash: latest.hash } })
+    expect(report).toMatchObject({
+      state: 'live',
+      head: { number: Number(latest.number), hash: latest.hash },
+    })
   })
 
   it('refuses a node of another chain than the data directory was pinned to', async () => {
