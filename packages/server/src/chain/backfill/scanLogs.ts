@@ -70,9 +70,10 @@ export async function scanLogs(options: ScanLogsOptions): Promise<ScanLogsResult
     }
   }
 
-  let next: Promise<{ logs: RpcLog[]; range: LogScanRange }> | undefined = fetchRange(options.fromBlock)
+  type Fetched = { logs: RpcLog[]; range: LogScanRange }
+  let next: Promise<Fetched> | undefined = fetchRange(options.fromBlock)
   while (next) {
-    const { logs, range } = await next
+    const { logs, range }: Fetched = await next
     next = range.to < options.toBlock ? fetchRange(range.to + 1) : undefined
     next?.catch(() => {}) // surfaced when awaited; must not be unhandled if onChunk throws first
     await options.onChunk(logs, range)
