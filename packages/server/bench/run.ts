@@ -1,0 +1,39 @@
+// `npm run bench [-- --full] [-- --database-url postgres://…]`: runs every benchmark, prints a
+// Markdown table and writes the figures to bench/results/<time>.json at the repository root.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { runCatchUpBench } from './catchUp.bench.js'
+
+const { values } = parseArgs({
+  options: { full: { type: 'boolean', default: false }, 'database-url': { type: 'string' } },
+})
+const quick = !values.full
+const databaseUrl = values['database-url'] ?? process.env.TEST_DATABASE_URL
+
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+}
+const results: Record<string, Record<string, number | string>> = {}
+const started = Date.now()
+
+console.error(`bench: ${quick ? 'quick' : 'full'} mode${databaseUrl ? ', with PostgreSQL' : ', PGlite only'}`)
+results.catchUp = await runCatchUpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })
+
+const lines = ['| benchmark | figure | value |', '|---|---|---|']
+for (const [name, figures] of Object.entries(results)) {
+  for (const [figure, value] of Object.entries(figures)) lines.push(`| ${name} | ${figure} | ${value} |`)
+}
+console.log(lines.join('\n'))
+const dir = fileURLToPath(new URL('../../../bench/results/', import.meta.url))
+mkdirSync(dir, { recursive: true })
+const file = `${dir}${new Date().toISOString().replace(/[:.]/g, '-')}.json`
+writeFileSync(
+  file,
+  `${JSON.stringify({ time: new Date().toISOString(), mode: quick ? 'quick' : 'full', machine, seconds: (Date.now() - started) / 1000, results }, null, 2)}\n`,
+)
+console.error(`bench: figures written to ${file}`)
