@@ -21,6 +21,10 @@ export type Config = {
   confirmations: number
   catchUpBatchSize: number
   retainFinalizedBlocks: number
+  sessionTtlSeconds: number
+  registrationPowBits: number
+  maxInterestsPerClient: number
+  maxFiltersPerInterest: number
   logLevel: LogLevel
   adminToken: string | undefined
   bodyLimitBytes: number
@@ -239,6 +243,43 @@ export const SETTINGS = [
     allowed: 'an integer from 0 to 100000000',
     default: 100_000,
     parse: integer(0, 100_000_000),
+  }),
+  define({
+    key: 'sessionTtlSeconds',
+    flag: 'session-ttl-seconds',
+    env: 'WALLET_BACKEND_SESSION_TTL_SECONDS',
+    description: 'Lifetime of a session token; POST /v1/auth/refresh renews it.',
+    allowed: 'an integer from 60 to 604800',
+    default: 3600,
+    parse: integer(60, 604_800),
+  }),
+  define({
+    key: 'registrationPowBits',
+    flag: 'registration-pow-bits',
+    env: 'WALLET_BACKEND_REGISTRATION_POW_BITS',
+    description:
+      'Proof of work asked of a client key the backend has not seen: leading zero bits of a SHA-256 (each bit doubles the work).',
+    allowed: 'an integer from 0 to 32',
+    default: 18,
+    parse: integer(0, 32),
+  }),
+  define({
+    key: 'maxInterestsPerClient',
+    flag: 'max-interests-per-client',
+    env: 'WALLET_BACKEND_MAX_INTERESTS_PER_CLIENT',
+    description: 'Contracts one client may be interested in.',
+    allowed: 'an integer from 1 to 100000',
+    default: 100,
+    parse: integer(1, 100_000),
+  }),
+  define({
+    key: 'maxFiltersPerInterest',
+    flag: 'max-filters-per-interest',
+    env: 'WALLET_BACKEND_MAX_FILTERS_PER_INTEREST',
+    description: 'Filters on one interest.',
+    allowed: 'an integer from 1 to 1000',
+    default: 16,
+    parse: integer(1, 1000),
   }),
   define({
     key: 'logLevel',

@@ -3,13 +3,20 @@ import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import type { AppContext } from '../api/AppContext.js'
+import type { AppContext, Runtime } from '../api/AppContext.js'
 import { buildApp } from '../api/buildApp.js'
+import { NotReadyError } from '../api/NotReadyError.js'
+import { authRoutes } from '../api/routes/authRoutes.js'
+import { deliveryRoutes } from '../api/routes/deliveryRoutes.js'
+import { interestRoutes } from '../api/routes/interestRoutes.js'
 import type { HealthReport } from '../api/schemas/Health.js'
 import type { ChainListener } from '../chain/follower/ChainListener.js'
 import { combineListeners } from '../chain/follower/ChainListener.js'
 import { Follower } from '../chain/follower/Follower.js'
 import type { Config } from '../config/settings.js'
+import { DeliveryListener } from '../delivery/DeliveryListener.js'
+import { Notifier } from '../delivery/Notifier.js'
+import { FilterIndex } from '../filters/FilterIndex.js'
 import { Lifecycle } from '../lifecycle/Lifecycle.js'
 import type { LoggerHandle } from '../observability/createLogger.js'
 import { createMetrics } from '../observability/createMetrics.js'
@@ -45,6 +52,8 @@ export class Service {
   #storage: StorageConnection | undefined
   #node: NodeConnection | undefined
   #follower: Follower | undefined
+  #notifier: Notifier | undefined
+  #runtime: Runtime | undefined
   #stopping: Promise<void> | undefined
   readonly #abort = new AbortController()
 
@@ -94,8 +103,16 @@ export class Service {
       adminToken: this.config.adminToken ?? readOrCreateAdminToken(this.dataDir),
       setLogLevel: this.#logging.setLevel,
       health: () => this.health(),
+      runtime: () => {
+        if (!this.#runtime) throw new NotReadyError(this.lifecycle.state)
+        return this.#runtime
+      },
     }
-    this.#app = await buildApp(context)
+    this.#app = await buildApp(context, [
+      { prefix: '/v1/auth', plugin: authRoutes },
+      { prefix: '/v1/interests', plugin: interestRoutes },
+      { prefix: '/v1', plugin: deliveryRoutes },
+    ])
     const address = await this.#app.listen({ host: this.config.host, port: this.config.port })
     this.#url = address
     this.#announce(`wallet-backend ${VERSION} listening on ${address}`)
@@ -127,6 +144,14 @@ export class Service {
     this.#announce(`node: ${this.#node.describe()}`)
     signal.throwIfAborted()
     const { rpc } = this.#node
+    const { db } = this.#storage.storage
+    const filters = await FilterIndex.load(db)
+    const notifier = new Notifier(this.#storage.storage)
+    await notifier.start()
+    this.#notifier = notifier
+    const delivery = new DeliveryListener({ filters, notifier, logger: this.logger, metrics: this.metrics })
+    await delivery.loadUndeployed(db)
+    this.#listeners.push(delivery)
     rpc.onAvailability((available, reason) => this.#setCondition('node', available ? undefined : reason))
     this.#follower = new Follower({
       db: this.#storage.storage.db,
@@ -165,6 +190,15 @@ export class Service {
           return this.#setCondition('node', undefined)
       }
     })
+    this.#runtime = {
+      db,
+      chainId: this.#node.chainId,
+      follower: this.#follower,
+      notifier,
+      filters,
+      delivery,
+      node: rpc,
+    }
     this.#catchingUp = 'starting to follow the chain'
     this.#reconcile()
     await this.#follower.start()
@@ -256,6 +290,7 @@ export class Service {
     // Stop taking requests first, then the chain (its last batch commits), then what it used.
     await this.#app?.close()
     await this.#follower?.stop()
+    await this.#notifier?.stop()
     await this.#node?.close()
     await this.#storage?.storage.close()
     this.lifecycle.transition('stopped', 'drained')

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppContext } from '../../src/api/AppContext.js'
 import { buildApp } from '../../src/api/buildApp.js'
+import { NotReadyError } from '../../src/api/NotReadyError.js'
 import { loadConfig } from '../../src/config/loadConfig.js'
 import { Lifecycle } from '../../src/lifecycle/Lifecycle.js'
 import { createLogger } from '../../src/observability/createLogger.js'
@@ -25,6 +26,9 @@ beforeAll(async () => {
     lifecycle,
     adminToken: ADMIN,
     setLogLevel: setLevel,
+    runtime: () => {
+      throw new NotReadyError('starting')
+    },
     health: () => ({
       ...lifecycle.snapshot(),
       reason: lifecycle.snapshot().reason ?? '',

@@ -14,6 +14,8 @@ export interface ChainListener {
   blocksAdded(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<void>
   /** Blocks that stopped being canonical, newest first; what was derived from them must go. */
   blocksRemoved(trx: Transaction<DB>, blocks: readonly BlockRef[]): Promise<void>
+  /** After the transaction of the last call committed: the moment to tell anyone outside. */
+  committed?(): void
 }
 
 /** Runs several listeners in order, as one. */
@@ -24,6 +26,9 @@ export function combineListeners(listeners: readonly ChainListener[]): ChainList
     },
     async blocksRemoved(trx, blocks) {
       for (const listener of listeners) await listener.blocksRemoved(trx, blocks)
+    },
+    committed() {
+      for (const listener of listeners) listener.committed?.()
     },
   }
 }

@@ -355,6 +355,7 @@ export class Follower {
       await insertCanonicalBlocks(trx, blocks)
       await this.#o.listener.blocksAdded(trx, blocks)
     })
+    this.#o.listener.committed?.()
     const last = blocks[blocks.length - 1]!.block
     this.#head = { number: Number(last.number), hash: last.hash }
     this.#m.blocks.inc(blocks.length)
@@ -373,6 +374,7 @@ export class Follower {
         await this.#o.listener.blocksRemoved(trx, demoted)
         return demoted
       })
+      this.#o.listener.committed?.()
       this.#head = undefined
       this.#log.error({ removed: removed.length }, 'restarting from the node head')
       await this.#bootstrap(this.#nodeHead ?? 0)
@@ -388,6 +390,7 @@ export class Follower {
       await this.#o.listener.blocksRemoved(trx, demoted)
       return demoted
     })
+    this.#o.listener.committed?.()
     this.#head = ancestor
     this.#m.reorgs.inc()
     this.#m.reorgDepth.observe(removed.length)

@@ -1,0 +1,202 @@
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import type { WebSocket } from 'ws'
+import { acknowledge, readDeliveries } from '../../delivery/deliveryStore.js'
+import type { AppContext } from '../AppContext.js'
+import { requireSession, sessionOf } from '../plugins/requireSession.js'
+import { errorResponses } from '../schemas/ErrorResponse.js'
+
+const DeliveryItem = Type.Object(
+  {
+    cursor: Type.Integer(),
+    kind: Type.Union(
+      ['tx', 'log', 'state', 'deployed', 'submitted-status', 'removed', 'gap'].map((k) => Type.Literal(k)),
+    ),
+    interest: Type.Union([Type.String(), Type.Null()]),
+    filterIds: Type.Array(Type.Integer()),
+    block: Type.Union([Type.Object({ number: Type.Integer(), hash: Type.String() }), Type.Null()]),
+    txHash: Type.Union([Type.String(), Type.Null()]),
+    txIndex: Type.Union([Type.Integer(), Type.Null()]),
+    logIndex: Type.Union([Type.Integer(), Type.Null()]),
+    confirmations: Type.Union([Type.Integer(), Type.Null()]),
+    final: Type.Boolean(),
+    tx: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    receipt: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    log: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { $id: 'DeliveryItem' },
+)
+const Cursor = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+const ListQuery = Type.Object(
+  { after: Type.Optional(Cursor), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
+  { additionalProperties: false },
+)
+const AckBody = Type.Object({ cursor: Cursor }, { additionalProperties: false })
+const StreamQuery = Type.Object(
+  { after: Type.Optional(Cursor), token: Type.Optional(Type.String({ maxLength: 200 })) },
+  { additionalProperties: false },
+)
+
+const STREAM_BATCH = 200
+
+/** The durable per-client queue: pages, acknowledgements, and the WebSocket stream. */
+export async function deliveryRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+  // Browsers cannot set headers on a WebSocket: the stream also takes the token as ?token=.
+  app.addHook('onRequest', async (request) => {
+    const token = (request.query as { token?: unknown }).token
+    if (!request.headers.authorization && typeof token === 'string')
+      request.headers.authorization = `Bearer ${token}`
+  })
+  requireSession(app, context)
+  app.addSchema(DeliveryItem)
+  const security = [{ session: [] }]
+  const chain = () => {
+    const { head, finalized } = context.runtime().follower.snapshot()
+    return { head, finalized }
+  }
+
+  app.get(
+    '/deliveries',
+    {
+      schema: {
+        tags: ['deliveries'],
+        summary: 'Items after a cursor, oldest first (never anything at or below the acknowledged cursor)',
+        security,
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({
+            items: Type.Array(Type.Ref(DeliveryItem)),
+            lastCursor: Type.Integer({ description: 'Cursor of the newest item queued so far' }),
+          }),
+          ...errorResponses(400, 401, 503),
+        },
+      },
+    },
+    async (request) => {
+      const { after = 0, limit = 100 } = request.query as Static<typeof ListQuery>
+      return readDeliveries(context.runtime().db, sessionOf(request).idBytes, {
+        after,
+        limit,
+        chain: chain(),
+      })
+    },
+  )
+
+  app.post(
+    '/deliveries/ack',
+    {
+      schema: {
+        tags: ['deliveries'],
+        summary: 'Acknowledge every item up to and including a cursor',
+        security,
+        body: AckBody,
+        response: { 200: Type.Object({ acked: Type.Integer() }), ...errorResponses(400, 401, 503) },
+      },
+    },
+    async (request) => {
+      const { cursor } = request.body as Static<typeof AckBody>
+      const finalized = chain().finalized?.number ?? -1
+      return acknowledge(context.runtime().db, sessionOf(request).idBytes, cursor, finalized)
+    },
+  )
+
+  app.get(
+    '/stream',
+    {
+      websocket: true,
+      schema: {
+        tags: ['deliveries'],
+        summary:
+          'WebSocket: pushes {type:"item", item} in cursor order from ?after=; send {type:"ack", cursor}',
+        security,
+        querystring: StreamQuery,
+      },
+    },
+    (socket: WebSocket, request) => {
+      const client = sessionOf(request)
+      const runtime = context.runtime()
+      let position = (request.query as Static<typeof StreamQuery>).after ?? 0
+      let closed = false
+      let pumping = false
+      let again = false
+      const send = (message: unknown) =>
+        new Promise<void>((resolve, reject) =>
+          socket.send(JSON.stringify(message), (error) => (error ? reject(error) : resolve())),
+        )
+      const pump = async () => {
+        if (pumping) {
+          again = true
+          return
+        }
+        pumping = true
+        try {
+          do {
+            again = false
+            for (;;) {
+              const { items } = await readDeliveries(runtime.db, client.idBytes, {
+                after: position,
+                limit: STREAM_BATCH,
+                chain: chain(),
+              })
+              if (closed || items.length === 0) break
+              for (const item of items) await send({ type: 'item', item })
+              position = items[items.length - 1]!.cursor
+              if (items.length < STREAM_BATCH) break
+            }
+          } while (again && !closed)
+        } catch (error) {
+          if (!closed) {
+            request.log.warn({ err: error }, 'stream failed')
+            socket.close(1011, 'stream failed; reconnect with ?after=<last cursor>')
+          }
+        } finally {
+          pumping = false
+        }
+      }
+      const unsubscribe = runtime.notifier.subscribe(client.id, () => void pump())
+      socket.on('message', (data) => {
+        let message: { type?: unknown; cursor?: unknown }
+        try {
+          message = JSON.parse(data.toString())
+        } catch {
+          socket.send(
+            JSON.stringify({ type: 'error', code: 'INVALID_JSON', message: 'messages must be JSON' }),
+          )
+          return
+        }
+        if (
+          message.type === 'ack' &&
+          Number.isSafeInteger(message.cursor) &&
+          (message.cursor as number) >= 0
+        ) {
+          acknowledge(
+            runtime.db,
+            client.idBytes,
+            message.cursor as number,
+            chain().finalized?.number ?? -1,
+          ).then(
+            ({ acked }) => socket.send(JSON.stringify({ type: 'acked', cursor: acked })),
+            (error: { code?: string; message?: string }) =>
+              socket.send(
+                JSON.stringify({ type: 'error', code: error.code ?? 'ACK_FAILED', message: error.message }),
+              ),
+          )
+          return
+        }
+        socket.send(
+          JSON.stringify({
+            type: 'error',
+            code: 'INVALID_MESSAGE',
+            message: 'expected {"type":"ack","cursor":N}',
+          }),
+        )
+      })
+      socket.on('close', () => {
+        closed = true
+        unsubscribe()
+      })
+      void pump()
+    },
+  )
+}

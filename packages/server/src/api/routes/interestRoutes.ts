@@ -1,0 +1,156 @@
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { type Hex, hexToBytes } from 'viem'
+import { deleteInterest, listInterests, putInterest } from '../../clients/interests/interestStore.js'
+import { BaseError } from '../../errors/BaseError.js'
+import { compileFilter, FILTER_CODES } from '../../filters/compileFilter.js'
+import type { AppContext } from '../AppContext.js'
+import { requireSession, sessionOf } from '../plugins/requireSession.js'
+import { AddressParam } from '../schemas/common.js'
+import { errorResponses } from '../schemas/ErrorResponse.js'
+
+const Filter = Type.Object(
+  {
+    code: Type.String({ description: `One of ${FILTER_CODES.join(', ')}` }),
+    args: Type.Array(Type.Unknown(), { maxItems: 8 }),
+  },
+  { additionalProperties: false },
+)
+const InterestBody = Type.Object(
+  {
+    filters: Type.Array(Filter, { maxItems: 1000 }),
+    startBlock: Type.Optional(Type.Integer({ minimum: 0 })),
+    abi: Type.Optional(
+      Type.Array(Type.Unknown(), { maxItems: 500, description: 'ABI to decode matches with' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+const Interest = Type.Object(
+  {
+    address: Type.String(),
+    startBlock: Type.Union([Type.Integer(), Type.Null()]),
+    abi: Type.Union([Type.Array(Type.Unknown()), Type.Null()]),
+    deployed: Type.Boolean(),
+    filters: Type.Array(
+      Type.Object({ id: Type.Integer(), code: Type.String(), args: Type.Array(Type.Unknown()) }),
+    ),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Interest' },
+)
+const Params = Type.Object({ address: AddressParam })
+
+export class TooManyFiltersError extends BaseError {
+  override readonly name = 'TooManyFiltersError'
+  constructor(limit: number) {
+    super('TOO_MANY_FILTERS', `An interest may have at most ${limit} filters`, {
+      status: 400,
+      details: { limit },
+    })
+  }
+}
+
+export class InterestNotFoundError extends BaseError {
+  override readonly name = 'InterestNotFoundError'
+  constructor(address: string) {
+    super('INTEREST_NOT_FOUND', `No interest in ${address}`, { status: 404 })
+  }
+}
+
+/** A client's interests in contracts and the filters on each. */
+export async function interestRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+  requireSession(app, context)
+  app.addSchema(Interest)
+  const security = [{ session: [] }]
+
+  app.get(
+    '/',
+    {
+      schema: {
+        tags: ['interests'],
+        summary: 'List the interests of the signed-in client',
+        security,
+        response: {
+          200: Type.Object({ interests: Type.Array(Type.Ref(Interest)) }),
+          ...errorResponses(401, 503),
+        },
+      },
+    },
+    async (request) => ({ interests: await listInterests(context.runtime().db, sessionOf(request).idBytes) }),
+  )
+
+  app.put(
+    '/:address',
+    {
+      schema: {
+        tags: ['interests'],
+        summary: 'Create or replace the interest in a contract, with its filters',
+        description:
+          'Filters: all []; logs [topic0, topic1?, topic2?, topic3?] (each null, a 32-byte value or a list); ' +
+          'calls [selector, …]; transfers [address, "from"|"to"|"any"]; value [minimumWei?].',
+        security,
+        params: Params,
+        body: InterestBody,
+        response: { 200: Type.Ref(Interest), ...errorResponses(400, 401, 409, 503) },
+      },
+    },
+    async (request) => {
+      const client = sessionOf(request)
+      const { address: raw } = request.params as Static<typeof Params>
+      const body = request.body as Static<typeof InterestBody>
+      const address = raw.toLowerCase() as Hex
+      if (body.filters.length > context.config.maxFiltersPerInterest) {
+        throw new TooManyFiltersError(context.config.maxFiltersPerInterest)
+      }
+      body.filters.forEach((filter, i) => compileFilter(filter.code, filter.args, i))
+      const runtime = context.runtime()
+      const { interest, stored } = await putInterest(runtime.db, client.idBytes, address, {
+        filters: body.filters,
+        startBlock: body.startBlock ?? null,
+        abi: body.abi ?? null,
+        maxInterests: context.config.maxInterestsPerClient,
+      })
+      runtime.filters.setInterest(stored)
+      if (!interest.deployed) {
+        // Code already at the address: deployed before the interest, so no `deployed` item is due.
+        const code = await runtime.node
+          .request<Hex>('eth_getCode', [address, 'latest'])
+          .catch(() => undefined)
+        if (code && code !== '0x') {
+          await runtime.db
+            .updateTable('deployed_contracts')
+            .set({ is_deployed: true })
+            .where('address', '=', hexToBytes(address))
+            .execute()
+          interest.deployed = true
+        } else {
+          runtime.delivery.watchUndeployed(address)
+        }
+      }
+      return interest
+    },
+  )
+
+  app.delete(
+    '/:address',
+    {
+      schema: {
+        tags: ['interests'],
+        summary: 'Withdraw the interest in a contract (its queued items go with it)',
+        security,
+        params: Params,
+        response: { 204: Type.Null(), ...errorResponses(401, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { address } = request.params as Static<typeof Params>
+      const runtime = context.runtime()
+      const id = await deleteInterest(runtime.db, sessionOf(request).idBytes, address.toLowerCase() as Hex)
+      if (id === undefined) throw new InterestNotFoundError(address)
+      runtime.filters.removeInterest(id)
+      return reply.status(204).send()
+    },
+  )
+}

@@ -1,0 +1,156 @@
+import type { Kysely } from 'kysely'
+import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import { BaseError } from '../../errors/BaseError.js'
+import type { StoredInterest } from '../../filters/FilterIndex.js'
+import type { DB } from '../../storage/schema.js'
+
+export type FilterInput = { code: string; args: unknown[] }
+
+export type Interest = {
+  address: Hex
+  startBlock: number | null
+  abi: unknown[] | null
+  deployed: boolean
+  filters: { id: number; code: string; args: unknown[] }[]
+  createdAt: string
+  updatedAt: string
+}
+
+export class TooManyInterestsError extends BaseError {
+  override readonly name = 'TooManyInterestsError'
+  constructor(limit: number) {
+    super('TOO_MANY_INTERESTS', `A client may be interested in at most ${limit} contracts`, {
+      status: 409,
+      details: { limit },
+    })
+  }
+}
+
+/**
+ * Creates or replaces the client's interest in `address` with exactly these filters, in one
+ * transaction. The contract row is made first (the interest refers to it); the database drops it
+ * again with the last interest.
+ */
+export async function putInterest(
+  db: Kysely<DB>,
+  clientId: Uint8Array,
+  address: Hex,
+  input: { filters: FilterInput[]; startBlock: number | null; abi: unknown[] | null; maxInterests: number },
+): Promise<{ interest: Interest; stored: StoredInterest }> {
+  const addressBytes = hexToBytes(address)
+  return db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('deployed_contracts')
+      .values({ address: addressBytes })
+      .onConflict((oc) => oc.doNothing())
+      .execute()
+    const existing = await trx
+      .selectFrom('client_contracts')
+      .select('id')
+      .where('client_id', '=', clientId)
+      .where('address', '=', addressBytes)
+      .executeTakeFirst()
+    if (!existing) {
+      const { count } = await trx
+        .selectFrom('client_contracts')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('client_id', '=', clientId)
+        .executeTakeFirstOrThrow()
+      if (Number(count) >= input.maxInterests) throw new TooManyInterestsError(input.maxInterests)
+    }
+    const values = {
+      start_block: input.startBlock,
+      abi: input.abi === null ? null : JSON.stringify(input.abi),
+      updated_at: new Date(),
+    }
+    const row = existing
+      ? await trx
+          .updateTable('client_contracts')
+          .set(values)
+          .where('id', '=', existing.id)
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      : await trx
+          .insertInto('client_contracts')
+          .values({ client_id: clientId, address: addressBytes, ...values })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+    await trx.deleteFrom('client_tx_filters').where('client_contract_id', '=', row.id).execute()
+    if (input.filters.length > 0) {
+      await trx
+        .insertInto('client_tx_filters')
+        .values(
+          input.filters.map((filter) => ({
+            client_contract_id: row.id,
+            client_id: clientId,
+            code: filter.code,
+            args: JSON.stringify(filter.args),
+          })),
+        )
+        .execute()
+    }
+    const interest = (await listInterests(trx, clientId, address))[0]!
+    return {
+      interest,
+      stored: {
+        clientContractId: row.id,
+        clientId: bytesToHex(clientId),
+        address,
+        filters: interest.filters,
+      },
+    }
+  })
+}
+
+/** Withdraws the interest; returns its id, or undefined if there was none. */
+export async function deleteInterest(
+  db: Kysely<DB>,
+  clientId: Uint8Array,
+  address: Hex,
+): Promise<number | undefined> {
+  const row = await db
+    .deleteFrom('client_contracts')
+    .where('client_id', '=', clientId)
+    .where('address', '=', hexToBytes(address))
+    .returning('id')
+    .executeTakeFirst()
+  return row?.id
+}
+
+/** The client's interests (or the one in `address`), with their filters. */
+export async function listInterests(
+  db: Kysely<DB>,
+  clientId: Uint8Array,
+  address?: Hex,
+): Promise<Interest[]> {
+  let query = db
+    .selectFrom('client_contracts as i')
+    .innerJoin('deployed_contracts as d', 'd.address', 'i.address')
+    .select(['i.id', 'i.address', 'i.start_block', 'i.abi', 'i.created_at', 'i.updated_at', 'd.is_deployed'])
+    .where('i.client_id', '=', clientId)
+    .orderBy('i.id')
+  if (address) query = query.where('i.address', '=', hexToBytes(address))
+  const interests = await query.execute()
+  if (interests.length === 0) return []
+  const filters = await db
+    .selectFrom('client_tx_filters')
+    .select(['id', 'client_contract_id', 'code', 'args'])
+    .where(
+      'client_contract_id',
+      'in',
+      interests.map((i) => i.id),
+    )
+    .orderBy('id')
+    .execute()
+  return interests.map((i) => ({
+    address: bytesToHex(i.address),
+    startBlock: i.start_block,
+    abi: (i.abi as unknown[] | null) ?? null,
+    deployed: i.is_deployed,
+    filters: filters
+      .filter((f) => f.client_contract_id === i.id)
+      .map((f) => ({ id: f.id, code: f.code, args: f.args as unknown[] })),
+    createdAt: i.created_at.toISOString(),
+    updatedAt: i.updated_at.toISOString(),
+  }))
+}

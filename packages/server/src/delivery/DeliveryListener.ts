@@ -1,0 +1,297 @@
+import { type Insertable, type Kysely, sql, type Transaction } from 'kysely'
+import type { Logger } from 'pino'
+import { Counter, type Registry } from 'prom-client'
+import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import type { BlockRef, ChainListener } from '../chain/follower/ChainListener.js'
+import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
+import type { FilterIndex, Match } from '../filters/FilterIndex.js'
+import type { ClientDeliveriesTable, DB, DeliveryKind } from '../storage/schema.js'
+import type { Notifier } from './Notifier.js'
+
+type NewItem = {
+  clientId: Hex
+  kind: DeliveryKind
+  clientContractId: number | null
+  filterId: number | null
+  blockNumber: number | null
+  blockHash: Hex | null
+  txHash: Hex | null
+  txIndex: number | null
+  logIndex: number | null
+  payload: Record<string, unknown>
+}
+
+const CHUNK = 500
+
+/**
+ * Matches every stored block against the filter index and queues the matches, per client, with
+ * cursors that only grow — inside the follower's transaction, so a block and its items commit
+ * together. A reorg withdraws what its blocks produced: undelivered items vanish; items the
+ * client already received (or acknowledged) are answered with a `removed` item.
+ */
+export class DeliveryListener implements ChainListener {
+  readonly #filters: FilterIndex
+  readonly #notifier: Notifier
+  readonly #log: Logger
+  #touched = new Set<Hex>()
+  /** Watched addresses without code yet: a contract creation or a log from one means it now exists. */
+  #undeployed = new Set<Hex>()
+  readonly #queued: Counter<'kind'>
+
+  constructor(options: { filters: FilterIndex; notifier: Notifier; logger: Logger; metrics: Registry }) {
+    this.#filters = options.filters
+    this.#notifier = options.notifier
+    this.#log = options.logger.child({ component: 'delivery' })
+    this.#queued = new Counter({
+      name: 'wallet_backend_delivery_items_queued_total',
+      help: 'Items queued for clients by kind',
+      labelNames: ['kind'],
+      registers: [options.metrics],
+    })
+  }
+
+  async loadUndeployed(db: Kysely<DB>): Promise<void> {
+    const rows = await db
+      .selectFrom('deployed_contracts')
+      .select('address')
+      .where('is_deployed', '=', false)
+      .execute()
+    this.#undeployed = new Set(rows.map((row) => bytesToHex(row.address)))
+  }
+
+  watchUndeployed(address: Hex): void {
+    this.#undeployed.add(address.toLowerCase() as Hex)
+  }
+
+  forgetUndeployed(address: Hex): void {
+    this.#undeployed.delete(address.toLowerCase() as Hex)
+  }
+
+  async blocksAdded(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<void> {
+    const matches = this.#filters.match(blocks)
+    const items: NewItem[] = matches.map((match) => this.#itemOf(match, blocks))
+    items.push(...(await this.#deployments(trx, blocks)))
+    if (items.length === 0) return
+    await this.#storeVerifiedTxs(trx, matches, blocks)
+    await this.#enqueue(trx, items)
+  }
+
+  async blocksRemoved(trx: Transaction<DB>, blocks: readonly BlockRef[]): Promise<void> {
+    if (blocks.length === 0) return
+    const hashes = blocks.map((block) => hexToBytes(block.hash))
+    const withdrawn = await trx
+      .deleteFrom('client_deliveries as d')
+      .using('clients as c')
+      .whereRef('c.id', '=', 'd.client_id')
+      .where('d.block_hash', 'in', hashes)
+      .returning([
+        'd.client_id',
+        'd.cursor',
+        'd.kind',
+        'd.client_contract_id',
+        'd.block_number',
+        'd.block_hash',
+        'd.tx_hash',
+        'd.tx_index',
+        'd.log_index',
+        'd.delivered_at',
+        'c.acked_cursor',
+      ])
+      .execute()
+    await trx.deleteFrom('verified_txs').where('block_hash', 'in', hashes).execute()
+    const undone = await trx
+      .updateTable('deployed_contracts')
+      .set({ is_deployed: false, deployed_block_hash: null, deployed_block_number: null, code_hash: null })
+      .where('deployed_block_hash', 'in', hashes)
+      .returning('address')
+      .execute()
+    for (const row of undone) this.#undeployed.add(bytesToHex(row.address))
+    const notices: NewItem[] = withdrawn
+      .filter((row) => row.delivered_at !== null || row.cursor <= row.acked_cursor)
+      .map((row) => ({
+        clientId: bytesToHex(row.client_id),
+        kind: 'removed',
+        clientContractId: row.client_contract_id,
+        filterId: null,
+        // A notice belongs to no block: the block it speaks of is already abandoned, and must not
+        // withdraw its own notice should it come back.
+        blockNumber: null,
+        blockHash: null,
+        txHash: row.tx_hash ? bytesToHex(row.tx_hash) : null,
+        txIndex: row.tx_index,
+        logIndex: row.log_index,
+        payload: {
+          removedCursor: row.cursor,
+          removedKind: row.kind,
+          removedBlock: {
+            number: row.block_number,
+            hash: row.block_hash ? bytesToHex(row.block_hash) : null,
+          },
+          reason: 'reorg',
+        },
+      }))
+    if (notices.length > 0) await this.#enqueue(trx, notices)
+    if (withdrawn.length > 0) {
+      this.#log.info({ withdrawn: withdrawn.length, notices: notices.length }, 'reorg withdrew queued items')
+    }
+  }
+
+  committed(): void {
+    if (this.#touched.size === 0) return
+    const touched = this.#touched
+    this.#touched = new Set()
+    this.#notifier.notify(touched).catch((error: unknown) => this.#log.warn({ err: error }, 'notify failed'))
+  }
+
+  #itemOf(match: Match, blocks: readonly FetchedBlock[]): NewItem {
+    const { block } = blocks[match.blockIndex]!
+    const tx = block.transactions[match.txIndex]!
+    return {
+      clientId: match.clientId,
+      kind: match.kind,
+      clientContractId: match.clientContractId,
+      filterId: match.filterIds[0]!,
+      blockNumber: Number(block.number),
+      blockHash: block.hash,
+      txHash: tx.hash,
+      txIndex: match.txIndex,
+      logIndex: match.logIndex ?? null,
+      payload: { filterIds: match.filterIds },
+    }
+  }
+
+  /** Contract creations and first logs at watched undeployed addresses become `deployed` items. */
+  async #deployments(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<NewItem[]> {
+    if (this.#undeployed.size === 0) return []
+    const found = new Map<Hex, { block: FetchedBlock['block']; txIndex: number; via: 'creation' | 'log' }>()
+    for (const { block, receipts } of blocks) {
+      receipts.forEach((receipt, txIndex) => {
+        const created = receipt.contractAddress?.toLowerCase() as Hex | undefined
+        if (created && this.#undeployed.has(created) && !found.has(created)) {
+          found.set(created, { block, txIndex, via: 'creation' })
+        }
+        for (const log of receipt.logs) {
+          const emitter = log.address.toLowerCase() as Hex
+          if (this.#undeployed.has(emitter) && !found.has(emitter))
+            found.set(emitter, { block, txIndex, via: 'log' })
+        }
+      })
+    }
+    if (found.size === 0) return []
+    const items: NewItem[] = []
+    for (const [address, { block, txIndex, via }] of found) {
+      this.#undeployed.delete(address)
+      await trx
+        .updateTable('deployed_contracts')
+        .set({
+          is_deployed: true,
+          deployed_block_number: Number(block.number),
+          deployed_block_hash: hexToBytes(block.hash),
+        })
+        .where('address', '=', hexToBytes(address))
+        .execute()
+      const interests = await trx
+        .selectFrom('client_contracts as i')
+        .innerJoin('clients as c', 'c.id', 'i.client_id')
+        .select(['i.id', 'i.client_id'])
+        .where('i.address', '=', hexToBytes(address))
+        .where('c.stage', '=', 'active')
+        .execute()
+      for (const interest of interests) {
+        items.push({
+          clientId: bytesToHex(interest.client_id),
+          kind: 'deployed',
+          clientContractId: interest.id,
+          filterId: null,
+          blockNumber: Number(block.number),
+          blockHash: block.hash,
+          txHash: block.transactions[txIndex]!.hash,
+          txIndex,
+          logIndex: null,
+          payload: { address, detectedBy: via },
+        })
+      }
+    }
+    return items
+  }
+
+  async #storeVerifiedTxs(trx: Transaction<DB>, matches: readonly Match[], blocks: readonly FetchedBlock[]) {
+    const seen = new Set<string>()
+    const rows = []
+    for (const match of matches) {
+      const key = `${match.blockIndex}:${match.txIndex}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      const { block, receipts } = blocks[match.blockIndex]!
+      const tx = block.transactions[match.txIndex]!
+      rows.push({
+        block_hash: hexToBytes(block.hash),
+        tx_index: match.txIndex,
+        tx_hash: hexToBytes(tx.hash),
+        block_number: Number(block.number),
+        tx: JSON.stringify(tx),
+        receipt: JSON.stringify(receipts[match.txIndex]),
+      })
+    }
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await trx
+        .insertInto('verified_txs')
+        .values(rows.slice(i, i + CHUNK))
+        .onConflict((oc) => oc.doNothing())
+        .execute()
+    }
+  }
+
+  /** Gives each item the next cursor of its client and stores it; clients that are not active get nothing. */
+  async #enqueue(trx: Transaction<DB>, items: readonly NewItem[]): Promise<void> {
+    const perClient = new Map<Hex, NewItem[]>()
+    for (const item of items) {
+      const list = perClient.get(item.clientId)
+      if (list) list.push(item)
+      else perClient.set(item.clientId, [item])
+    }
+    const clients = [...perClient.keys()]
+    const rows: Insertable<ClientDeliveriesTable>[] = []
+    for (let i = 0; i < clients.length; i += CHUNK) {
+      const chunk = clients.slice(i, i + CHUNK)
+      const values = sql.join(
+        chunk.map((id) => sql`(${hexToBytes(id)}::bytea, ${perClient.get(id)!.length}::bigint)`),
+      )
+      const allocated = await sql<{ id: Uint8Array; next_cursor: number }>`
+        update clients as c set next_cursor = c.next_cursor + v.n
+        from (values ${values}) as v(id, n)
+        where c.id = v.id and c.stage = 'active'
+        returning c.id, c.next_cursor`.execute(trx)
+      for (const row of allocated.rows) {
+        const id = bytesToHex(row.id)
+        const list = perClient.get(id)!
+        const first = Number(row.next_cursor) - list.length
+        list.forEach((item, offset) => {
+          const payload = JSON.stringify(item.payload)
+          rows.push({
+            client_id: row.id,
+            cursor: first + offset,
+            kind: item.kind,
+            client_contract_id: item.clientContractId,
+            filter_id: item.filterId,
+            block_number: item.blockNumber,
+            block_hash: item.blockHash ? hexToBytes(item.blockHash) : null,
+            tx_hash: item.txHash ? hexToBytes(item.txHash) : null,
+            tx_index: item.txIndex,
+            log_index: item.logIndex,
+            payload,
+            bytes: payload.length,
+          })
+          this.#queued.inc({ kind: item.kind })
+        })
+        this.#touched.add(id)
+      }
+    }
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await trx
+        .insertInto('client_deliveries')
+        .values(rows.slice(i, i + CHUNK))
+        .execute()
+    }
+  }
+}
