@@ -72,6 +72,15 @@ export class DeliveryListener implements ChainListener {
     const items: NewItem[] = matches.map((match) => this.#itemOf(match, blocks))
     items.push(...(await this.#deployments(trx, blocks)))
     if (items.length === 0) return
+    // Chain order: a contract's deployment comes before its first activity, a transaction before its logs.
+    const rank = { deployed: 0, tx: 1, log: 2 } as Record<DeliveryKind, number>
+    items.sort(
+      (a, b) =>
+        (a.blockNumber ?? 0) - (b.blockNumber ?? 0) ||
+        (a.txIndex ?? 0) - (b.txIndex ?? 0) ||
+        (rank[a.kind] ?? 3) - (rank[b.kind] ?? 3) ||
+        (a.logIndex ?? 0) - (b.logIndex ?? 0),
+    )
     await this.#storeVerifiedTxs(trx, matches, blocks)
     await this.#enqueue(trx, items)
   }

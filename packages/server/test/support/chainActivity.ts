@@ -43,3 +43,36 @@ export async function mineActivity(
     await anvil.rpc('evm_setAutomine', [true])
   }
 }
+
+const TRANSFER = 'ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
+/**
+ * Init code of a token-shaped contract: every call with calldata (address to, uint256 amount)
+ * emits the ERC-20 event Transfer(msg.sender, to, amount) — the log wallets watch tokens by.
+ */
+export const TRANSFER_EMITTER_INIT =
+  `0x602f600a5f39602f5ff3602060205f375f35337f${TRANSFER}60205fa300` as const
+
+export async function deployTransferEmitter(anvil: TestAnvil, from?: `0x${string}`): Promise<`0x${string}`> {
+  const sender = from ?? (await anvil.accounts())[0]
+  const hash = await anvil.rpc<string>('eth_sendTransaction', [{ from: sender, data: TRANSFER_EMITTER_INIT }])
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const receipt = await anvil.rpc<{ contractAddress: `0x${string}` } | null>('eth_getTransactionReceipt', [
+      hash,
+    ])
+    if (receipt) return receipt.contractAddress
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error(`deployment ${hash} was not mined`)
+}
+
+/** Sends `amount` of a transfer-emitting token from `from` to `to` (one block with automine). */
+export async function sendTransfer(
+  anvil: TestAnvil,
+  token: `0x${string}`,
+  from: `0x${string}`,
+  to: `0x${string}`,
+  amount: bigint,
+): Promise<string> {
+  const data = `0x${to.slice(2).toLowerCase().padStart(64, '0')}${amount.toString(16).padStart(64, '0')}`
+  return anvil.rpc<string>('eth_sendTransaction', [{ from, to: token, data }])
+}

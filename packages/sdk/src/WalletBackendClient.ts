@@ -1,0 +1,219 @@
+import type { LocalAccount } from 'viem'
+import { WalletBackendError } from './errors.js'
+import { solveProofOfWork } from './solveProofOfWork.js'
+import type { DeliveryItem, Filter, Hex, Interest } from './types.js'
+
+/** The WebSocket constructor to use: browsers and Node ≥ 22 have one; on Node 20 pass `ws`. */
+export type WebSocketConstructor = new (
+  url: string,
+) => {
+  onopen: ((event: unknown) => void) | null
+  onmessage: ((event: { data: unknown }) => void) | null
+  onclose: ((event: { code: number; reason: string }) => void) | null
+  onerror: ((event: unknown) => void) | null
+  send(data: string): void
+  close(code?: number, reason?: string): void
+}
+
+export type ClientOptions = {
+  /** The backend's base URL, e.g. http://127.0.0.1:8080 */
+  url: string
+  /** The client key: an account that signs the sign-in message (not an on-chain account). */
+  account: LocalAccount
+  WebSocket?: WebSocketConstructor
+  fetch?: typeof fetch
+}
+
+export type StreamOptions = {
+  /** Resume after this cursor; the stream keeps the last cursor it received and resumes from it. */
+  after?: number
+  onItem: (item: DeliveryItem) => void | Promise<void>
+  onError?: (error: Error) => void
+  /** Reconnect delay bounds in ms (exponential backoff between them). */
+  minReconnectMs?: number
+  maxReconnectMs?: number
+}
+
+export type Stream = {
+  /** Cursor of the last item handed to onItem. */
+  readonly lastCursor: number
+  ack(cursor: number): void
+  close(): void
+}
+
+/**
+ * A wallet's connection to its backend: signs in with the client key (solving the registration
+ * proof of work the first time), keeps the session fresh, and exposes interests, deliveries and a
+ * self-resuming stream.
+ */
+export class WalletBackendClient {
+  readonly url: string
+  readonly account: LocalAccount
+  readonly #fetch: typeof fetch
+  readonly #WebSocket: WebSocketConstructor | undefined
+  #token: string | undefined
+  #expiresAt = 0
+
+  constructor(options: ClientOptions) {
+    this.url = options.url.replace(/\/$/, '')
+    this.account = options.account
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
+    this.#WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+  }
+
+  get clientId(): Hex {
+    return this.account.address.toLowerCase() as Hex
+  }
+
+  /** Signs in (registering the client key if the backend has not seen it) and keeps the token. */
+  async signIn(): Promise<{ clientId: Hex; registered: boolean }> {
+    const challenge = await this.#call<{
+      nonce: string
+      message: string
+      registration: { required: boolean; difficulty: number }
+    }>('POST', '/v1/auth/challenge', { address: this.account.address }, false)
+    const signature = await this.account.signMessage({ message: challenge.message })
+    const proofOfWork = challenge.registration.required
+      ? solveProofOfWork(challenge.nonce, this.account.address, challenge.registration.difficulty)
+      : undefined
+    const session = await this.#call<{
+      token: string
+      expiresAt: string
+      clientId: Hex
+      registered: boolean
+    }>(
+      'POST',
+      '/v1/auth/session',
+      { message: challenge.message, signature, ...(proofOfWork !== undefined ? { proofOfWork } : {}) },
+      false,
+    )
+    this.#token = session.token
+    this.#expiresAt = Date.parse(session.expiresAt)
+    return { clientId: session.clientId, registered: session.registered }
+  }
+
+  async listInterests(): Promise<Interest[]> {
+    return (await this.#call<{ interests: Interest[] }>('GET', '/v1/interests')).interests
+  }
+
+  async putInterest(
+    address: Hex,
+    body: { filters: Filter[]; startBlock?: number; abi?: unknown[] },
+  ): Promise<Interest> {
+    return this.#call('PUT', `/v1/interests/${address}`, body)
+  }
+
+  async deleteInterest(address: Hex): Promise<void> {
+    await this.#call('DELETE', `/v1/interests/${address}`)
+  }
+
+  async deliveries(
+    options: { after?: number; limit?: number } = {},
+  ): Promise<{ items: DeliveryItem[]; lastCursor: number }> {
+    const query = new URLSearchParams()
+    if (options.after !== undefined) query.set('after', String(options.after))
+    if (options.limit !== undefined) query.set('limit', String(options.limit))
+    return this.#call('GET', `/v1/deliveries${query.size ? `?${query}` : ''}`)
+  }
+
+  async ack(cursor: number): Promise<{ acked: number }> {
+    return this.#call('POST', '/v1/deliveries/ack', { cursor })
+  }
+
+  /**
+   * Pushed deliveries. The stream reconnects by itself after a drop (new sign-in when the session
+   * expired) and resumes after the last cursor it handed over, so nothing is skipped; items not
+   * yet acknowledged may come again after a reconnect, in order.
+   */
+  stream(options: StreamOptions): Stream {
+    const WebSocketImpl = this.#WebSocket
+    if (!WebSocketImpl) throw new Error('No WebSocket implementation: pass one in the client options')
+    let lastCursor = options.after ?? 0
+    let closed = false
+    let socket: InstanceType<WebSocketConstructor> | undefined
+    let delay = options.minReconnectMs ?? 200
+    let chain = Promise.resolve()
+    const connect = async () => {
+      if (closed) return
+      try {
+        await this.#ensureSession()
+      } catch (error) {
+        options.onError?.(error as Error)
+        return retry()
+      }
+      const wsUrl = `${this.url.replace(/^http/, 'ws')}/v1/stream?after=${lastCursor}&token=${encodeURIComponent(this.#token!)}`
+      const ws = new WebSocketImpl(wsUrl)
+      socket = ws
+      ws.onopen = () => {
+        delay = options.minReconnectMs ?? 200
+      }
+      ws.onmessage = (event) => {
+        const message = JSON.parse(String(event.data)) as {
+          type: string
+          item?: DeliveryItem
+          message?: string
+        }
+        if (message.type !== 'item' || !message.item) return
+        const item = message.item
+        // Items are handed over one at a time, in order, even if onItem is slow.
+        chain = chain.then(async () => {
+          if (item.cursor <= lastCursor) return
+          await options.onItem(item)
+          lastCursor = item.cursor
+        })
+      }
+      ws.onerror = () => {}
+      ws.onclose = (event) => {
+        if (socket === ws) socket = undefined
+        if (!closed) {
+          options.onError?.(new Error(`stream closed (${event.code} ${event.reason})`))
+          retry()
+        }
+      }
+    }
+    const retry = () => {
+      if (closed) return
+      setTimeout(() => void connect(), delay)
+      delay = Math.min(delay * 2, options.maxReconnectMs ?? 10_000)
+    }
+    void connect()
+    return {
+      get lastCursor() {
+        return lastCursor
+      },
+      ack: (cursor) => socket?.send(JSON.stringify({ type: 'ack', cursor })),
+      close: () => {
+        closed = true
+        socket?.close(1000, 'client closed')
+      },
+    }
+  }
+
+  async #ensureSession(): Promise<void> {
+    if (!this.#token || Date.now() > this.#expiresAt - 30_000) await this.signIn()
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown, authenticated = true): Promise<T> {
+    if (authenticated) await this.#ensureSession()
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (authenticated) headers.authorization = `Bearer ${this.#token}`
+    const response = await this.#fetch(`${this.url}${path}`, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    })
+    if (response.status === 204) return undefined as T
+    const text = await response.text()
+    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {}
+    if (!response.ok) {
+      throw new WalletBackendError(
+        String(json.code ?? 'HTTP_ERROR'),
+        String(json.message ?? response.statusText),
+        response.status,
+        json.details as Record<string, unknown> | undefined,
+      )
+    }
+    return json as T
+  }
+}

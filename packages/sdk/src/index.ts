@@ -1,0 +1,10 @@
+export { WalletBackendError } from './errors.js'
+export { solveProofOfWork } from './solveProofOfWork.js'
+export type { DeliveryItem, DeliveryKind, Filter, FilterCode, Hex, Interest } from './types.js'
+export {
+  type ClientOptions,
+  type Stream,
+  type StreamOptions,
+  WalletBackendClient,
+  type WebSocketConstructor,
+} from './WalletBackendClient.js'

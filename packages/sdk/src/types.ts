@@ -1,0 +1,34 @@
+export type Hex = `0x${string}`
+
+export type FilterCode = 'all' | 'logs' | 'calls' | 'transfers' | 'value'
+export type Filter = { code: FilterCode; args: unknown[] }
+
+export type Interest = {
+  address: Hex
+  startBlock: number | null
+  abi: unknown[] | null
+  deployed: boolean
+  filters: (Filter & { id: number })[]
+  createdAt: string
+  updatedAt: string
+}
+
+export type DeliveryKind = 'tx' | 'log' | 'state' | 'deployed' | 'submitted-status' | 'removed' | 'gap'
+
+/** One item of the client's queue. */
+export type DeliveryItem = {
+  cursor: number
+  kind: DeliveryKind
+  interest: Hex | null
+  filterIds: number[]
+  block: { number: number; hash: Hex } | null
+  txHash: Hex | null
+  txIndex: number | null
+  logIndex: number | null
+  confirmations: number | null
+  final: boolean
+  tx?: Record<string, unknown>
+  receipt?: Record<string, unknown>
+  log?: { address: Hex; topics: Hex[]; data: Hex; logIndex: Hex; [field: string]: unknown }
+  data?: Record<string, unknown>
+}

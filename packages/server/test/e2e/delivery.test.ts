@@ -1,0 +1,286 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type DeliveryItem, WalletBackendClient, type WalletBackendError } from '@wallet-backend/sdk'
+import { getContractAddress } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { verifyProofOfWork } from '../../src/clients/auth/proofOfWork.js'
+import { loadConfig } from '../../src/config/loadConfig.js'
+import { createLogger } from '../../src/observability/createLogger.js'
+import { Service } from '../../src/service/Service.js'
+import { startAnvil, type TestAnvil } from '../support/anvil.js'
+import { deployTransferEmitter, sendTransfer } from '../support/chainActivity.js'
+
+const TRANSFER = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
+let anvil: TestAnvil
+let service: Service
+let dataDir: string
+let accounts: `0x${string}`[]
+
+function client(): WalletBackendClient {
+  return new WalletBackendClient({
+    url: service.url,
+    account: privateKeyToAccount(generatePrivateKey()),
+    WebSocket: WebSocket as never,
+  })
+}
+
+async function synced(): Promise<void> {
+  const latest = await anvil.block('latest')
+  const deadline = Date.now() + 20_000
+  while (service.follower?.snapshot().head?.hash !== latest.hash) {
+    if (Date.now() > deadline) throw new Error('backend did not reach the node head')
+    service.follower?.poke()
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+async function everything(c: WalletBackendClient, after = 0): Promise<DeliveryItem[]> {
+  const items: DeliveryItem[] = []
+  for (;;) {
+    const page = await c.deliveries({ after, limit: 7 })
+    items.push(...page.items)
+    if (page.items.length === 0) return items
+    after = page.items.at(-1)!.cursor
+  }
+}
+
+type GroundLog = { blockNumber: string; logIndex: string; transactionHash: string }
+const logKey = (block: number | string, logIndex: number | string) => `${Number(block)}:${Number(logIndex)}`
+
+beforeAll(async () => {
+  anvil = await startAnvil()
+  accounts = await anvil.accounts()
+  dataDir = mkdtempSync(join(tmpdir(), 'wb-e2e-'))
+  const config = loadConfig({
+    flags: {
+      port: '0',
+      'data-dir': dataDir,
+      'node-url': [anvil.node.wsUrl],
+      'poll-interval-ms': '50',
+      'registration-pow-bits': '8',
+      'start-block': '0',
+    },
+  })
+  service = await Service.start({
+    config,
+    logging: createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent' }),
+  })
+  await service.lifecycle.waitFor('live')
+})
+
+afterAll(async () => {
+  await service?.stop()
+  await anvil?.stop()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+describe('clients, interests and deliveries (through the SDK, on anvil)', () => {
+  it('signs in with a proof of work the first time only', async () => {
+    const c = client()
+    expect(await c.signIn()).toEqual({ clientId: c.clientId, registered: true })
+    expect(await c.signIn()).toEqual({ clientId: c.clientId, registered: false })
+    expect(verifyProofOfWork('n', c.clientId, '0', 0)).toBe(true)
+  })
+
+  it('delivers exactly each client’s matches, compared with eth_getLogs on the node', async () => {
+    const tokenA = await deployTransferEmitter(anvil)
+    const tokenB = await deployTransferEmitter(anvil)
+    const [alice, bob, carol] = [client(), client(), client()]
+    await Promise.all([alice.signIn(), bob.signIn(), carol.signIn()])
+    const watched = accounts[1]!
+    // alice: transfers of token A to or from one account; bob: every log of both tokens; carol: token B calls.
+    await alice.putInterest(tokenA, { filters: [{ code: 'transfers', args: [watched, 'any'] }] })
+    await bob.putInterest(tokenA, { filters: [{ code: 'logs', args: [TRANSFER] }] })
+    await bob.putInterest(tokenB, { filters: [{ code: 'all', args: [] }] })
+    await carol.putInterest(tokenB, { filters: [{ code: 'value', args: ['1'] }] })
+    const from = await anvil.blockNumber()
+    for (let i = 0; i < 6; i++) {
+      await sendTransfer(anvil, tokenA, accounts[i % 3]!, accounts[(i + 1) % 4]!, BigInt(i + 1))
+      await sendTransfer(anvil, tokenB, accounts[2]!, accounts[3]!, 7n)
+    }
+    await anvil.rpc('eth_sendTransaction', [{ from: accounts[4], to: tokenB, value: '0x5' }])
+    await synced()
+    const to = await anvil.blockNumber()
+    const range = { fromBlock: `0x${(from + 1).toString(16)}`, toBlock: `0x${to.toString(16)}` }
+    const logsA = await anvil.rpc<GroundLog[]>('eth_getLogs', [{ ...range, address: tokenA }])
+    const watchedTopic = `0x${watched.slice(2).toLowerCase().padStart(64, '0')}`
+    const aliceTruth = (
+      await anvil.rpc<(GroundLog & { topics: string[] })[]>('eth_getLogs', [{ ...range, address: tokenA }])
+    ).filter((log) => log.topics[1] === watchedTopic || log.topics[2] === watchedTopic)
+    const logsB = await anvil.rpc<GroundLog[]>('eth_getLogs', [{ ...range, address: tokenB }])
+
+    const aliceItems = await everything(alice)
+    expect(aliceItems.map((i) => i.kind)).toEqual(aliceTruth.map(() => 'log'))
+    expect(aliceItems.map((i) => logKey(i.block!.number, i.logIndex!))).toEqual(
+      aliceTruth.map((l) => logKey(l.blockNumber, l.logIndex)),
+    )
+    expect(aliceItems.length).toBeGreaterThan(0)
+    expect(
+      aliceItems.every((i) => i.interest === tokenA.toLowerCase() && i.log?.topics[0] === TRANSFER),
+    ).toBe(true)
+
+    const bobItems = await everything(bob)
+    const bobLogs = bobItems.filter((i) => i.kind === 'log').map((i) => logKey(i.block!.number, i.logIndex!))
+    expect(bobLogs).toEqual(
+      [...logsA, ...logsB]
+        .sort(
+          (x, y) => Number(x.blockNumber) - Number(y.blockNumber) || Number(x.logIndex) - Number(y.logIndex),
+        )
+        .map((l) => logKey(l.blockNumber, l.logIndex)),
+    )
+    // "all" on token B also delivers the transactions to it: 6 transfers and the value transfer.
+    expect(bobItems.filter((i) => i.kind === 'tx').map((i) => i.txHash)).toHaveLength(7)
+    // Cursors only grow, items come in chain order.
+    const cursors = bobItems.map((i) => i.cursor)
+    expect(cursors).toEqual([...cursors].sort((x, y) => x - y))
+
+    const carolItems = await everything(carol)
+    expect(carolItems).toHaveLength(1)
+    expect(carolItems[0]).toMatchObject({ kind: 'tx', interest: tokenB.toLowerCase() })
+    expect(carolItems[0]!.tx?.value).toBe('0x5')
+    expect(carolItems[0]!.confirmations).toBeGreaterThanOrEqual(1)
+  })
+
+  it('never re-sends what was acknowledged, and re-sends what was not', async () => {
+    const token = await deployTransferEmitter(anvil)
+    const c = client()
+    await c.putInterest(token, { filters: [{ code: 'all', args: [] }] })
+    for (let i = 0; i < 4; i++) await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 1n)
+    await synced()
+    const first = await everything(c)
+    expect(first).toHaveLength(8) // 4 transactions and their 4 logs
+    const acked = first[3]!.cursor
+    await c.ack(acked)
+    const again = await everything(c)
+    expect(again.map((i) => i.cursor)).toEqual(first.slice(4).map((i) => i.cursor))
+    // Asking from 0 does not bring acknowledged items back either.
+    expect((await c.deliveries({ after: 0 })).items.every((i) => i.cursor > acked)).toBe(true)
+    await expect(c.ack(first.at(-1)!.cursor + 100)).rejects.toMatchObject({
+      code: 'CURSOR_OUT_OF_RANGE',
+      status: 400,
+    })
+  })
+
+  it('streams in order over a WebSocket and resumes from the last cursor after a reconnect', async () => {
+    const token = await deployTransferEmitter(anvil)
+    const c = client()
+    await c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER] }] })
+    const received: number[] = []
+    const stream = c.stream({ onItem: (item) => void received.push(item.cursor) })
+    for (let i = 0; i < 3; i++) await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 1n)
+    const wait = async (n: number) => {
+      const deadline = Date.now() + 15_000
+      while (received.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
+      expect(received.length).toBeGreaterThanOrEqual(n)
+    }
+    await wait(3)
+    stream.close()
+    for (let i = 0; i < 2; i++) await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 1n)
+    await synced()
+    const resumed = c.stream({ after: stream.lastCursor, onItem: (item) => void received.push(item.cursor) })
+    await wait(5)
+    resumed.close()
+    expect(received).toHaveLength(5)
+    expect(new Set(received).size).toBe(5)
+    expect(received).toEqual([...received].sort((x, y) => x - y))
+  })
+
+  it('delivers `deployed` for an interest in an address before its contract exists', async () => {
+    const deployer = accounts[7]!
+    const nonce = Number(await anvil.rpc<string>('eth_getTransactionCount', [deployer, 'latest']))
+    const future = getContractAddress({ from: deployer, nonce: BigInt(nonce) })
+    const c = client()
+    const interest = await c.putInterest(future, { filters: [{ code: 'logs', args: [TRANSFER] }] })
+    expect(interest.deployed).toBe(false)
+    const deployed = await deployTransferEmitter(anvil, deployer)
+    expect(deployed.toLowerCase()).toBe(future.toLowerCase())
+    await sendTransfer(anvil, deployed, accounts[0]!, accounts[1]!, 3n)
+    await synced()
+    const items = await everything(c)
+    expect(items.map((i) => i.kind)).toEqual(['deployed', 'log'])
+    expect((await c.listInterests())[0]?.deployed).toBe(true)
+  })
+
+  it('withdraws undelivered items and notifies delivered ones when a reorg removes their blocks', async () => {
+    const token = await deployTransferEmitter(anvil)
+    const c = client()
+    await c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER] }] })
+    await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 1n) // stays
+    await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 2n) // delivered, then reorged out
+    await synced()
+    const delivered = await everything(c)
+    expect(delivered).toHaveLength(2)
+    await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 3n) // never read, then reorged out
+    await synced()
+    await anvil.reorg(2)
+    await synced()
+    const after = await everything(c, delivered.at(-1)!.cursor)
+    expect(after.map((i) => i.kind)).toEqual(['removed'])
+    expect(after[0]!.data).toMatchObject({
+      removedCursor: delivered[1]!.cursor,
+      removedKind: 'log',
+      reason: 'reorg',
+    })
+    expect(after[0]!.txHash).toBe(delivered[1]!.txHash)
+  })
+
+  it('keeps clients apart and refuses bad input with a code', async () => {
+    const [a, b] = [client(), client()]
+    await Promise.all([a.signIn(), b.signIn()])
+    const token = await deployTransferEmitter(anvil)
+    await a.putInterest(token, { filters: [{ code: 'all', args: [] }] })
+    await expect(b.deleteInterest(token)).rejects.toMatchObject({ code: 'INTEREST_NOT_FOUND', status: 404 })
+    expect(await b.listInterests()).toEqual([])
+    expect(await a.listInterests()).toHaveLength(1)
+
+    const unauthenticated = await fetch(`${service.url}/v1/interests`)
+    expect(unauthenticated.status).toBe(401)
+    expect(await unauthenticated.json()).toMatchObject({ code: 'SESSION_REQUIRED' })
+    const forged = await fetch(`${service.url}/v1/deliveries`, {
+      headers: { authorization: `Bearer ${'x'.repeat(43)}` },
+    })
+    expect(forged.status).toBe(401)
+
+    const bad = async (body: unknown, address: string = token) =>
+      a.putInterest(address as `0x${string}`, body as never).catch((error: WalletBackendError) => error)
+    expect(await bad({ filters: [{ code: 'everything', args: [] }] })).toMatchObject({
+      code: 'INVALID_FILTER',
+      status: 400,
+    })
+    expect(await bad({ filters: [{ code: 'logs', args: ['0x1234'] }] })).toMatchObject({
+      code: 'INVALID_FILTER',
+    })
+    expect(await bad({ filters: [{ code: 'transfers', args: ['nope'] }] })).toMatchObject({
+      code: 'INVALID_FILTER',
+    })
+    expect(await bad({ filters: [{ code: 'calls', args: ['0x12'] }] })).toMatchObject({
+      code: 'INVALID_FILTER',
+    })
+    expect(await bad({ filters: [] }, '0xnot-an-address')).toMatchObject({
+      code: 'INVALID_REQUEST',
+      status: 400,
+    })
+    expect(await bad({ filter: [] })).toMatchObject({ code: 'INVALID_REQUEST', status: 400 })
+    await expect(a.deliveries({ after: -1 })).rejects.toMatchObject({ code: 'INVALID_REQUEST', status: 400 })
+
+    // A tampered sign-in: the signature of another key.
+    const challenge = await (
+      await fetch(`${service.url}/v1/auth/challenge`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ address: a.account.address }),
+      })
+    ).json()
+    const signature = await b.account.signMessage({ message: challenge.message })
+    const refused = await fetch(`${service.url}/v1/auth/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: challenge.message, signature }),
+    })
+    expect(refused.status).toBe(401)
+    expect(await refused.json()).toMatchObject({ code: 'SIGNATURE_INVALID' })
+  })
+})
