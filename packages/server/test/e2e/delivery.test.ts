@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/loadConfig.js'
 import { createLogger } from '../../src/observability/createLogger.js'
 import { Service } from '../../src/service/Service.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
-import { deployTransferEmitter, sendTransfer } from '../support/chainActivity.js'
+import { deployTransferEmitter, sendTransfer, waitForReceipt } from '../support/chainActivity.js'
 
 const TRANSFER = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
 let anvil: TestAnvil
@@ -88,6 +88,7 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
   it('delivers exactly each client’s matches, compared with eth_getLogs on the node', async () => {
     const tokenA = await deployTransferEmitter(anvil)
     const tokenB = await deployTransferEmitter(anvil)
+    await synced() // the deployments are history: interests registered now see what comes after
     const [alice, bob, carol] = [client(), client(), client()]
     await Promise.all([alice.signIn(), bob.signIn(), carol.signIn()])
     const watched = accounts[1]!
@@ -101,7 +102,10 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
       await sendTransfer(anvil, tokenA, accounts[i % 3]!, accounts[(i + 1) % 4]!, BigInt(i + 1))
       await sendTransfer(anvil, tokenB, accounts[2]!, accounts[3]!, 7n)
     }
-    await anvil.rpc('eth_sendTransaction', [{ from: accounts[4], to: tokenB, value: '0x5' }])
+    await waitForReceipt(
+      anvil,
+      await anvil.rpc('eth_sendTransaction', [{ from: accounts[4], to: tokenB, value: '0x5' }]),
+    )
     await synced()
     const to = await anvil.blockNumber()
     const range = { fromBlock: `0x${(from + 1).toString(16)}`, toBlock: `0x${to.toString(16)}` }
@@ -146,6 +150,7 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
 
   it('never re-sends what was acknowledged, and re-sends what was not', async () => {
     const token = await deployTransferEmitter(anvil)
+    await synced()
     const c = client()
     await c.putInterest(token, { filters: [{ code: 'all', args: [] }] })
     for (let i = 0; i < 4; i++) await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 1n)
@@ -166,6 +171,7 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
 
   it('streams in order over a WebSocket and resumes from the last cursor after a reconnect', async () => {
     const token = await deployTransferEmitter(anvil)
+    await synced()
     const c = client()
     await c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER] }] })
     const received: number[] = []
@@ -206,6 +212,7 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
 
   it('withdraws undelivered items and notifies delivered ones when a reorg removes their blocks', async () => {
     const token = await deployTransferEmitter(anvil)
+    await synced()
     const c = client()
     await c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER] }] })
     await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 1n) // stays
@@ -215,16 +222,27 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
     expect(delivered).toHaveLength(2)
     await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 3n) // never read, then reorged out
     await synced()
+    const neverRead = delivered.at(-1)!.cursor + 1 // the 3n log's cursor: this client has nothing else
+    // anvil puts reorged transactions back into new blocks; another timestamp makes those blocks differ.
+    const before = await anvil.block('latest')
+    await anvil.rpc('evm_increaseTime', [120])
     await anvil.reorg(2)
+    expect((await anvil.block('latest')).hash).not.toBe(before.hash)
     await synced()
     const after = await everything(c, delivered.at(-1)!.cursor)
-    expect(after.map((i) => i.kind)).toEqual(['removed'])
-    expect(after[0]!.data).toMatchObject({
+    const removed = after.filter((i) => i.kind === 'removed')
+    expect(removed).toHaveLength(1)
+    expect(removed[0]!.data).toMatchObject({
       removedCursor: delivered[1]!.cursor,
       removedKind: 'log',
       reason: 'reorg',
     })
-    expect(after[0]!.txHash).toBe(delivered[1]!.txHash)
+    expect(removed[0]!.txHash).toBe(delivered[1]!.txHash)
+    // The item nobody read is gone without a notice; whatever was re-included comes again, in the new blocks.
+    expect(after.map((i) => i.cursor)).not.toContain(neverRead)
+    for (const item of after.filter((i) => i.kind === 'log')) {
+      expect(item.block!.hash).toBe((await anvil.block(item.block!.number)).hash)
+    }
   })
 
   it('keeps clients apart and refuses bad input with a code', async () => {

@@ -74,5 +74,16 @@ export async function sendTransfer(
   amount: bigint,
 ): Promise<string> {
   const data = `0x${to.slice(2).toLowerCase().padStart(64, '0')}${amount.toString(16).padStart(64, '0')}`
-  return anvil.rpc<string>('eth_sendTransaction', [{ from, to: token, data }])
+  const hash = await anvil.rpc<string>('eth_sendTransaction', [{ from, to: token, data }])
+  await waitForReceipt(anvil, hash)
+  return hash
+}
+
+/** anvil's automine can answer eth_sendTransaction before the block is there: wait for the receipt. */
+export async function waitForReceipt(anvil: TestAnvil, hash: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await anvil.rpc('eth_getTransactionReceipt', [hash])) return
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  throw new Error(`transaction ${hash} was not mined`)
 }
