@@ -30,8 +30,8 @@ export class Notifier {
 
   /** Calls `wake` whenever the client has new items, until the returned function is called. */
   subscribe(clientId: Hex, wake: () => void): () => void {
-    let set = this.#subscribers.get(clientId)
-    if (!set) this.#subscribers.set(clientId, (set = new Set()))
+    const set = this.#subscribers.get(clientId) ?? new Set<() => void>()
+    this.#subscribers.set(clientId, set)
     set.add(wake)
     return () => {
       set.delete(wake)

@@ -91,8 +91,8 @@ export class FilterIndex {
     for (const entry of entries) {
       if (entry.filter.matchesTransactions) push(this.#tx, entry.address, entry)
       if (entry.filter.logTopic0.length > 0) {
-        let byTopic = this.#log.get(entry.address)
-        if (!byTopic) this.#log.set(entry.address, (byTopic = new Map()))
+        const byTopic = this.#log.get(entry.address) ?? new Map<string, IndexedFilter[]>()
+        this.#log.set(entry.address, byTopic)
         for (const topic0 of entry.filter.logTopic0) push(byTopic, topic0.toLowerCase(), entry)
       }
     }

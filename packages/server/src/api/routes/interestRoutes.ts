@@ -104,7 +104,7 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
       if (body.filters.length > context.config.maxFiltersPerInterest) {
         throw new TooManyFiltersError(context.config.maxFiltersPerInterest)
       }
-      body.filters.forEach((filter, i) => compileFilter(filter.code, filter.args, i))
+      for (const [i, filter] of body.filters.entries()) compileFilter(filter.code, filter.args, i)
       const runtime = context.runtime()
       const { interest, stored } = await putInterest(runtime.db, client.idBytes, address, {
         filters: body.filters,
