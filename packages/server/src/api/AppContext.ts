@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client'
 import type { Follower } from '../chain/follower/Follower.js'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { Config } from '../config/settings.js'
+import type { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import type { DeliveryListener } from '../delivery/DeliveryListener.js'
 import type { Notifier } from '../delivery/Notifier.js'
 import type { FilterIndex } from '../filters/FilterIndex.js'
@@ -21,6 +22,7 @@ export type Runtime = {
   filters: FilterIndex
   delivery: DeliveryListener
   node: NodeClient
+  backfills: BackfillRunner
 }
 
 /** What the HTTP layer needs from the running service; routes get it and nothing else. */

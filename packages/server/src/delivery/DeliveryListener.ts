@@ -4,7 +4,7 @@ import { Counter, type Registry } from 'prom-client'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BlockRef, ChainListener } from '../chain/follower/ChainListener.js'
 import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
-import type { FilterIndex, Match } from '../filters/FilterIndex.js'
+import type { FilterIndex, Match, StoredInterest } from '../filters/FilterIndex.js'
 import type { ClientDeliveriesTable, DB, DeliveryKind } from '../storage/schema.js'
 import type { Notifier } from './Notifier.js'
 
@@ -37,6 +37,8 @@ export class DeliveryListener implements ChainListener {
   /** Watched addresses without code yet: a contract creation or a log from one means it now exists. */
   #undeployed = new Set<Hex>()
   readonly #queued: Counter<'kind'>
+  /** The block the next live batch starts at; an interest installed now is matched from there on. */
+  #nextExpected: number | undefined
 
   constructor(options: { filters: FilterIndex; notifier: Notifier; logger: Logger; metrics: Registry }) {
     this.#filters = options.filters
@@ -67,7 +69,26 @@ export class DeliveryListener implements ChainListener {
     this.#undeployed.delete(address.toLowerCase() as Hex)
   }
 
+  /** Where live matching stands: the stored head of the chain (before the follower starts). */
+  setPosition(head: number | undefined): void {
+    this.#nextExpected = head === undefined ? undefined : head + 1
+  }
+
+  /**
+   * Hands a back-filled interest over to live matching if history was scanned exactly up to where
+   * live matching stands (`seam` = first block not scanned). Matching is synchronous at the start of
+   * a batch, so once installed the interest is in every batch from `seam` on — no gap, no overlap.
+   * 'behind': live matching has moved on; scan up to the new position and try again.
+   */
+  installAtSeam(interest: StoredInterest, seam: number): 'installed' | 'behind' {
+    if (this.#nextExpected !== undefined && seam < this.#nextExpected) return 'behind'
+    this.#filters.setInterest(interest)
+    return 'installed'
+  }
+
   async blocksAdded(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<void> {
+    const last = blocks[blocks.length - 1]
+    if (last) this.#nextExpected = Number(last.block.number) + 1
     const matches = this.#filters.match(blocks)
     const items: NewItem[] = matches.map((match) => this.#itemOf(match, blocks))
     items.push(...(await this.#deployments(trx, blocks)))
@@ -87,6 +108,7 @@ export class DeliveryListener implements ChainListener {
 
   async blocksRemoved(trx: Transaction<DB>, blocks: readonly BlockRef[]): Promise<void> {
     if (blocks.length === 0) return
+    this.#nextExpected = Math.min(...blocks.map((block) => block.number))
     const hashes = blocks.map((block) => hexToBytes(block.hash))
     const withdrawn = await trx
       .deleteFrom('client_deliveries as d')
@@ -143,6 +165,29 @@ export class DeliveryListener implements ChainListener {
     if (withdrawn.length > 0) {
       this.#log.info({ withdrawn: withdrawn.length, notices: notices.length }, 'reorg withdrew queued items')
     }
+  }
+
+  /**
+   * Queues the matches a back-fill found in historical blocks. Their transactions travel in the
+   * item itself: those blocks may predate the stored chain, which verified transactions refer to.
+   */
+  async enqueueHistorical(
+    trx: Transaction<DB>,
+    matches: readonly Match[],
+    blocks: readonly FetchedBlock[],
+  ): Promise<void> {
+    const items = matches.map((match) => {
+      const item = this.#itemOf(match, blocks)
+      const { block, receipts } = blocks[match.blockIndex]!
+      item.payload = {
+        ...item.payload,
+        tx: block.transactions[match.txIndex],
+        receipt: receipts[match.txIndex],
+        backfill: true,
+      }
+      return item
+    })
+    if (items.length > 0) await this.#enqueue(trx, items)
   }
 
   committed(): void {

@@ -89,8 +89,19 @@ export async function readDeliveries(
   const finalized = options.chain.finalized?.number ?? -1
   const items = rows.map((row): DeliveryItem => {
     const payload = row.payload as Record<string, unknown>
-    const { filterIds, ...data } = payload as { filterIds?: number[] }
-    const receipt = (row.receipt ?? undefined) as RpcReceipt | undefined
+    // Back-filled items carry their transaction and receipt; live ones refer to verified_txs.
+    const {
+      filterIds,
+      tx: ownTx,
+      receipt: ownReceipt,
+      ...data
+    } = payload as {
+      filterIds?: number[]
+      tx?: RpcTransaction
+      receipt?: RpcReceipt
+    }
+    const receipt = (row.receipt ?? ownReceipt) as RpcReceipt | undefined
+    const tx = (row.tx ?? ownTx) as RpcTransaction | undefined
     const item: DeliveryItem = {
       cursor: row.cursor,
       kind: row.kind,
@@ -108,8 +119,8 @@ export async function readDeliveries(
       final: row.block_number !== null && row.block_number <= finalized,
       ...(Object.keys(data).length > 0 ? { data } : {}),
     }
-    if (row.kind === 'tx' && row.tx) {
-      item.tx = row.tx as RpcTransaction
+    if (row.kind === 'tx' && tx) {
+      item.tx = tx
       if (receipt) item.receipt = receipt
     }
     if (row.kind === 'log' && receipt) {

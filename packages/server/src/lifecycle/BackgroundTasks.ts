@@ -58,7 +58,14 @@ export class BackgroundTasks {
 
   start(kind: string, total: number, detail?: Record<string, unknown>): TaskHandle {
     const id = `${kind}-${this.#next++}`
-    const task: TaskProgress = { id, kind, startedAt: new Date().toISOString(), done: 0, total, ...(detail ? { detail } : {}) }
+    const task: TaskProgress = {
+      id,
+      kind,
+      startedAt: new Date().toISOString(),
+      done: 0,
+      total,
+      ...(detail ? { detail } : {}),
+    }
     this.#tasks.set(id, task)
     this.#running.inc({ kind })
     this.#log.info({ task: id, total, ...detail }, `${kind} started`)

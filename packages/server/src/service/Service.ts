@@ -10,13 +10,16 @@ import { authRoutes } from '../api/routes/authRoutes.js'
 import { deliveryRoutes } from '../api/routes/deliveryRoutes.js'
 import { interestRoutes } from '../api/routes/interestRoutes.js'
 import type { HealthReport } from '../api/schemas/Health.js'
+import { getCanonicalHead } from '../chain/follower/blockStore.js'
 import type { ChainListener } from '../chain/follower/ChainListener.js'
 import { combineListeners } from '../chain/follower/ChainListener.js'
 import { Follower } from '../chain/follower/Follower.js'
 import type { Config } from '../config/settings.js'
+import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
 import { Notifier } from '../delivery/Notifier.js'
 import { FilterIndex } from '../filters/FilterIndex.js'
+import { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
 import { Lifecycle } from '../lifecycle/Lifecycle.js'
 import type { LoggerHandle } from '../observability/createLogger.js'
 import { createMetrics } from '../observability/createMetrics.js'
@@ -54,6 +57,8 @@ export class Service {
   #follower: Follower | undefined
   #notifier: Notifier | undefined
   #runtime: Runtime | undefined
+  #backfills: BackfillRunner | undefined
+  readonly #tasks: BackgroundTasks
   #stopping: Promise<void> | undefined
   readonly #abort = new AbortController()
 
@@ -65,6 +70,7 @@ export class Service {
     this.#announce = options.announce ?? (() => {})
     this.metrics = createMetrics()
     this.lifecycle = new Lifecycle({ logger: this.logger, metrics: this.metrics })
+    this.#tasks = new BackgroundTasks({ logger: this.logger, metrics: this.metrics })
   }
 
   /** Starts the service and resolves once the HTTP server listens; the rest comes up in the background. */
@@ -190,6 +196,15 @@ export class Service {
           return this.#setCondition('node', undefined)
       }
     })
+    const backfills = new BackfillRunner({
+      db,
+      node: rpc,
+      follower: this.#follower,
+      delivery,
+      tasks: this.#tasks,
+      logger: this.logger,
+    })
+    this.#backfills = backfills
     this.#runtime = {
       db,
       chainId: this.#node.chainId,
@@ -198,10 +213,13 @@ export class Service {
       filters,
       delivery,
       node: rpc,
+      backfills,
     }
     this.#catchingUp = 'starting to follow the chain'
     this.#reconcile()
+    delivery.setPosition((await getCanonicalHead(db))?.number)
     await this.#follower.start()
+    await backfills.resume()
   }
 
   /** What is wrong right now, by dependency; the lifecycle state follows from it. */
@@ -274,6 +292,7 @@ export class Service {
             },
           }
         : {}),
+      background: this.#tasks.list(),
     }
     return report
   }
@@ -289,6 +308,7 @@ export class Service {
     this.lifecycle.transition('draining', reason)
     // Stop taking requests first, then the chain (its last batch commits), then what it used.
     await this.#app?.close()
+    await this.#backfills?.stop()
     await this.#follower?.stop()
     await this.#notifier?.stop()
     await this.#node?.close()

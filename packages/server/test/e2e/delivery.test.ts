@@ -245,6 +245,41 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
     }
   })
 
+  it('back-fills history from a start block, then goes live with no gap and no duplicate at the seam', async () => {
+    const token = await deployTransferEmitter(anvil)
+    const startBlock = await anvil.blockNumber()
+    for (let i = 0; i < 8; i++)
+      await sendTransfer(anvil, token, accounts[i % 4]!, accounts[5]!, BigInt(i + 1))
+    await anvil.mine(30)
+    await synced()
+    const c = client()
+    const live = (async () => {
+      for (let i = 0; i < 5; i++)
+        await sendTransfer(anvil, token, accounts[1]!, accounts[2]!, 100n + BigInt(i))
+    })()
+    await c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER] }], startBlock })
+    await live
+    await synced()
+    const deadline = Date.now() + 15_000
+    while ((service.health().background ?? []).length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    const truth = await anvil.rpc<GroundLog[]>('eth_getLogs', [
+      { fromBlock: `0x${startBlock.toString(16)}`, toBlock: 'latest', address: token },
+    ])
+    expect(truth).toHaveLength(13)
+    const items = await everything(c)
+    expect(items.map((i) => logKey(i.block!.number, i.logIndex!))).toEqual(
+      truth.map((l) => logKey(l.blockNumber, l.logIndex)),
+    )
+    expect(items.every((i) => i.kind === 'log' && i.log?.topics[0] === TRANSFER)).toBe(true)
+    const job = await service
+      .storage!.db.selectFrom('backfill_jobs')
+      .select(['status'])
+      .executeTakeFirstOrThrow()
+    expect(job.status).toBe('done')
+  })
+
   it('keeps clients apart and refuses bad input with a code', async () => {
     const [a, b] = [client(), client()]
     await Promise.all([a.signIn(), b.signIn()])

@@ -112,7 +112,31 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
         abi: body.abi ?? null,
         maxInterests: context.config.maxInterestsPerClient,
       })
-      runtime.filters.setInterest(stored)
+      // History first: with a start block at or below the stored head, a back-fill scans up to
+      // live matching and hands the interest over there; otherwise it is live from now on.
+      const head = runtime.follower.snapshot().head?.number
+      await runtime.db
+        .deleteFrom('backfill_jobs')
+        .where('client_contract_id', '=', stored.clientContractId)
+        .where('status', 'in', ['pending', 'running'])
+        .execute()
+      if (body.startBlock !== undefined && head !== undefined && body.startBlock <= head) {
+        runtime.filters.removeInterest(stored.clientContractId)
+        const job = await runtime.db
+          .insertInto('backfill_jobs')
+          .values({
+            client_contract_id: stored.clientContractId,
+            from_block: body.startBlock,
+            to_block: head,
+            next_block: body.startBlock,
+            status: 'pending',
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+        runtime.backfills.submit(job.id)
+      } else {
+        runtime.filters.setInterest(stored)
+      }
       if (!interest.deployed) {
         // Code already at the address: deployed before the interest, so no `deployed` item is due.
         const code = await runtime.node
