@@ -1,0 +1,99 @@
+import { ChainValidationError, InvalidEventError } from './errors.js'
+import { hashCanonical } from './hash.js'
+import { LATEST_SCHEMA_VERSION, operationsFor } from './schema/versions.js'
+import type { WalletEvent, WalletState, WalletStateContainer } from './types.js'
+
+const nowSeconds = () => Math.floor(Date.now() / 1000)
+
+function randomId(): string {
+  return globalThis.crypto.randomUUID()
+}
+
+/** An empty wallet state. Its genesis hash is unique to this wallet, so unrelated wallets never merge. */
+export function createContainer(options: { walletId?: string } = {}): WalletStateContainer {
+  const tipHash = hashCanonical({ genesis: options.walletId ?? randomId() })
+  const S: WalletState = {
+    schemaVersion: LATEST_SCHEMA_VERSION,
+    credentials: {},
+    keypairs: {},
+    presentations: {},
+    credentialIssuanceSessions: {},
+    settings: { values: {}, stamp: null },
+    contractInterests: {},
+    addressBook: {},
+    tombstones: {},
+    fold: { tipHash, count: 0, recent: [tipHash] },
+  }
+  return { S, events: [], lastEventHash: tipHash }
+}
+
+/**
+ * Appends an event of the newest schema version to the container (which is not modified). The
+ * event is checked by reducing it, so a malformed payload fails here, on the device that made it.
+ */
+export function appendEvent(
+  container: WalletStateContainer,
+  type: string,
+  payload: Record<string, unknown>,
+  options: { timestampSeconds?: number; eventId?: string } = {},
+): WalletStateContainer {
+  const event: WalletEvent = {
+    schemaVersion: LATEST_SCHEMA_VERSION,
+    eventId: options.eventId ?? randomId(),
+    parentHash: container.lastEventHash,
+    timestampSeconds: options.timestampSeconds ?? nowSeconds(),
+    type,
+    payload,
+  }
+  const operations = operationsFor(event.schemaVersion)
+  operations.reduce(currentState(container), event)
+  return { S: container.S, events: [...container.events, event], lastEventHash: operations.hashEvent(event) }
+}
+
+/** The wallet state now: every event reduced over S, each with the operations of its own version. */
+export function currentState(container: WalletStateContainer, supported?: number): WalletState {
+  let state = container.S
+  for (const event of container.events)
+    state = operationsFor(event.schemaVersion, supported).reduce(state, event)
+  return state
+}
+
+/** The hashes of a container's events, in order. */
+export function eventHashes(container: WalletStateContainer, supported?: number): string[] {
+  return container.events.map((event) => operationsFor(event.schemaVersion, supported).hashEvent(event))
+}
+
+/**
+ * Checks the hash chain and the schema versions; throws ChainValidationError at the first broken
+ * link, UnsupportedSchemaVersionError for a version this app does not know.
+ */
+export function validateContainer(container: WalletStateContainer, supported?: number): void {
+  let parent = container.S.fold.tipHash
+  let version = container.S.schemaVersion
+  operationsFor(version, supported)
+  container.events.forEach((event, index) => {
+    if (typeof event !== 'object' || event === null || typeof event.type !== 'string') {
+      throw new InvalidEventError(`event ${index} is not an event`)
+    }
+    const operations = operationsFor(event.schemaVersion, supported)
+    if (event.parentHash !== parent) throw new ChainValidationError(index, parent, event.parentHash)
+    if (event.schemaVersion < version) {
+      throw new ChainValidationError(
+        index,
+        `schema version ≥ ${version}`,
+        String(event.schemaVersion),
+        'schema version decreased',
+      )
+    }
+    version = event.schemaVersion
+    parent = operations.hashEvent(event)
+  })
+  if (container.lastEventHash !== parent) {
+    throw new ChainValidationError(
+      container.events.length,
+      parent,
+      container.lastEventHash,
+      'lastEventHash does not match',
+    )
+  }
+}

@@ -1,0 +1,96 @@
+import { InvalidEventError } from '../errors.js'
+import { hashCanonical } from '../hash.js'
+import type { Collection, Stamp, WalletEvent, WalletState } from '../types.js'
+
+/** How an event type changes the state: put or delete an item of a collection, or replace settings. */
+export type EventRule =
+  | { kind: 'put'; collection: Collection; key: (payload: Record<string, unknown>) => string }
+  | { kind: 'delete'; collection: Collection; key: (payload: Record<string, unknown>) => string }
+  | { kind: 'settings' }
+
+export type SchemaOperations = Readonly<{
+  schemaVersion: number
+  eventTypes: readonly string[]
+  rules: Readonly<Record<string, EventRule>>
+  /** (S, E) => S; S.schemaVersion becomes E.schemaVersion. */
+  reduce(state: WalletState, event: WalletEvent): WalletState
+  /** Whether an event would still change the state given the stamps already there (merge uses it). */
+  wins(state: WalletState, event: WalletEvent): boolean
+  /** The (collection, id) an event is about, for the merge's per-kind rules. */
+  subject(event: WalletEvent): string
+  hashEvent(event: WalletEvent): string
+}>
+
+export const stampOf = (event: WalletEvent): Stamp => [event.timestampSeconds, event.eventId]
+
+export function compareStamps(a: Stamp, b: Stamp): number {
+  return a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)
+}
+
+export function idField(field: string) {
+  return (payload: Record<string, unknown>): string => {
+    const id = payload[field]
+    if (typeof id !== 'string' || id === '')
+      throw new InvalidEventError(`payload.${field} must be a non-empty string`)
+    return id
+  }
+}
+
+/**
+ * Builds the function suite of one schema version from its event rules. Later versions pass the
+ * earlier rules plus their own, so unchanged behaviour is shared rather than copied.
+ */
+export function createOperations(schemaVersion: number, rules: Record<string, EventRule>): SchemaOperations {
+  const ruleFor = (event: WalletEvent): EventRule => {
+    const rule = rules[event.type]
+    if (!rule)
+      throw new InvalidEventError(`unknown event type "${event.type}" in schema version ${schemaVersion}`)
+    return rule
+  }
+  const subject = (event: WalletEvent): string => {
+    const rule = ruleFor(event)
+    return rule.kind === 'settings' ? 'settings' : `${rule.collection}:${rule.key(event.payload)}`
+  }
+  return Object.freeze({
+    schemaVersion,
+    eventTypes: Object.freeze(Object.keys(rules)),
+    rules: Object.freeze({ ...rules }),
+    subject,
+    hashEvent: (event: WalletEvent) => hashCanonical(event),
+    wins(state: WalletState, event: WalletEvent): boolean {
+      const rule = ruleFor(event)
+      const stamp = stampOf(event)
+      if (rule.kind === 'settings')
+        return state.settings.stamp === null || compareStamps(stamp, state.settings.stamp) > 0
+      const id = rule.key(event.payload)
+      const current = state[rule.collection]?.[id]?.stamp ?? state.tombstones[`${rule.collection}:${id}`]
+      return current === undefined || compareStamps(stamp, current) > 0
+    },
+    reduce(state: WalletState, event: WalletEvent): WalletState {
+      const rule = ruleFor(event)
+      const stamp = stampOf(event)
+      const next: WalletState = { ...state, schemaVersion: event.schemaVersion }
+      if (rule.kind === 'settings') {
+        const settings = event.payload.settings
+        if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
+          throw new InvalidEventError('payload.settings must be an object')
+        }
+        next.settings = { values: { ...(settings as Record<string, unknown>) }, stamp }
+        return next
+      }
+      const id = rule.key(event.payload)
+      const collection = { ...(state[rule.collection] ?? {}) }
+      const tombstones = { ...state.tombstones }
+      if (rule.kind === 'put') {
+        collection[id] = { value: { ...event.payload }, stamp }
+        delete tombstones[`${rule.collection}:${id}`]
+      } else {
+        delete collection[id]
+        tombstones[`${rule.collection}:${id}`] = stamp
+      }
+      next[rule.collection] = collection
+      next.tombstones = tombstones
+      return next
+    },
+  })
+}
