@@ -25,6 +25,8 @@ export type Config = {
   registrationPowBits: number
   maxInterestsPerClient: number
   maxFiltersPerInterest: number
+  walletStateMaxBytes: number
+  walletStateVersionsKept: number
   logLevel: LogLevel
   adminToken: string | undefined
   bodyLimitBytes: number
@@ -280,6 +282,24 @@ export const SETTINGS = [
     allowed: 'an integer from 1 to 1000',
     default: 16,
     parse: integer(1, 1000),
+  }),
+  define({
+    key: 'walletStateMaxBytes',
+    flag: 'wallet-state-max-bytes',
+    env: 'WALLET_BACKEND_WALLET_STATE_MAX_BYTES',
+    description: 'Largest encrypted wallet state a client may store; larger writes are answered 413.',
+    allowed: 'an integer from 1024 to 104857600',
+    default: 1_048_576,
+    parse: integer(1024, 100 * 1024 * 1024),
+  }),
+  define({
+    key: 'walletStateVersionsKept',
+    flag: 'wallet-state-versions-kept',
+    env: 'WALLET_BACKEND_WALLET_STATE_VERSIONS_KEPT',
+    description: 'Earlier versions of a wallet state kept for recovery.',
+    allowed: 'an integer from 0 to 100',
+    default: 5,
+    parse: integer(0, 100),
   }),
   define({
     key: 'logLevel',

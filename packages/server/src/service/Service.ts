@@ -9,6 +9,7 @@ import { NotReadyError } from '../api/NotReadyError.js'
 import { authRoutes } from '../api/routes/authRoutes.js'
 import { deliveryRoutes } from '../api/routes/deliveryRoutes.js'
 import { interestRoutes } from '../api/routes/interestRoutes.js'
+import { walletStateRoutes } from '../api/routes/walletStateRoutes.js'
 import type { HealthReport } from '../api/schemas/Health.js'
 import { getCanonicalHead } from '../chain/follower/blockStore.js'
 import type { ChainListener } from '../chain/follower/ChainListener.js'
@@ -118,6 +119,7 @@ export class Service {
       { prefix: '/v1/auth', plugin: authRoutes },
       { prefix: '/v1/interests', plugin: interestRoutes },
       { prefix: '/v1', plugin: deliveryRoutes },
+      { prefix: '/v1/wallet-state', plugin: walletStateRoutes },
     ])
     const address = await this.#app.listen({ host: this.config.host, port: this.config.port })
     this.#url = address
