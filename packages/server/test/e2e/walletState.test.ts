@@ -101,7 +101,7 @@ for (const driver of ['pglite', 'postgres'] as const) {
         fetch(`${service.url}/v1/wallet-state`, {
           method: 'PUT',
           headers: { authorization: `Bearer ${as}`, 'content-type': 'application/jose', ...headers },
-          body,
+          body: typeof body === 'string' ? body : new Uint8Array(body),
         })
 
       it('stores, serves with an ETag that is the hash of the bytes, and answers 304', async () => {
