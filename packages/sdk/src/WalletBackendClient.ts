@@ -189,6 +189,39 @@ export class WalletBackendClient {
     }
   }
 
+  /** The stored (encrypted) wallet state and its ETag, or undefined when none is stored yet. */
+  async getWalletState(): Promise<{ envelope: string; etag: string } | undefined> {
+    await this.#ensureSession()
+    const response = await this.#fetch(`${this.url}/v1/wallet-state`, {
+      headers: { authorization: `Bearer ${this.#token}` },
+    })
+    if (response.status === 404) return undefined
+    if (!response.ok) throw await errorOf(response)
+    return { envelope: await response.text(), etag: unquote(response.headers.get('etag') ?? '') }
+  }
+
+  /**
+   * Stores a new wallet state if the stored one still has `expectedEtag` (or, with `undefined`,
+   * if none is stored yet). A WalletBackendError with status 412 means someone else wrote first.
+   */
+  async putWalletState(
+    envelope: string,
+    expectedEtag: string | undefined,
+  ): Promise<{ etag: string; version: number }> {
+    await this.#ensureSession()
+    const response = await this.#fetch(`${this.url}/v1/wallet-state`, {
+      method: 'PUT',
+      headers: {
+        authorization: `Bearer ${this.#token}`,
+        'content-type': 'application/jose',
+        ...(expectedEtag === undefined ? { 'if-none-match': '*' } : { 'if-match': `"${expectedEtag}"` }),
+      },
+      body: envelope,
+    })
+    if (!response.ok) throw await errorOf(response)
+    return (await response.json()) as { etag: string; version: number }
+  }
+
   async #ensureSession(): Promise<void> {
     if (!this.#token || Date.now() > this.#expiresAt - 30_000) await this.signIn()
   }
@@ -206,14 +239,27 @@ export class WalletBackendClient {
     if (response.status === 204) return undefined as T
     const text = await response.text()
     const json = text ? (JSON.parse(text) as Record<string, unknown>) : {}
-    if (!response.ok) {
-      throw new WalletBackendError(
-        String(json.code ?? 'HTTP_ERROR'),
-        String(json.message ?? response.statusText),
-        response.status,
-        json.details as Record<string, unknown> | undefined,
-      )
-    }
+    if (!response.ok) throw toError(response, json)
     return json as T
   }
+}
+
+const unquote = (etag: string) => etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1')
+
+function toError(response: Response, json: Record<string, unknown>): WalletBackendError {
+  return new WalletBackendError(
+    String(json.code ?? 'HTTP_ERROR'),
+    String(json.message ?? response.statusText),
+    response.status,
+    json.details as Record<string, unknown> | undefined,
+  )
+}
+
+async function errorOf(response: Response): Promise<WalletBackendError> {
+  const text = await response.text()
+  let json: Record<string, unknown> = {}
+  try {
+    json = text ? (JSON.parse(text) as Record<string, unknown>) : {}
+  } catch {}
+  return toError(response, json)
 }

@@ -8,3 +8,4 @@ export {
   WalletBackendClient,
   type WebSocketConstructor,
 } from './WalletBackendClient.js'
+export { type SyncResult, WalletStateSync } from './WalletStateSync.js'
