@@ -74,7 +74,7 @@ describe('wallet-state sync through the SDK', () => {
   it('five devices writing at once all get their edit in, by bounded retries', async () => {
     const all = await devices(5)
     await Promise.all(all.map((device) => device.load()))
-    all.forEach((device, i) => device.edit('new_credential', { credentialId: `device-${i}` }))
+    for (const [i, device] of all.entries()) device.edit('new_credential', { credentialId: `device-${i}` })
     const results = await Promise.all(all.map((device) => device.sync()))
     expect(results.every((r) => r.attempts <= 5)).toBe(true)
     const last = all[0]!
