@@ -5,6 +5,9 @@ import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runCatchUpBench } from './catchUp.bench.js'
+import { runLatencyBench } from './latency.bench.js'
+import { runMatchingBench } from './matching.bench.js'
+import { runWalletStateBench } from './walletState.bench.js'
 
 const { values } = parseArgs({
   options: { full: { type: 'boolean', default: false }, 'database-url': { type: 'string' } },
@@ -23,6 +26,9 @@ const started = Date.now()
 
 console.error(`bench: ${quick ? 'quick' : 'full'} mode${databaseUrl ? ', with PostgreSQL' : ', PGlite only'}`)
 results.catchUp = await runCatchUpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })
+results.matching = await runMatchingBench({ quick })
+results.latency = await runLatencyBench({ quick })
+results.walletState = await runWalletStateBench({ quick })
 
 const lines = ['| benchmark | figure | value |', '|---|---|---|']
 for (const [name, figures] of Object.entries(results)) {

@@ -1,5 +1,6 @@
 import { ChainValidationError, InvalidEventError } from './errors.js'
 import { hashCanonical } from './hash.js'
+import { cloneState } from './schema/createOperations.js'
 import { LATEST_SCHEMA_VERSION, operationsFor } from './schema/versions.js'
 import type { WalletEvent, WalletState, WalletStateContainer } from './types.js'
 
@@ -46,16 +47,25 @@ export function appendEvent(
     payload,
   }
   const operations = operationsFor(event.schemaVersion)
-  operations.reduce(currentState(container), event)
+  operations.validate(event)
   return { S: container.S, events: [...container.events, event], lastEventHash: operations.hashEvent(event) }
 }
 
 /** The wallet state now: every event reduced over S, each with the operations of its own version. */
 export function currentState(container: WalletStateContainer, supported?: number): WalletState {
-  let state = container.S
-  for (const event of container.events)
-    state = operationsFor(event.schemaVersion, supported).reduce(state, event)
-  return state
+  return applyEvents(container.S, container.events, supported)
+}
+
+/** S with the events applied, each with the operations of its own version; S itself is left as it was. */
+export function applyEvents(
+  state: WalletState,
+  events: readonly WalletEvent[],
+  supported?: number,
+): WalletState {
+  if (events.length === 0) return state
+  const draft = cloneState(state)
+  for (const event of events) operationsFor(event.schemaVersion, supported).applyInPlace(draft, event)
+  return draft
 }
 
 /** The hashes of a container's events, in order. */

@@ -1,4 +1,5 @@
 import { canonicalize } from './canonicalize.js'
+import { applyEvents } from './container.js'
 import { operationsFor } from './schema/versions.js'
 import type { WalletState, WalletStateContainer } from './types.js'
 
@@ -43,13 +44,13 @@ export function foldContainer(
     cut += 1
   }
   if (cut === 0) return pruneTombstones(container, now, policy)
-  let state: WalletState = container.S
-  const recent = [...state.fold.recent]
-  let tipHash = state.fold.tipHash
-  for (const event of container.events.slice(0, cut)) {
-    const operations = operationsFor(event.schemaVersion)
-    state = operations.reduce(state, event)
-    tipHash = operations.hashEvent(event)
+  const folded = container.events.slice(0, cut)
+  let state: WalletState = applyEvents(container.S, folded)
+  const recent = [...container.S.fold.recent]
+  let tipHash = container.S.fold.tipHash
+  // Only the hashes that can still be kept are computed.
+  for (const event of folded.slice(-keepHashes)) {
+    tipHash = operationsFor(event.schemaVersion).hashEvent(event)
     recent.push(tipHash)
   }
   state = { ...state, fold: { tipHash, count: state.fold.count + cut, recent: recent.slice(-keepHashes) } }

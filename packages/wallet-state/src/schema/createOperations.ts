@@ -14,6 +14,10 @@ export type SchemaOperations = Readonly<{
   rules: Readonly<Record<string, EventRule>>
   /** (S, E) => S; S.schemaVersion becomes E.schemaVersion. */
   reduce(state: WalletState, event: WalletEvent): WalletState
+  /** Like reduce, but changes `draft` in place: replaying many events costs one copy, not one per event. */
+  applyInPlace(draft: WalletState, event: WalletEvent): void
+  /** Throws InvalidEventError unless the event's type and payload are well-formed. */
+  validate(event: WalletEvent): void
   /** Whether an event would still change the state given the stamps already there (merge uses it). */
   wins(state: WalletState, event: WalletEvent): boolean
   /** The (collection, id) an event is about, for the merge's per-kind rules. */
@@ -25,6 +29,22 @@ export const stampOf = (event: WalletEvent): Stamp => [event.timestampSeconds, e
 
 export function compareStamps(a: Stamp, b: Stamp): number {
   return a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)
+}
+
+/** A copy of the state deep enough that applying events to it leaves the original untouched. */
+export function cloneState(state: WalletState): WalletState {
+  return {
+    ...state,
+    credentials: { ...state.credentials },
+    keypairs: { ...state.keypairs },
+    presentations: { ...state.presentations },
+    credentialIssuanceSessions: { ...state.credentialIssuanceSessions },
+    ...(state.contractInterests ? { contractInterests: { ...state.contractInterests } } : {}),
+    ...(state.addressBook ? { addressBook: { ...state.addressBook } } : {}),
+    settings: { ...state.settings },
+    tombstones: { ...state.tombstones },
+    fold: { ...state.fold, recent: [...state.fold.recent] },
+  }
 }
 
 export function idField(field: string) {
@@ -51,6 +71,31 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
     const rule = ruleFor(event)
     return rule.kind === 'settings' ? 'settings' : `${rule.collection}:${rule.key(event.payload)}`
   }
+  const settingsOf = (event: WalletEvent): Record<string, unknown> => {
+    const settings = event.payload.settings
+    if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
+      throw new InvalidEventError('payload.settings must be an object')
+    }
+    return settings as Record<string, unknown>
+  }
+  const applyInPlace = (draft: WalletState, event: WalletEvent): void => {
+    const rule = ruleFor(event)
+    const stamp = stampOf(event)
+    draft.schemaVersion = event.schemaVersion
+    if (rule.kind === 'settings') {
+      draft.settings = { values: { ...settingsOf(event) }, stamp }
+      return
+    }
+    const id = rule.key(event.payload)
+    const collection = (draft[rule.collection] ??= {})
+    if (rule.kind === 'put') {
+      collection[id] = { value: { ...event.payload }, stamp }
+      delete draft.tombstones[`${rule.collection}:${id}`]
+    } else {
+      delete collection[id]
+      draft.tombstones[`${rule.collection}:${id}`] = stamp
+    }
+  }
   return Object.freeze({
     schemaVersion,
     eventTypes: Object.freeze(Object.keys(rules)),
@@ -67,30 +112,15 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
       return current === undefined || compareStamps(stamp, current) > 0
     },
     reduce(state: WalletState, event: WalletEvent): WalletState {
+      const draft = cloneState(state)
+      applyInPlace(draft, event)
+      return draft
+    },
+    applyInPlace,
+    validate(event: WalletEvent): void {
       const rule = ruleFor(event)
-      const stamp = stampOf(event)
-      const next: WalletState = { ...state, schemaVersion: event.schemaVersion }
-      if (rule.kind === 'settings') {
-        const settings = event.payload.settings
-        if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
-          throw new InvalidEventError('payload.settings must be an object')
-        }
-        next.settings = { values: { ...(settings as Record<string, unknown>) }, stamp }
-        return next
-      }
-      const id = rule.key(event.payload)
-      const collection = { ...(state[rule.collection] ?? {}) }
-      const tombstones = { ...state.tombstones }
-      if (rule.kind === 'put') {
-        collection[id] = { value: { ...event.payload }, stamp }
-        delete tombstones[`${rule.collection}:${id}`]
-      } else {
-        delete collection[id]
-        tombstones[`${rule.collection}:${id}`] = stamp
-      }
-      next[rule.collection] = collection
-      next.tombstones = tombstones
-      return next
+      if (rule.kind === 'settings') settingsOf(event)
+      else rule.key(event.payload)
     },
   })
 }
