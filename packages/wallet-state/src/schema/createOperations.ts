@@ -87,7 +87,8 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
       return
     }
     const id = rule.key(event.payload)
-    const collection = (draft[rule.collection] ??= {})
+    const collection = draft[rule.collection] ?? {}
+    draft[rule.collection] = collection
     if (rule.kind === 'put') {
       collection[id] = { value: { ...event.payload }, stamp }
       delete draft.tombstones[`${rule.collection}:${id}`]
