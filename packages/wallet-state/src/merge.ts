@@ -207,37 +207,105 @@ function dropDuplicates(a: WalletEvent[], b: WalletEvent[]): [WalletEvent[], Wal
   }
   const conflicting = (drop: Set<string>) => (event: WalletEvent) =>
     !shared.has(event.eventId) && drop.has(intent(event) ?? '')
-  // A shared event is kept in the branch holding its newer schema version, else in the one whose
-  // copy sorts first canonically: either way the same copy, whichever branch is `a`.
-  const keepSharedInA = (id: string) => {
-    const x = inA.get(id)!
-    const y = inB.get(id)!
-    return x.schemaVersion !== y.schemaVersion
-      ? x.schemaVersion > y.schemaVersion
-      : x.parentHash <= y.parentHash
-  }
+  // Events both branches hold stay in both: the interleave makes them one, under both orders.
   return [
-    a.filter(
-      (event) =>
-        !conflicting(dropFromA)(event) && (!shared.has(event.eventId) || keepSharedInA(event.eventId)),
-    ),
-    b.filter(
-      (event) =>
-        !conflicting(dropFromB)(event) && (!shared.has(event.eventId) || !keepSharedInA(event.eventId)),
-    ),
+    a.filter((event) => !conflicting(dropFromA)(event)),
+    b.filter((event) => !conflicting(dropFromB)(event)),
   ]
 }
 
-/** Merges two branches by (timestampSeconds, eventId) while keeping each branch's own order. */
+/**
+ * Merges two branches by (timestampSeconds, eventId) while keeping each branch's own order: a
+ * topological order of both sequences (an event shared by both is one node, constrained by both),
+ * taking the smallest stamp among the events whose predecessors are out. Of a shared event, the
+ * copy with the newer schema version (then the smaller parent hash) is kept — the same whichever
+ * branch is `a`.
+ */
 function interleave(a: WalletEvent[], b: WalletEvent[]): WalletEvent[] {
-  const out: WalletEvent[] = []
-  let i = 0
-  let j = 0
-  while (i < a.length && j < b.length) {
-    if (compareStamps(stampOf(a[i]!), stampOf(b[j]!)) <= 0) out.push(a[i++]!)
-    else out.push(b[j++]!)
+  const nodes = new Map<string, WalletEvent>()
+  const successors = new Map<string, string[]>()
+  const waiting = new Map<string, number>()
+  for (const sequence of [a, b]) {
+    sequence.forEach((event, i) => {
+      const held = nodes.get(event.eventId)
+      if (!held) {
+        nodes.set(event.eventId, event)
+        successors.set(event.eventId, [])
+        waiting.set(event.eventId, 0)
+      } else if (
+        event.schemaVersion > held.schemaVersion ||
+        (event.schemaVersion === held.schemaVersion && event.parentHash < held.parentHash)
+      ) {
+        nodes.set(event.eventId, event)
+      }
+      if (i > 0) {
+        successors.get(sequence[i - 1]!.eventId)!.push(event.eventId)
+        waiting.set(event.eventId, waiting.get(event.eventId)! + 1)
+      }
+    })
   }
-  return out.concat(a.slice(i), b.slice(j))
+  const ready = new StampHeap()
+  for (const [id, count] of waiting) if (count === 0) ready.push(nodes.get(id)!)
+  const out: WalletEvent[] = []
+  while (ready.size > 0) {
+    const event = ready.pop()
+    out.push(event)
+    for (const next of successors.get(event.eventId)!) {
+      const left = waiting.get(next)! - 1
+      waiting.set(next, left)
+      if (left === 0) ready.push(nodes.get(next)!)
+    }
+  }
+  if (out.length < nodes.size) {
+    // The branches order some shared events differently (only a corrupted history can): the rest
+    // goes by stamp alone, still deterministically.
+    const placed = new Set(out.map((event) => event.eventId))
+    const rest = [...nodes.values()].filter((event) => !placed.has(event.eventId))
+    rest.sort((x, y) => compareStamps(stampOf(x), stampOf(y)))
+    out.push(...rest)
+  }
+  return out
+}
+
+/** A binary min-heap of events by stamp. */
+class StampHeap {
+  readonly #items: WalletEvent[] = []
+  get size(): number {
+    return this.#items.length
+  }
+  push(event: WalletEvent): void {
+    const items = this.#items
+    items.push(event)
+    let i = items.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (compareStamps(stampOf(items[parent]!), stampOf(items[i]!)) <= 0) break
+      ;[items[parent], items[i]] = [items[i]!, items[parent]!]
+      i = parent
+    }
+  }
+  pop(): WalletEvent {
+    const items = this.#items
+    const top = items[0]!
+    const last = items.pop()!
+    if (items.length > 0) {
+      items[0] = last
+      let i = 0
+      for (;;) {
+        const left = 2 * i + 1
+        const right = left + 1
+        let smallest = i
+        if (left < items.length && compareStamps(stampOf(items[left]!), stampOf(items[smallest]!)) < 0)
+          smallest = left
+        if (right < items.length && compareStamps(stampOf(items[right]!), stampOf(items[smallest]!)) < 0)
+          smallest = right
+        if (smallest === i) break
+        ;[items[smallest], items[i]] = [items[i]!, items[smallest]!]
+        i = smallest
+      }
+    }
+    return top
+  }
 }
 
 /** Equal heads: the one that folded more, else the canonically smaller one. */

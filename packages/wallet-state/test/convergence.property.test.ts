@@ -6,6 +6,7 @@ import {
   createContainer,
   currentState,
   foldContainer,
+  hashCanonical,
   mergeContainers,
   operationsFor,
   validateContainer,
@@ -73,7 +74,8 @@ describe('random concurrent edits on 2 to 5 devices', () => {
             const { device, kind, id, dt } = step.edit
             clock += dt
             const [type, payload] = KINDS[kind]!
-            const eventId = `ev-${String(n++).padStart(4, '0')}-d${device}`
+            // Ids in no particular order, as random ids are: the merge must not depend on their order.
+            const eventId = `${hashCanonical(n++).slice(0, 8)}-d${device}`
             local[device] = appendEvent(local[device]!, type, payload(id), {
               timestampSeconds: clock,
               eventId,
@@ -129,7 +131,7 @@ describe('random concurrent edits with folding on the devices', () => {
               const [type, payload] = KINDS[kind]!
               local[device] = appendEvent(local[device]!, type, payload(id), {
                 timestampSeconds: clock,
-                eventId: `ev-${n++}`,
+                eventId: hashCanonical(n++).slice(0, 8),
               })
               const maxEvents = folds[n % folds.length]!
               local[device] = foldContainer(local[device]!, { now: clock, maxEvents })
