@@ -8,6 +8,7 @@ import { runCatchUpBench } from './catchUp.bench.js'
 import { runLatencyBench } from './latency.bench.js'
 import { runMatchingBench } from './matching.bench.js'
 import { runWalletStateBench } from './walletState.bench.js'
+import { runWalletStateHttpBench } from './walletStateHttp.bench.js'
 
 const { values } = parseArgs({
   options: { full: { type: 'boolean', default: false }, 'database-url': { type: 'string' } },
@@ -28,7 +29,10 @@ console.error(`bench: ${quick ? 'quick' : 'full'} mode${databaseUrl ? ', with Po
 results.catchUp = await runCatchUpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })
 results.matching = await runMatchingBench({ quick })
 results.latency = await runLatencyBench({ quick })
-results.walletState = await runWalletStateBench({ quick })
+results.walletState = {
+  ...(await runWalletStateBench({ quick })),
+  ...(await runWalletStateHttpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })),
+}
 
 const lines = ['| benchmark | figure | value |', '|---|---|---|']
 for (const [name, figures] of Object.entries(results)) {
