@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import { bytesToHex, type Hex } from 'viem'
+import { type Abi, bytesToHex, decodeEventLog, decodeFunctionData, type Hex } from 'viem'
 import type { BlockRef } from '../chain/follower/ChainListener.js'
 import type { RpcLog, RpcReceipt, RpcTransaction } from '../chain/types.js'
 import { BaseError } from '../errors/BaseError.js'
@@ -20,7 +20,40 @@ export type DeliveryItem = {
   tx?: RpcTransaction
   receipt?: RpcReceipt
   log?: RpcLog
+  /** The match decoded with the interest's ABI, when it has one that fits. */
+  decoded?: { name: string; args: unknown }
   data?: Record<string, unknown>
+}
+
+/** JSON has no bigint: decoded integers travel as decimal strings. */
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString()
+  if (Array.isArray(value)) return value.map(jsonSafe)
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, jsonSafe(item)]))
+  }
+  return value
+}
+
+function decode(abi: unknown, item: DeliveryItem): DeliveryItem['decoded'] {
+  if (!Array.isArray(abi) || abi.length === 0) return undefined
+  try {
+    if (item.log) {
+      const event = decodeEventLog({
+        abi: abi as Abi,
+        data: item.log.data,
+        topics: item.log.topics as [Hex, ...Hex[]],
+      })
+      return { name: event.eventName ?? '', args: jsonSafe(event.args) }
+    }
+    if (item.tx && typeof item.tx.input === 'string' && item.tx.input.length >= 10) {
+      const call = decodeFunctionData({ abi: abi as Abi, data: item.tx.input as Hex })
+      return { name: call.functionName, args: jsonSafe(call.args ?? []) }
+    }
+  } catch {
+    // Not in the ABI the client gave: the raw data is still there.
+  }
+  return undefined
 }
 
 export class CursorOutOfRangeError extends BaseError {
@@ -68,6 +101,7 @@ export async function readDeliveries(
       'd.log_index',
       'd.delivered_at',
       'i.address',
+      'i.abi',
       'v.tx',
       'v.receipt',
     ])
@@ -127,6 +161,8 @@ export async function readDeliveries(
       const log = receipt.logs.find((l) => Number(l.logIndex) === row.log_index)
       if (log) item.log = log
     }
+    const decoded = decode(row.abi, item)
+    if (decoded) item.decoded = decoded
     return item
   })
   return { items, lastCursor: client.next_cursor - 1 }

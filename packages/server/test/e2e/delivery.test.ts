@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type DeliveryItem, WalletBackendClient, type WalletBackendError } from '@wallet-backend/sdk'
-import { getContractAddress } from 'viem'
+import { getAddress, getContractAddress } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -278,6 +278,45 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
       .select(['status'])
       .executeTakeFirstOrThrow()
     expect(job.status).toBe('done')
+  })
+
+  it('a client offline for 500 blocks resumes by cursor and gets everything in order, decoded with its ABI', async () => {
+    const token = await deployTransferEmitter(anvil)
+    await synced()
+    const c = client()
+    const abi = [
+      {
+        type: 'event',
+        name: 'Transfer',
+        inputs: [
+          { name: 'from', type: 'address', indexed: true },
+          { name: 'to', type: 'address', indexed: true },
+          { name: 'value', type: 'uint256', indexed: false },
+        ],
+      },
+    ]
+    await c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER] }], abi })
+    const from = await anvil.blockNumber()
+    // The client is away: 500 blocks, 25 of them with a transfer.
+    for (let i = 0; i < 25; i++) {
+      await sendTransfer(anvil, token, accounts[i % 5]!, accounts[6]!, BigInt(1000 + i))
+      await anvil.mine(19)
+    }
+    await synced()
+    expect((await anvil.blockNumber()) - from).toBe(500)
+    const truth = await anvil.rpc<GroundLog[]>('eth_getLogs', [
+      { fromBlock: `0x${(from + 1).toString(16)}`, toBlock: 'latest', address: token },
+    ])
+    const items = await everything(c)
+    expect(items.map((i) => logKey(i.block!.number, i.logIndex!))).toEqual(
+      truth.map((l) => logKey(l.blockNumber, l.logIndex)),
+    )
+    expect(items).toHaveLength(25)
+    expect(items[7]!.decoded).toEqual({
+      name: 'Transfer',
+      args: { from: getAddress(accounts[7 % 5]!), to: getAddress(accounts[6]!), value: '1007' },
+    })
+    expect(items.every((i) => i.confirmations! >= 1)).toBe(true)
   })
 
   it('keeps clients apart and refuses bad input with a code', async () => {

@@ -23,6 +23,12 @@ const DeliveryItem = Type.Object(
     tx: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     receipt: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     log: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    decoded: Type.Optional(
+      Type.Object(
+        { name: Type.String(), args: Type.Unknown() },
+        { description: 'Decoded with the interest ABI' },
+      ),
+    ),
     data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { $id: 'DeliveryItem' },
