@@ -25,6 +25,7 @@ export type Config = {
   registrationPowBits: number
   maxInterestsPerClient: number
   maxFiltersPerInterest: number
+  deploymentSweepMs: number
   walletStateMaxBytes: number
   walletStateVersionsKept: number
   logLevel: LogLevel
@@ -282,6 +283,16 @@ export const SETTINGS = [
     allowed: 'an integer from 1 to 1000',
     default: 16,
     parse: integer(1, 1000),
+  }),
+  define({
+    key: 'deploymentSweepMs',
+    flag: 'deployment-sweep-ms',
+    env: 'WALLET_BACKEND_DEPLOYMENT_SWEEP_MS',
+    description:
+      'How often watched addresses without code are asked for it (finds CREATE2 deployments by factories that leave no receipt or log).',
+    allowed: 'an integer from 100 to 86400000',
+    default: 15_000,
+    parse: integer(100, 86_400_000),
   }),
   define({
     key: 'walletStateMaxBytes',

@@ -167,6 +167,35 @@ export class DeliveryListener implements ChainListener {
     }
   }
 
+  /** Queues a `deployed` item for every active client interested in `address` (found by a code sweep). */
+  async enqueueDeployed(
+    trx: Transaction<DB>,
+    address: Hex,
+    block: BlockRef,
+    detectedBy: string,
+  ): Promise<void> {
+    const interests = await trx
+      .selectFrom('client_contracts as i')
+      .innerJoin('clients as c', 'c.id', 'i.client_id')
+      .select(['i.id', 'i.client_id'])
+      .where('i.address', '=', hexToBytes(address))
+      .where('c.stage', '=', 'active')
+      .execute()
+    const items: NewItem[] = interests.map((interest) => ({
+      clientId: bytesToHex(interest.client_id),
+      kind: 'deployed',
+      clientContractId: interest.id,
+      filterId: null,
+      blockNumber: block.number,
+      blockHash: block.hash,
+      txHash: null,
+      txIndex: null,
+      logIndex: null,
+      payload: { address, detectedBy },
+    }))
+    if (items.length > 0) await this.#enqueue(trx, items)
+  }
+
   /**
    * Queues the matches a back-fill found in historical blocks. Their transactions travel in the
    * item itself: those blocks may predate the stored chain, which verified transactions refer to.

@@ -18,6 +18,7 @@ import { Follower } from '../chain/follower/Follower.js'
 import type { Config } from '../config/settings.js'
 import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
+import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
 import { Notifier } from '../delivery/Notifier.js'
 import { FilterIndex } from '../filters/FilterIndex.js'
 import { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
@@ -59,6 +60,7 @@ export class Service {
   #notifier: Notifier | undefined
   #runtime: Runtime | undefined
   #backfills: BackfillRunner | undefined
+  #sweeper: DeploymentSweeper | undefined
   readonly #tasks: BackgroundTasks
   #stopping: Promise<void> | undefined
   readonly #abort = new AbortController()
@@ -222,6 +224,15 @@ export class Service {
     delivery.setPosition((await getCanonicalHead(db))?.number)
     await this.#follower.start()
     await backfills.resume()
+    this.#sweeper = new DeploymentSweeper({
+      db,
+      node: rpc,
+      follower: this.#follower,
+      delivery,
+      logger: this.logger,
+      intervalMs: this.config.deploymentSweepMs,
+    })
+    this.#sweeper.start()
   }
 
   /** What is wrong right now, by dependency; the lifecycle state follows from it. */
@@ -310,6 +321,7 @@ export class Service {
     this.lifecycle.transition('draining', reason)
     // Stop taking requests first, then the chain (its last batch commits), then what it used.
     await this.#app?.close()
+    await this.#sweeper?.stop()
     await this.#backfills?.stop()
     await this.#follower?.stop()
     await this.#notifier?.stop()

@@ -62,6 +62,7 @@ beforeAll(async () => {
       'poll-interval-ms': '50',
       'registration-pow-bits': '8',
       'start-block': '0',
+      'deployment-sweep-ms': '200',
     },
   })
   service = await Service.start({
@@ -207,6 +208,45 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
     await synced()
     const items = await everything(c)
     expect(items.map((i) => i.kind)).toEqual(['deployed', 'log'])
+    expect((await c.listInterests())[0]?.deployed).toBe(true)
+  })
+
+  it('finds a CREATE2 deployment by a factory that leaves no receipt and no log, by its code', async () => {
+    // Factory: CREATE2(value 0, calldata as init code, salt 0). The child's constructor emits nothing.
+    const factoryInit = '0x600a600a5f39600a5ff3365f5f375f365f5ff500'
+    const deployer = accounts[8]!
+    const hash = await anvil.rpc<string>('eth_sendTransaction', [{ from: deployer, data: factoryInit }])
+    await waitForReceipt(anvil, hash)
+    const factory = (await anvil.rpc<{ contractAddress: `0x${string}` }>('eth_getTransactionReceipt', [hash]))
+      .contractAddress
+    const childInit = '0x6025600a5f3960255ff37f' + 'aa'.repeat(32) + '5f5fa100'
+    const child = getContractAddress({
+      opcode: 'CREATE2',
+      from: factory,
+      salt: `0x${'00'.repeat(32)}`,
+      bytecode: childInit as `0x${string}`,
+    })
+    await synced()
+    const c = client()
+    expect((await c.putInterest(child, { filters: [{ code: 'all', args: [] }] })).deployed).toBe(false)
+    // Explicit gas: the factory ignores a failed CREATE2, so an estimate may leave the child none.
+    await waitForReceipt(
+      anvil,
+      await anvil.rpc<string>('eth_sendTransaction', [
+        { from: deployer, to: factory, data: childInit, gas: '0x7a120' },
+      ]),
+    )
+    expect(await anvil.rpc('eth_getCode', [child, 'latest'])).not.toBe('0x')
+    await synced()
+    // No receipt names the child and it emitted no log: only the code sweep can see it.
+    const deadline = Date.now() + 15_000
+    let items = await everything(c)
+    while (items.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      items = await everything(c)
+    }
+    expect(items.map((i) => i.kind)).toEqual(['deployed'])
+    expect(items[0]!.data).toMatchObject({ address: child.toLowerCase(), detectedBy: 'code' })
     expect((await c.listInterests())[0]?.deployed).toBe(true)
   })
 
