@@ -23,7 +23,7 @@ const percentile = (values: number[], p: number) => {
  */
 export async function runLatencyBench(options: { quick: boolean }): Promise<Record<string, number>> {
   const figures: Record<string, number> = {}
-  const streamCounts = options.quick ? [10, 100] : [10, 100, 1_000]
+  const streamCounts = [10, 100, 1_000]
   for (const count of streamCounts) {
     const anvil = await startAnvil()
     const dataDir = mkdtempSync(join(tmpdir(), 'wb-latency-'))

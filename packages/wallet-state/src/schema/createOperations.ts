@@ -8,18 +8,40 @@ export type EventRule =
   | { kind: 'delete'; collection: Collection; key: (payload: Record<string, unknown>) => string }
   | { kind: 'settings' }
 
+/**
+ * A merge strategy (one per event type): of the events of that type that two branches made
+ * independently, each list in merged order, the de-duplicated list to keep. `before(x, y)` tells
+ * whether x comes before y in the merged order. It must not depend on which branch is `a`.
+ */
+export type MergeStrategy = (
+  a: readonly WalletEvent[],
+  b: readonly WalletEvent[],
+  before: (x: WalletEvent, y: WalletEvent) => boolean,
+) => WalletEvent[]
+
 export type SchemaOperations = Readonly<{
   schemaVersion: number
   eventTypes: readonly string[]
   rules: Readonly<Record<string, EventRule>>
+  /** The collections this version's state has. */
+  collections: readonly Collection[]
+  /** An empty state of this version whose first event's parent is `tipHash`. */
+  initState(tipHash: string): WalletState
+  /** De-duplication rules of the merge, by event type. */
+  mergeStrategies: Readonly<Record<string, MergeStrategy>>
+  /** The event moved onto `parentHash` and raised to this version (which contains the older rules). */
+  reparent(event: WalletEvent, parentHash: string): WalletEvent
   /** (S, E) => S; S.schemaVersion becomes E.schemaVersion. */
   reduce(state: WalletState, event: WalletEvent): WalletState
   /** Like reduce, but changes `draft` in place: replaying many events costs one copy, not one per event. */
   applyInPlace(draft: WalletState, event: WalletEvent): void
   /** Throws InvalidEventError unless the event's type and payload are well-formed. */
   validate(event: WalletEvent): void
-  /** Whether an event would still change the state given the stamps already there (merge uses it). */
-  wins(state: WalletState, event: WalletEvent): boolean
+  /**
+   * Whether an event would still change the state given the stamps already there (merge uses it).
+   * `stamp` replaces the event's own, for an event that must not sort before its predecessors.
+   */
+  wins(state: WalletState, event: WalletEvent, stamp?: Stamp): boolean
   /** The (collection, id) an event is about, for the merge's per-kind rules. */
   subject(event: WalletEvent): string
   hashEvent(event: WalletEvent): string
@@ -44,6 +66,25 @@ export function cloneState(state: WalletState): WalletState {
     settings: { ...state.settings },
     tombstones: { ...state.tombstones },
     fold: { ...state.fold, recent: [...state.fold.recent] },
+  }
+}
+
+/** Every event kept: right for settings, where each change replaces the last and the latest wins. */
+export const keepAll: MergeStrategy = (a, b) => [...a, ...b]
+
+/**
+ * The same change to the same item made in both branches (same credentialId, kid, presentation or
+ * session id, …) is kept once: the one first in the merged order stands.
+ */
+export function firstPerSubject(subject: (event: WalletEvent) => string): MergeStrategy {
+  return (a, b, before) => {
+    const inB = new Map(b.map((event) => [subject(event), event]))
+    const dropped = new Set<WalletEvent>()
+    for (const x of a) {
+      const y = inB.get(subject(x))
+      if (y) dropped.add(before(x, y) ? y : x)
+    }
+    return [...a, ...b].filter((event) => !dropped.has(event))
   }
 }
 
@@ -97,15 +138,40 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
       draft.tombstones[`${rule.collection}:${id}`] = stamp
     }
   }
+  const collections = Object.freeze([
+    ...new Set(Object.values(rules).flatMap((rule) => (rule.kind === 'settings' ? [] : [rule.collection]))),
+  ])
+  const byItem = firstPerSubject(subject)
+  const mergeStrategies = Object.freeze(
+    Object.fromEntries(
+      Object.entries(rules).map(([type, rule]) => [type, rule.kind === 'settings' ? keepAll : byItem]),
+    ),
+  )
   return Object.freeze({
     schemaVersion,
     eventTypes: Object.freeze(Object.keys(rules)),
     rules: Object.freeze({ ...rules }),
+    collections,
+    initState(tipHash: string): WalletState {
+      const state: WalletState = {
+        schemaVersion,
+        credentials: {},
+        keypairs: {},
+        presentations: {},
+        credentialIssuanceSessions: {},
+        settings: { values: {}, stamp: null },
+        tombstones: {},
+        fold: { tipHash, count: 0, recent: [tipHash] },
+      }
+      for (const collection of collections) state[collection] = {}
+      return state
+    },
+    mergeStrategies,
+    reparent: (event: WalletEvent, parentHash: string): WalletEvent => ({ ...event, schemaVersion, parentHash }),
     subject,
     hashEvent: (event: WalletEvent) => hashCanonical(event),
-    wins(state: WalletState, event: WalletEvent): boolean {
+    wins(state: WalletState, event: WalletEvent, stamp = stampOf(event)): boolean {
       const rule = ruleFor(event)
-      const stamp = stampOf(event)
       if (rule.kind === 'settings')
         return state.settings.stamp === null || compareStamps(stamp, state.settings.stamp) > 0
       const id = rule.key(event.payload)
