@@ -13,19 +13,7 @@ function randomId(): string {
 /** An empty wallet state. Its genesis hash is unique to this wallet, so unrelated wallets never merge. */
 export function createContainer(options: { walletId?: string } = {}): WalletStateContainer {
   const tipHash = hashCanonical({ genesis: options.walletId ?? randomId() })
-  const S: WalletState = {
-    schemaVersion: LATEST_SCHEMA_VERSION,
-    credentials: {},
-    keypairs: {},
-    presentations: {},
-    credentialIssuanceSessions: {},
-    settings: { values: {}, stamp: null },
-    contractInterests: {},
-    addressBook: {},
-    tombstones: {},
-    fold: { tipHash, count: 0, recent: [tipHash] },
-  }
-  return { S, events: [], lastEventHash: tipHash }
+  return { S: operationsFor(LATEST_SCHEMA_VERSION).initState(tipHash), events: [], lastEventHash: tipHash }
 }
 
 /**
@@ -78,14 +66,27 @@ export function eventHashes(container: WalletStateContainer, supported?: number)
  * link, UnsupportedSchemaVersionError for a version this app does not know.
  */
 export function validateContainer(container: WalletStateContainer, supported?: number): void {
+  if (
+    typeof container !== 'object' ||
+    container === null ||
+    typeof container.S?.fold?.tipHash !== 'string' ||
+    !Array.isArray(container.events) ||
+    typeof container.lastEventHash !== 'string'
+  ) {
+    throw new InvalidEventError('not a wallet-state container')
+  }
   let parent = container.S.fold.tipHash
   let version = container.S.schemaVersion
   operationsFor(version, supported)
   container.events.forEach((event, index) => {
-    if (typeof event !== 'object' || event === null || typeof event.type !== 'string') {
-      throw new InvalidEventError(`event ${index} is not an event`)
-    }
+    if (!isEventShaped(event)) throw new InvalidEventError(`event ${index} is not a well-formed event`)
     const operations = operationsFor(event.schemaVersion, supported)
+    try {
+      operations.validate(event)
+    } catch (error) {
+      if (error instanceof InvalidEventError) throw new InvalidEventError(`event ${index}: ${error.message}`)
+      throw error
+    }
     if (event.parentHash !== parent) throw new ChainValidationError(index, parent, event.parentHash)
     if (event.schemaVersion < version) {
       throw new ChainValidationError(
@@ -106,4 +107,21 @@ export function validateContainer(container: WalletStateContainer, supported?: n
       'lastEventHash does not match',
     )
   }
+}
+
+/** The fields every version's events have, with the types merging and hashing rely on. */
+function isEventShaped(event: unknown): event is WalletEvent {
+  if (typeof event !== 'object' || event === null) return false
+  const e = event as Record<string, unknown>
+  return (
+    typeof e.eventId === 'string' &&
+    e.eventId !== '' &&
+    typeof e.parentHash === 'string' &&
+    typeof e.type === 'string' &&
+    Number.isSafeInteger(e.timestampSeconds) &&
+    Number.isSafeInteger(e.schemaVersion) &&
+    typeof e.payload === 'object' &&
+    e.payload !== null &&
+    !Array.isArray(e.payload)
+  )
 }

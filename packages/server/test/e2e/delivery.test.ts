@@ -11,7 +11,12 @@ import { loadConfig } from '../../src/config/loadConfig.js'
 import { createLogger } from '../../src/observability/createLogger.js'
 import { Service } from '../../src/service/Service.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
-import { deployTransferEmitter, sendTransfer, waitForReceipt } from '../support/chainActivity.js'
+import {
+  deployNftEmitter,
+  deployTransferEmitter,
+  sendTransfer,
+  waitForReceipt,
+} from '../support/chainActivity.js'
 
 const TRANSFER = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
 let anvil: TestAnvil
@@ -147,6 +152,37 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
     expect(carolItems[0]).toMatchObject({ kind: 'tx', interest: tokenB.toLowerCase() })
     expect(carolItems[0]!.tx?.value).toBe('0x5')
     expect(carolItems[0]!.confirmations).toBeGreaterThanOrEqual(1)
+  })
+
+  it('delivers ERC-721 transfers to and from a holder, compared with eth_getLogs', async () => {
+    const nft = await deployNftEmitter(anvil)
+    await synced()
+    const holder = accounts[3]!
+    const c = client()
+    await c.putInterest(nft, { filters: [{ code: 'transfers', args: [holder, 'any'] }] })
+    const from = await anvil.blockNumber()
+    for (let tokenId = 1; tokenId <= 6; tokenId++) {
+      const sender = accounts[tokenId % 2 === 0 ? 3 : 4]!
+      const recipient = accounts[tokenId % 3 === 0 ? 3 : 5]!
+      const data = `0x${recipient.slice(2).padStart(64, '0')}${tokenId.toString(16).padStart(64, '0')}`
+      await waitForReceipt(
+        anvil,
+        await anvil.rpc<string>('eth_sendTransaction', [{ from: sender, to: nft, data }]),
+      )
+    }
+    await synced()
+    const holderTopic = `0x${holder.slice(2).toLowerCase().padStart(64, '0')}`
+    const truth = (
+      await anvil.rpc<(GroundLog & { topics: string[] })[]>('eth_getLogs', [
+        { fromBlock: `0x${(from + 1).toString(16)}`, toBlock: 'latest', address: nft },
+      ])
+    ).filter((log) => log.topics[1] === holderTopic || log.topics[2] === holderTopic)
+    expect(truth.length).toBe(4) // tokens 2, 4, 6 sent by the holder; 3 received (6 both ways, one log)
+    const items = await everything(c)
+    expect(items.map((i) => logKey(i.block!.number, i.logIndex!))).toEqual(
+      truth.map((l) => logKey(l.blockNumber, l.logIndex)),
+    )
+    expect(items.every((i) => i.log?.topics.length === 4)).toBe(true)
   })
 
   it('never re-sends what was acknowledged, and re-sends what was not', async () => {

@@ -87,3 +87,17 @@ export async function waitForReceipt(anvil: TestAnvil, hash: string): Promise<vo
   }
   throw new Error(`transaction ${hash} was not mined`)
 }
+
+/**
+ * Init code of an NFT-shaped contract: every call with calldata (address to, uint256 tokenId)
+ * emits the ERC-721 event Transfer(msg.sender, to, tokenId) — all three indexed, no data.
+ */
+export const NFT_TRANSFER_EMITTER_INIT = `0x602b600a5f39602b5ff36020355f35337f${TRANSFER}5f5fa400` as const
+
+export async function deployNftEmitter(anvil: TestAnvil): Promise<`0x${string}`> {
+  const [from] = await anvil.accounts()
+  const hash = await anvil.rpc<string>('eth_sendTransaction', [{ from, data: NFT_TRANSFER_EMITTER_INIT }])
+  await waitForReceipt(anvil, hash)
+  return (await anvil.rpc<{ contractAddress: `0x${string}` }>('eth_getTransactionReceipt', [hash]))
+    .contractAddress
+}

@@ -74,7 +74,8 @@ export const keepAll: MergeStrategy = (a, b) => [...a, ...b]
 
 /**
  * The same change to the same item made in both branches (same credentialId, kid, presentation or
- * session id, …) is kept once: the one first in the merged order stands.
+ * session id, …) is kept once: the one first in the merged order stands. Each list holds a branch's
+ * first event about each item only — a later one follows from it and is no duplicate.
  */
 export function firstPerSubject(subject: (event: WalletEvent) => string): MergeStrategy {
   return (a, b, before) => {
@@ -167,7 +168,11 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
       return state
     },
     mergeStrategies,
-    reparent: (event: WalletEvent, parentHash: string): WalletEvent => ({ ...event, schemaVersion, parentHash }),
+    reparent: (event: WalletEvent, parentHash: string): WalletEvent => ({
+      ...event,
+      schemaVersion,
+      parentHash,
+    }),
     subject,
     hashEvent: (event: WalletEvent) => hashCanonical(event),
     wins(state: WalletState, event: WalletEvent, stamp = stampOf(event)): boolean {
