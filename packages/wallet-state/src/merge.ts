@@ -15,15 +15,16 @@ const RECENT_HASHES = 512
  *    among the hashes of events they folded into S.
  * 2. If one side already contains the other, it is the result (fast-forward).
  * 3. The shared history up to the divergence point is kept as it is. A side that folded concurrent
- *    events into its S has no events left to replay for them; then that S is the base, and the other side's
- *    events are kept only where their stamp beats what S holds (tombstones included), so an old
- *    branch cannot resurrect a deleted item.
- * 4. Events in both branches once (same eventId) are kept once; an event kind with the same subject
- *    in both branches (two "new credential X", two "delete keypair K", …) is kept from the branch
- *    that did it first.
- * 5. The two branches are merged by (timestampSeconds, eventId) without reordering either
- *    branch's own events, then re-chained onto the base (older schema versions are raised to the
- *    newest one in the merged run, so versions never decrease along the log).
+ *    events into its S has no events left to replay for them; then that S is the base, and the
+ *    other side's events are kept only where their stamp (the latest in their branch up to them)
+ *    beats what S holds, tombstones included, so an old branch cannot resurrect a deleted item.
+ * 4. The two branches are merged by (timestampSeconds, eventId) without reordering either
+ *    branch's own events; an event both branches hold is placed once.
+ * 5. The schema's merge strategies de-duplicate what both branches did on their own: the same
+ *    change to the same item (two "new credential X", two "delete keypair K", …) is kept once, the
+ *    one first in the merged order; settings changes are all kept, so the latest wins.
+ * 6. The rest is re-chained onto the base (older schema versions are raised to the newest one in
+ *    the merged run, so versions never decrease along the log).
  */
 export function mergeContainers(
   a: WalletStateContainer,
@@ -61,8 +62,9 @@ export function mergeContainers(
   const sideB = side(b, hashesB, ancestor)
   let base: WalletState
   let prefix: WalletEvent[] = []
-  let suffixA = sideA.suffix
-  let suffixB = sideB.suffix
+  // The sides whose events must beat the stamps in `base` to be kept: those whose S is not the base.
+  let checkA = false
+  let checkB = false
   if (!sideA.foldedPast && !sideB.foldedPast) {
     // The shared history stays as it is: the S of the side that folded less, and its events up to
     // the divergence point, unchanged (their hashes are what both devices know).
@@ -75,28 +77,56 @@ export function mergeContainers(
     prefix = keeper.events.slice(0, keeperHashes.indexOf(ancestor) + 1)
   } else if (sideA.foldedPast && !sideB.foldedPast) {
     base = a.S
-    suffixB = suffixB.filter((event) => operationsFor(event.schemaVersion).wins(base, event))
+    checkB = true
   } else if (!sideA.foldedPast && sideB.foldedPast) {
     base = b.S
-    suffixA = suffixA.filter((event) => operationsFor(event.schemaVersion).wins(base, event))
+    checkA = true
   } else {
     base = mergeStates(a.S, b.S, [...hashesA, ...hashesB, a.lastEventHash, b.lastEventHash])
-    suffixA = suffixA.filter((event) => operationsFor(event.schemaVersion).wins(base, event))
-    suffixB = suffixB.filter((event) => operationsFor(event.schemaVersion).wins(base, event))
+    checkA = true
+    checkB = true
   }
 
-  ;[suffixA, suffixB] = dropDuplicates(suffixA, suffixB)
-  const merged = interleave(suffixA, suffixB)
+  // The order comes first, from the branches as they are: dropping an event below must not let a
+  // later event of its device move ahead of what the other device did in between.
+  const inA = new Set(sideA.suffix.map((event) => event.eventId))
+  const shared = new Set(sideB.suffix.map((event) => event.eventId).filter((id) => inA.has(id)))
+  const order = interleave(sideA.suffix, sideB.suffix)
+  const dropped = new Set<string>()
+  if (checkA) dropSuperseded(sideA.suffix, base, shared, dropped)
+  if (checkB) dropSuperseded(sideB.suffix, base, shared, dropped)
+  dropRepeats(order, sideA.suffix, shared, dropped)
+
   let parent = prefix.length > 0 ? ancestor : base.fold.tipHash
-  let version = Math.max(base.schemaVersion, ...prefix.map((event) => event.schemaVersion))
+  let version = base.schemaVersion
+  for (const event of prefix) version = Math.max(version, event.schemaVersion)
   const events: WalletEvent[] = [...prefix]
-  for (const event of merged) {
+  for (const event of order) {
+    if (dropped.has(event.eventId)) continue
     version = Math.max(version, event.schemaVersion)
-    const rechained: WalletEvent = { ...event, schemaVersion: version, parentHash: parent }
+    const operations = operationsFor(version, supported)
+    const rechained = operations.reparent(event, parent)
     events.push(rechained)
-    parent = operationsFor(version, supported).hashEvent(rechained)
+    parent = operations.hashEvent(rechained)
   }
   return { S: base, events, lastEventHash: parent }
+}
+
+/**
+ * Drops the events of a branch that lose to what `base` holds about their item (a tombstone
+ * included), the base having folded concurrent events that can no longer be ordered against them.
+ * An event is judged by the latest stamp in its branch up to it: the branch's order stands, so a
+ * same-second delete and re-create are judged alike. Events both branches hold come after both
+ * bases and stay.
+ */
+function dropSuperseded(branch: WalletEvent[], base: WalletState, shared: Set<string>, dropped: Set<string>) {
+  let latest: Stamp | undefined
+  for (const event of branch) {
+    const stamp = stampOf(event)
+    if (latest === undefined || compareStamps(stamp, latest) > 0) latest = stamp
+    if (shared.has(event.eventId)) continue
+    if (!operationsFor(event.schemaVersion).wins(base, event, latest)) dropped.add(event.eventId)
+  }
 }
 
 function side(container: WalletStateContainer, hashes: string[], ancestor: string) {
@@ -171,47 +201,41 @@ function hashTips(x: string, y: string): string {
 }
 
 /**
- * Same event in both branches (same eventId): kept once. Same kind and subject done independently
- * in both branches: kept from the branch that did it first. Events both branches share are not a
- * conflict and take no part in the second rule.
+ * The schema's merge strategies over each item's history in the merged order: a change that
+ * repeats the one just before it, made on its own in the other branch (two "new credential X",
+ * two "delete keypair K", …), is dropped and the first stands. Only changes made in one branch
+ * take part: an event both branches hold is no conflict, and a device repeating itself meant it.
  */
-function dropDuplicates(a: WalletEvent[], b: WalletEvent[]): [WalletEvent[], WalletEvent[]] {
-  const inA = new Map(a.map((event) => [event.eventId, event]))
-  const inB = new Map(b.map((event) => [event.eventId, event]))
-  const shared = new Set([...inA.keys()].filter((id) => inB.has(id)))
-
-  const intent = (event: WalletEvent) => {
-    const operations = operationsFor(event.schemaVersion)
-    return operations.rules[event.type]?.kind === 'settings'
-      ? undefined
-      : `${event.type}|${operations.subject(event)}`
-  }
-  const first = (events: WalletEvent[]) => {
-    const seen = new Map<string, Stamp>()
-    for (const event of events) {
-      if (shared.has(event.eventId)) continue
-      const key = intent(event)
-      if (key && !seen.has(key)) seen.set(key, stampOf(event))
+function dropRepeats(
+  order: WalletEvent[],
+  branchA: WalletEvent[],
+  shared: Set<string>,
+  dropped: Set<string>,
+) {
+  const inA = new Set(branchA.map((event) => event.eventId))
+  const origin = (event: WalletEvent) =>
+    shared.has(event.eventId) ? 'both' : inA.has(event.eventId) ? 'a' : 'b'
+  const previousOf = new Map<string, WalletEvent>()
+  for (const event of order) {
+    if (dropped.has(event.eventId)) continue
+    const subject = operationsFor(event.schemaVersion).subject(event)
+    const previous = previousOf.get(subject)
+    if (previous) {
+      const [from, to] = [origin(previous), origin(event)]
+      // The newer version of the two holds the rules of both.
+      const operations = operationsFor(Math.max(previous.schemaVersion, event.schemaVersion))
+      if (
+        from !== 'both' &&
+        to !== 'both' &&
+        from !== to &&
+        operations.mergeStrategies[event.type]!(previous, event)
+      ) {
+        dropped.add(event.eventId)
+        continue
+      }
     }
-    return seen
+    previousOf.set(subject, event)
   }
-  const firstA = first(a)
-  const firstB = first(b)
-  const dropFromA = new Set<string>()
-  const dropFromB = new Set<string>()
-  for (const [key, stampA] of firstA) {
-    const stampB = firstB.get(key)
-    if (!stampB) continue
-    if (compareStamps(stampA, stampB) <= 0) dropFromB.add(key)
-    else dropFromA.add(key)
-  }
-  const conflicting = (drop: Set<string>) => (event: WalletEvent) =>
-    !shared.has(event.eventId) && drop.has(intent(event) ?? '')
-  // Events both branches hold stay in both: the interleave makes them one, under both orders.
-  return [
-    a.filter((event) => !conflicting(dropFromA)(event)),
-    b.filter((event) => !conflicting(dropFromB)(event)),
-  ]
 }
 
 /**

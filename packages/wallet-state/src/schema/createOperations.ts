@@ -9,15 +9,11 @@ export type EventRule =
   | { kind: 'settings' }
 
 /**
- * A merge strategy (one per event type): of the events of that type that two branches made
- * independently, each list in merged order, the de-duplicated list to keep. `before(x, y)` tells
- * whether x comes before y in the merged order. It must not depend on which branch is `a`.
+ * A merge strategy (one per event type): whether `next`, made in one branch, repeats `previous` —
+ * the change just before it to the same item in the merged order, made in the other branch. A
+ * repeat is dropped and the first one stands. It must not depend on which branch is which.
  */
-export type MergeStrategy = (
-  a: readonly WalletEvent[],
-  b: readonly WalletEvent[],
-  before: (x: WalletEvent, y: WalletEvent) => boolean,
-) => WalletEvent[]
+export type MergeStrategy = (previous: WalletEvent, next: WalletEvent) => boolean
 
 export type SchemaOperations = Readonly<{
   schemaVersion: number
@@ -69,25 +65,15 @@ export function cloneState(state: WalletState): WalletState {
   }
 }
 
-/** Every event kept: right for settings, where each change replaces the last and the latest wins. */
-export const keepAll: MergeStrategy = (a, b) => [...a, ...b]
+/** Nothing is a repeat: right for settings, where each change replaces the last and the latest wins. */
+export const keepAll: MergeStrategy = () => false
 
 /**
- * The same change to the same item made in both branches (same credentialId, kid, presentation or
- * session id, …) is kept once: the one first in the merged order stands. Each list holds a branch's
- * first event about each item only — a later one follows from it and is no duplicate.
+ * The same change to the same item made in both branches (two "new credential X", two "delete
+ * keypair K", two saves of one issuance session, …) is one change. A delete between them is not
+ * skipped over: a re-create after a delete is a change of its own.
  */
-export function firstPerSubject(subject: (event: WalletEvent) => string): MergeStrategy {
-  return (a, b, before) => {
-    const inB = new Map(b.map((event) => [subject(event), event]))
-    const dropped = new Set<WalletEvent>()
-    for (const x of a) {
-      const y = inB.get(subject(x))
-      if (y) dropped.add(before(x, y) ? y : x)
-    }
-    return [...a, ...b].filter((event) => !dropped.has(event))
-  }
-}
+export const sameChange: MergeStrategy = (previous, next) => previous.type === next.type
 
 export function idField(field: string) {
   return (payload: Record<string, unknown>): string => {
@@ -142,10 +128,9 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
   const collections = Object.freeze([
     ...new Set(Object.values(rules).flatMap((rule) => (rule.kind === 'settings' ? [] : [rule.collection]))),
   ])
-  const byItem = firstPerSubject(subject)
   const mergeStrategies = Object.freeze(
     Object.fromEntries(
-      Object.entries(rules).map(([type, rule]) => [type, rule.kind === 'settings' ? keepAll : byItem]),
+      Object.entries(rules).map(([type, rule]) => [type, rule.kind === 'settings' ? keepAll : sameChange]),
     ),
   )
   return Object.freeze({
