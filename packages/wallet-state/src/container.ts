@@ -66,6 +66,11 @@ export function eventHashes(container: WalletStateContainer, supported?: number)
  * link, UnsupportedSchemaVersionError for a version this app does not know.
  */
 export function validateContainer(container: WalletStateContainer, supported?: number): void {
+  validatedHashes(container, supported)
+}
+
+/** validateContainer, returning the event hashes it computed on the way (merge needs them too). */
+export function validatedHashes(container: WalletStateContainer, supported?: number): string[] {
   if (
     typeof container !== 'object' ||
     container === null ||
@@ -78,6 +83,7 @@ export function validateContainer(container: WalletStateContainer, supported?: n
   let parent = container.S.fold.tipHash
   let version = container.S.schemaVersion
   operationsFor(version, supported)
+  const hashes: string[] = []
   container.events.forEach((event, index) => {
     if (!isEventShaped(event)) throw new InvalidEventError(`event ${index} is not a well-formed event`)
     const operations = operationsFor(event.schemaVersion, supported)
@@ -98,6 +104,7 @@ export function validateContainer(container: WalletStateContainer, supported?: n
     }
     version = event.schemaVersion
     parent = operations.hashEvent(event)
+    hashes.push(parent)
   })
   if (container.lastEventHash !== parent) {
     throw new ChainValidationError(
@@ -107,6 +114,7 @@ export function validateContainer(container: WalletStateContainer, supported?: n
       'lastEventHash does not match',
     )
   }
+  return hashes
 }
 
 /** The fields every version's events have, with the types merging and hashing rely on. */

@@ -1,5 +1,5 @@
 import { canonicalize } from './canonicalize.js'
-import { eventHashes, validateContainer } from './container.js'
+import { validatedHashes } from './container.js'
 import { NoCommonAncestorError } from './errors.js'
 import { compareStamps, stampOf } from './schema/createOperations.js'
 import { operationsFor } from './schema/versions.js'
@@ -32,12 +32,10 @@ export function mergeContainers(
   options: { supported?: number } = {},
 ): WalletStateContainer {
   const { supported } = options
-  validateContainer(a, supported)
-  validateContainer(b, supported)
+  const hashesA = validatedHashes(a, supported)
+  const hashesB = validatedHashes(b, supported)
   if (a.lastEventHash === b.lastEventHash) return preferred(a, b)
 
-  const hashesA = eventHashes(a, supported)
-  const hashesB = eventHashes(b, supported)
   const historyA = [...a.S.fold.recent, ...hashesA]
   const historyB = [...b.S.fold.recent, ...hashesB]
   const positionB = new Map(historyB.map((hash, i) => [hash, i]))
@@ -176,15 +174,16 @@ function mergeStates(a: WalletState, b: WalletState, absorbed: string[]): Wallet
   }
   // The merged base stands for both histories: it remembers every hash either side had, so that
   // merging either input again is recognised as a fast-forward instead of merging anew.
+  const absorbedSet = new Set(absorbed)
   const earlier = [...new Set([...a.fold.recent, ...b.fold.recent])]
-    .filter((hash) => !absorbed.includes(hash))
+    .filter((hash) => !absorbedSet.has(hash))
     .sort()
   const tipHash = hashTips(a.fold.tipHash, b.fold.tipHash)
-  const keep = RECENT_HASHES - 1 - absorbed.length
+  const keep = RECENT_HASHES - 1 - absorbedSet.size
   result.fold = {
     tipHash,
     count: Math.max(a.fold.count, b.fold.count),
-    recent: [...(keep > 0 ? earlier.slice(-keep) : []), ...[...new Set(absorbed)].sort(), tipHash],
+    recent: [...(keep > 0 ? earlier.slice(-keep) : []), ...[...absorbedSet].sort(), tipHash],
   }
   return result
 }
