@@ -17,7 +17,8 @@ function b64url(bytes: Uint8Array): string {
 }
 
 function fromB64url(text: string): Uint8Array {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new DecryptionError('not a compact JWE')
+  // Unpadded base64url never leaves a single character over.
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) throw new DecryptionError('not a compact JWE')
   const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4))
   return Uint8Array.from(binary, (c) => c.charCodeAt(0))
 }
@@ -53,6 +54,9 @@ export async function deriveKeyFromSecret(
   }
 }
 
+/** 256 MiB: eight times the default's memory, still well under what a phone gives a page. */
+const MAX_SCRYPT_BYTES = 2 ** 28
+
 export type PassphraseParams = { salt?: Uint8Array; N?: number; r?: number; p?: number }
 
 /**
@@ -67,6 +71,24 @@ export async function deriveKeyFromPassphrase(
   const N = params.N ?? 2 ** 15
   const r = params.r ?? 8
   const p = params.p ?? 1
+  // The parameters may come from an envelope's header: bound them, so a doctored envelope cannot
+  // make a device spend gigabytes or minutes. 128·N·r·p bytes is scrypt's memory.
+  const powerOfTwo = Number.isSafeInteger(N) && N >= 2 ** 10 && (N & (N - 1)) === 0
+  if (
+    !powerOfTwo ||
+    !Number.isSafeInteger(r) ||
+    !Number.isSafeInteger(p) ||
+    r < 1 ||
+    p < 1 ||
+    128 * N * r * p > MAX_SCRYPT_BYTES
+  ) {
+    throw new WalletStateError(
+      'INVALID_KDF_PARAMS',
+      `scrypt parameters out of bounds (N ${N}, r ${r}, p ${p})`,
+    )
+  }
+  if (salt.length < 16)
+    throw new WalletStateError('INVALID_KDF_PARAMS', 'the scrypt salt must have at least 16 bytes')
   const raw = await scryptAsync(encoder.encode(passphrase.normalize('NFKC')), salt, { N, r, p, dkLen: 32 })
   return { key: await importKey(raw), kid: 'scrypt', header: { kdf: 'scrypt', salt: b64url(salt), N, r, p } }
 }
@@ -87,12 +109,19 @@ export async function deriveKeyForEnvelope(envelope: string, passphrase: string)
   if (header.kdf !== 'scrypt' || typeof header.salt !== 'string') {
     throw new DecryptionError('the envelope is not passphrase-protected')
   }
-  return deriveKeyFromPassphrase(passphrase, {
-    salt: fromB64url(header.salt),
-    N: Number(header.N),
-    r: Number(header.r),
-    p: Number(header.p),
-  })
+  try {
+    return await deriveKeyFromPassphrase(passphrase, {
+      salt: fromB64url(header.salt),
+      N: Number(header.N),
+      r: Number(header.r),
+      p: Number(header.p),
+    })
+  } catch (error) {
+    if (error instanceof WalletStateError && error.code === 'INVALID_KDF_PARAMS') {
+      throw new DecryptionError(`the envelope's ${error.message}`)
+    }
+    throw error
+  }
 }
 
 /**
@@ -118,17 +147,29 @@ export async function encryptContainer(
   return [header, '', b64url(iv), b64url(sealed.slice(0, -16)), b64url(sealed.slice(-16))].join('.')
 }
 
+/**
+ * The container inside an envelope made by encryptContainer. Anything else — a wrong key or
+ * passphrase, an altered byte of header, IV, ciphertext or tag, or a string that is not such a JWE —
+ * is a DecryptionError.
+ */
 export async function decryptContainer(envelope: string, key: WalletStateKey): Promise<WalletStateContainer> {
   const parts = envelope.split('.')
-  if (parts.length !== 5) throw new DecryptionError('not a compact JWE')
+  if (parts.length !== 5 || parts[1] !== '') throw new DecryptionError('not a compact JWE with alg "dir"')
   const [header, , iv, ciphertext, tag] = parts as [string, string, string, string, string]
-  const sealed = new Uint8Array([...fromB64url(ciphertext), ...fromB64url(tag)])
+  const protectedHeader = envelopeHeader(envelope)
+  if (protectedHeader.alg !== 'dir' || protectedHeader.enc !== 'A256GCM') {
+    throw new DecryptionError('not an A256GCM envelope with alg "dir"')
+  }
+  const ivBytes = fromB64url(iv)
+  const tagBytes = fromB64url(tag)
+  if (ivBytes.length !== 12 || tagBytes.length !== 16) throw new DecryptionError('not an A256GCM envelope')
+  const sealed = new Uint8Array([...fromB64url(ciphertext), ...tagBytes])
   let plain: ArrayBuffer
   try {
     plain = await globalThis.crypto.subtle.decrypt(
       {
         name: 'AES-GCM',
-        iv: fromB64url(iv) as BufferSource,
+        iv: ivBytes as BufferSource,
         additionalData: encoder.encode(header),
         tagLength: 128,
       },
