@@ -7,6 +7,7 @@ import type { Config } from '../config/settings.js'
 import type { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import type { DeliveryListener } from '../delivery/DeliveryListener.js'
 import type { Notifier } from '../delivery/Notifier.js'
+import type { StreamHub } from '../delivery/StreamHub.js'
 import type { FilterIndex } from '../filters/FilterIndex.js'
 import type { Lifecycle } from '../lifecycle/Lifecycle.js'
 import type { LogLevel } from '../observability/createLogger.js'
@@ -23,6 +24,7 @@ export type Runtime = {
   delivery: DeliveryListener
   node: NodeClient
   backfills: BackfillRunner
+  streams: StreamHub
 }
 
 /** What the HTTP layer needs from the running service; routes get it and nothing else. */

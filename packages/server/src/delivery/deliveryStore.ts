@@ -70,8 +70,7 @@ export type ChainPosition = { head: BlockRef | undefined; finalized: BlockRef | 
 
 /**
  * The client's items after `after` (and after its acknowledged cursor: nothing acknowledged is
- * sent again), oldest first, marked as delivered. Transactions, receipts and logs come from the
- * verified transactions they refer to, stored once however many clients matched them.
+ * sent again), oldest first, marked as delivered.
  */
 export async function readDeliveries(
   db: Kysely<DB>,
@@ -80,10 +79,43 @@ export async function readDeliveries(
 ): Promise<{ items: DeliveryItem[]; lastCursor: number }> {
   const client = await db
     .selectFrom('clients')
-    .select(['acked_cursor', 'next_cursor'])
+    .select(['next_cursor'])
     .where('id', '=', clientId)
     .executeTakeFirstOrThrow()
-  const from = Math.max(options.after, client.acked_cursor)
+  const items = await readDeliveriesOfMany(db, [{ clientId, after: options.after }], options)
+  return { items: items.get(bytesToHex(clientId)) ?? [], lastCursor: client.next_cursor - 1 }
+}
+
+/**
+ * The items of many clients at once, each after its own cursor (and its acknowledged one), at
+ * most `limit` per client: three statements however many clients a block woke. Transactions,
+ * receipts and logs come from the verified transactions they refer to, stored once however many
+ * clients matched them.
+ */
+export async function readDeliveriesOfMany(
+  db: Kysely<DB>,
+  requests: readonly { clientId: Uint8Array; after: number }[],
+  options: { limit: number; chain: ChainPosition },
+): Promise<Map<Hex, DeliveryItem[]>> {
+  const result = new Map<Hex, DeliveryItem[]>()
+  if (requests.length === 0) return result
+  const acked = await db
+    .selectFrom('clients')
+    .select(['id', 'acked_cursor'])
+    .where(
+      'id',
+      'in',
+      requests.map((request) => request.clientId),
+    )
+    .execute()
+  const ackedOf = new Map(acked.map((row) => [bytesToHex(row.id), row.acked_cursor]))
+  const wanted = requests
+    .filter((request) => ackedOf.has(bytesToHex(request.clientId)))
+    .map((request) => ({
+      clientId: request.clientId,
+      from: Math.max(request.after, ackedOf.get(bytesToHex(request.clientId))!),
+    }))
+  if (wanted.length === 0) return result
   const rows = await db
     .selectFrom('client_deliveries as d')
     .leftJoin('client_contracts as i', 'i.id', 'd.client_contract_id')
@@ -91,6 +123,7 @@ export async function readDeliveries(
       join.onRef('v.block_hash', '=', 'd.block_hash').onRef('v.tx_index', '=', 'd.tx_index'),
     )
     .select([
+      'd.client_id',
       'd.cursor',
       'd.kind',
       'd.payload',
@@ -105,67 +138,98 @@ export async function readDeliveries(
       'v.tx',
       'v.receipt',
     ])
-    .where('d.client_id', '=', clientId)
-    .where('d.cursor', '>', from)
+    .where((eb) =>
+      eb.or(wanted.map((w) => eb.and([eb('d.client_id', '=', w.clientId), eb('d.cursor', '>', w.from)]))),
+    )
+    .orderBy('d.client_id')
     .orderBy('d.cursor')
-    .limit(options.limit)
+    .limit(options.limit * wanted.length)
     .execute()
-  const fresh = rows.filter((row) => row.delivered_at === null).map((row) => row.cursor)
-  if (fresh.length > 0) {
+  const fresh = new Map<Hex, { clientId: Uint8Array; cursors: number[] }>()
+  for (const row of rows) {
+    const id = bytesToHex(row.client_id)
+    const list = result.get(id) ?? []
+    if (list.length >= options.limit) continue
+    list.push(toItem(row, options.chain))
+    result.set(id, list)
+    if (row.delivered_at === null) {
+      const entry = fresh.get(id) ?? { clientId: row.client_id, cursors: [] }
+      entry.cursors.push(row.cursor)
+      fresh.set(id, entry)
+    }
+  }
+  if (fresh.size > 0) {
     await db
       .updateTable('client_deliveries')
       .set({ delivered_at: new Date() })
-      .where('client_id', '=', clientId)
-      .where('cursor', 'in', fresh)
+      .where((eb) =>
+        eb.or(
+          [...fresh.values()].map((entry) =>
+            eb.and([eb('client_id', '=', entry.clientId), eb('cursor', 'in', entry.cursors)]),
+          ),
+        ),
+      )
       .execute()
   }
-  const head = options.chain.head?.number
-  const finalized = options.chain.finalized?.number ?? -1
-  const items = rows.map((row): DeliveryItem => {
-    const payload = row.payload as Record<string, unknown>
-    // Back-filled items carry their transaction and receipt; live ones refer to verified_txs.
-    const {
-      filterIds,
-      tx: ownTx,
-      receipt: ownReceipt,
-      ...data
-    } = payload as {
-      filterIds?: number[]
-      tx?: RpcTransaction
-      receipt?: RpcReceipt
-    }
-    const receipt = (row.receipt ?? ownReceipt) as RpcReceipt | undefined
-    const tx = (row.tx ?? ownTx) as RpcTransaction | undefined
-    const item: DeliveryItem = {
-      cursor: row.cursor,
-      kind: row.kind,
-      interest: row.address ? bytesToHex(row.address) : null,
-      filterIds: filterIds ?? [],
-      block:
-        row.block_number !== null && row.block_hash
-          ? { number: row.block_number, hash: bytesToHex(row.block_hash) }
-          : null,
-      txHash: row.tx_hash ? bytesToHex(row.tx_hash) : null,
-      txIndex: row.tx_index,
-      logIndex: row.log_index,
-      confirmations:
-        row.block_number !== null && head !== undefined ? Math.max(0, head - row.block_number + 1) : null,
-      final: row.block_number !== null && row.block_number <= finalized,
-      ...(Object.keys(data).length > 0 ? { data } : {}),
-    }
-    if (row.kind === 'tx' && tx) {
-      item.tx = tx
-      if (receipt) item.receipt = receipt
-    }
-    if (row.kind === 'log' && receipt) {
-      const log = receipt.logs.find((l) => Number(l.logIndex) === row.log_index)
-      if (log) item.log = log
-    }
-    const decoded = decode(row.abi, item)
-    if (decoded) item.decoded = decoded
-    return item
-  })
-  return { items, lastCursor: client.next_cursor - 1 }
+  return result
+}
+
+type DeliveryRow = {
+  cursor: number
+  kind: DeliveryKind
+  payload: unknown
+  block_number: number | null
+  block_hash: Uint8Array | null
+  tx_hash: Uint8Array | null
+  tx_index: number | null
+  log_index: number | null
+  address: Uint8Array | null
+  abi: unknown
+  tx: unknown
+  receipt: unknown
+}
+
+function toItem(row: DeliveryRow, chain: ChainPosition): DeliveryItem {
+  const head = chain.head?.number
+  const finalized = chain.finalized?.number ?? -1
+  const payload = row.payload as Record<string, unknown>
+  // Back-filled items carry their transaction and receipt; live ones refer to verified_txs.
+  const {
+    filterIds,
+    tx: ownTx,
+    receipt: ownReceipt,
+    ...data
+  } = payload as { filterIds?: number[]; tx?: RpcTransaction; receipt?: RpcReceipt }
+  const receipt = (row.receipt ?? ownReceipt) as RpcReceipt | undefined
+  const tx = (row.tx ?? ownTx) as RpcTransaction | undefined
+  const item: DeliveryItem = {
+    cursor: row.cursor,
+    kind: row.kind,
+    interest: row.address ? bytesToHex(row.address) : null,
+    filterIds: filterIds ?? [],
+    block:
+      row.block_number !== null && row.block_hash
+        ? { number: row.block_number, hash: bytesToHex(row.block_hash) }
+        : null,
+    txHash: row.tx_hash ? bytesToHex(row.tx_hash) : null,
+    txIndex: row.tx_index,
+    logIndex: row.log_index,
+    confirmations:
+      row.block_number !== null && head !== undefined ? Math.max(0, head - row.block_number + 1) : null,
+    final: row.block_number !== null && row.block_number <= finalized,
+    ...(Object.keys(data).length > 0 ? { data } : {}),
+  }
+  if (row.kind === 'tx' && tx) {
+    item.tx = tx
+    if (receipt) item.receipt = receipt
+  }
+  if (row.kind === 'log' && receipt) {
+    const log = receipt.logs.find((l) => Number(l.logIndex) === row.log_index)
+    if (log) item.log = log
+  }
+  const decoded = decode(row.abi, item)
+  if (decoded) item.decoded = decoded
+  return item
 }
 
 /**

@@ -20,6 +20,7 @@ import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
 import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
 import { Notifier } from '../delivery/Notifier.js'
+import { StreamHub } from '../delivery/StreamHub.js'
 import { FilterIndex } from '../filters/FilterIndex.js'
 import { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
 import { Lifecycle } from '../lifecycle/Lifecycle.js'
@@ -218,6 +219,16 @@ export class Service {
       delivery,
       node: rpc,
       backfills,
+      streams: new StreamHub({
+        db,
+        notifier,
+        chain: () => {
+          const { head, finalized } = this.#follower!.snapshot()
+          return { head, finalized }
+        },
+        logger: this.logger,
+        metrics: this.metrics,
+      }),
     }
     this.#catchingUp = 'starting to follow the chain'
     this.#reconcile()

@@ -44,8 +44,6 @@ const StreamQuery = Type.Object(
   { additionalProperties: false },
 )
 
-const STREAM_BATCH = 200
-
 /** The durable per-client queue: pages, acknowledgements, and the WebSocket stream. */
 export async function deliveryRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
   // Browsers cannot set headers on a WebSocket: the stream also takes the token as ?token=.
@@ -122,45 +120,23 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
     (socket: WebSocket, request) => {
       const client = sessionOf(request)
       const runtime = context.runtime()
-      let position = (request.query as Static<typeof StreamQuery>).after ?? 0
       let closed = false
-      let pumping = false
-      let again = false
       const send = (message: unknown) =>
         new Promise<void>((resolve, reject) =>
           socket.send(JSON.stringify(message), (error) => (error ? reject(error) : resolve())),
         )
-      const pump = async () => {
-        if (pumping) {
-          again = true
-          return
-        }
-        pumping = true
-        try {
-          do {
-            again = false
-            for (;;) {
-              const { items } = await readDeliveries(runtime.db, client.idBytes, {
-                after: position,
-                limit: STREAM_BATCH,
-                chain: chain(),
-              })
-              if (closed || items.length === 0) break
-              for (const item of items) await send({ type: 'item', item })
-              position = items[items.length - 1]!.cursor
-              if (items.length < STREAM_BATCH) break
-            }
-          } while (again && !closed)
-        } catch (error) {
-          if (!closed) {
-            request.log.warn({ err: error }, 'stream failed')
-            socket.close(1011, 'stream failed; reconnect with ?after=<last cursor>')
-          }
-        } finally {
-          pumping = false
-        }
-      }
-      const unsubscribe = runtime.notifier.subscribe(client.id, () => void pump())
+      const detach = runtime.streams.attach({
+        clientId: client.idBytes,
+        position: (request.query as Static<typeof StreamQuery>).after ?? 0,
+        send: async (items) => {
+          for (const item of items) if (!closed) await send({ type: 'item', item })
+        },
+        fail: (error) => {
+          if (closed) return
+          request.log.warn({ err: error }, 'stream failed')
+          socket.close(1011, 'stream failed; reconnect with ?after=<last cursor>')
+        },
+      })
       socket.on('message', (data) => {
         let message: { type?: unknown; cursor?: unknown }
         try {
@@ -200,9 +176,8 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
       })
       socket.on('close', () => {
         closed = true
-        unsubscribe()
+        detach()
       })
-      void pump()
     },
   )
 }
