@@ -33,14 +33,24 @@ export function foldContainer(
   const maxEvents = policy.maxEvents ?? 1000
   const maxBytes = policy.maxBytes ?? 1_000_000
   const keepHashes = policy.recentHashes ?? 512
-  const sizes = container.events.map((event) => canonicalize(event).length)
-  let bytes = sizes.reduce((sum, size) => sum + size, 0)
+  const { events } = container
+  // Sizes are measured only once the age and count limits hold: folding a long log by count does
+  // not serialize the events it folds.
+  let sizes: number[] | undefined
+  let measuredFrom = 0
+  let bytes = 0
   let cut = 0
-  while (cut < container.events.length) {
-    const event = container.events[cut]!
-    const old = event.timestampSeconds < now - maxAge
-    if (!old && container.events.length - cut <= maxEvents && bytes <= maxBytes) break
-    bytes -= sizes[cut]!
+  while (cut < events.length) {
+    const old = events[cut]!.timestampSeconds < now - maxAge
+    if (!old && events.length - cut <= maxEvents) {
+      if (!sizes) {
+        measuredFrom = cut
+        sizes = events.slice(cut).map((event) => utf8Length(canonicalize(event)))
+        bytes = sizes.reduce((sum, size) => sum + size, 0)
+      }
+      if (bytes <= maxBytes) break
+    }
+    if (sizes) bytes -= sizes[cut - measuredFrom]!
     cut += 1
   }
   if (cut === 0) return pruneTombstones(container, now, policy)
@@ -59,6 +69,16 @@ export function foldContainer(
     now,
     policy,
   )
+}
+
+/** Bytes of `text` in UTF-8, without encoding it: a surrogate pair's two halves count 2 each. */
+function utf8Length(text: string): number {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code >= 0xd800 && code <= 0xdfff ? 2 : 3
+  }
+  return bytes
 }
 
 function pruneTombstones(

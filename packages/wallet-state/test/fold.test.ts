@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest'
+import {
+  appendEvent,
+  canonicalize,
+  createContainer,
+  currentState,
+  foldContainer,
+  validateContainer,
+  type WalletStateContainer,
+} from '../src/index.js'
+
+const T = 1_700_000_000
+const DAY = 86_400
+
+function log(count: number, payload: (i: number) => Record<string, unknown>, step = 1) {
+  let c: WalletStateContainer = createContainer({ walletId: 'fold-limits' })
+  for (let i = 0; i < count; i++) {
+    c = appendEvent(c, 'new_credential', payload(i), { timestampSeconds: T + i * step, eventId: `e${i}` })
+  }
+  return c
+}
+
+describe('fold limits', () => {
+  it('measures the size limit in UTF-8 bytes, not in characters', () => {
+    // Each event carries 300 two-byte characters: about 2.5 times the characters in bytes.
+    const c = log(10, (i) => ({ credentialId: `c${i}`, note: 'é'.repeat(300) }))
+    const eventBytes = new TextEncoder().encode(canonicalize(c.events[0])).length
+    const folded = foldContainer(c, { now: T, maxBytes: 3 * eventBytes })
+    expect(folded.events).toHaveLength(3)
+    const kept = folded.events.map((event) => new TextEncoder().encode(canonicalize(event)).length)
+    expect(kept.reduce((sum, size) => sum + size, 0)).toBeLessThanOrEqual(3 * eventBytes)
+  })
+
+  it('folds nothing while every limit holds, and everything when asked to keep no event', () => {
+    const c = log(20, (i) => ({ credentialId: `c${i}` }))
+    expect(foldContainer(c, { now: T + 20 })).toBe(c)
+    const all = foldContainer(c, { now: T + 20, maxEvents: 0 })
+    expect(all.events).toHaveLength(0)
+    expect(all.S.fold.tipHash).toBe(c.lastEventHash)
+    expect(all.S.fold.recent.at(-1)).toBe(c.lastEventHash)
+    expect(Object.keys(currentState(all).credentials)).toHaveLength(20)
+    validateContainer(all)
+  })
+
+  it('keeps a bounded list of folded hashes and counts every folded event', () => {
+    let c = foldContainer(
+      log(30, (i) => ({ credentialId: `c${i}` })),
+      { now: T, maxEvents: 0, recentHashes: 8 },
+    )
+    expect(c.S.fold.recent).toHaveLength(8)
+    expect(c.S.fold.count).toBe(30)
+    c = appendEvent(c, 'new_keypair', { kid: 'k' }, { timestampSeconds: T + 40, eventId: 'k' })
+    c = foldContainer(c, { now: T + 40, maxEvents: 0, recentHashes: 8 })
+    expect(c.S.fold.recent).toHaveLength(8)
+    expect(c.S.fold.count).toBe(31)
+  })
+
+  it('keeps tombstones for the retention period, then drops them', () => {
+    let c = log(1, () => ({ credentialId: 'gone' }))
+    c = appendEvent(
+      c,
+      'delete_credential',
+      { credentialId: 'gone' },
+      { timestampSeconds: T + 1, eventId: 'del' },
+    )
+    c = foldContainer(c, { now: T + 2, maxEvents: 0 })
+    expect(c.S.tombstones).toEqual({ 'credentials:gone': [T + 1, 'del'] })
+    expect(foldContainer(c, { now: T + 300 * DAY }).S.tombstones).toEqual({
+      'credentials:gone': [T + 1, 'del'],
+    })
+    expect(foldContainer(c, { now: T + 400 * DAY }).S.tombstones).toEqual({})
+    expect(foldContainer(c, { now: T + 20 * DAY, tombstoneRetentionSeconds: 10 * DAY }).S.tombstones).toEqual(
+      {},
+    )
+  })
+})
