@@ -1,5 +1,5 @@
 import { canonicalize } from './canonicalize.js'
-import { validatedHashes } from './container.js'
+import { applyEvents, validatedHashes } from './container.js'
 import { NoCommonAncestorError } from './errors.js'
 import { compareStamps, stampOf } from './schema/createOperations.js'
 import { operationsFor } from './schema/versions.js'
@@ -91,8 +91,8 @@ export function mergeContainers(
   const shared = new Set(sideB.suffix.map((event) => event.eventId).filter((id) => inA.has(id)))
   const order = interleave(sideA.suffix, sideB.suffix)
   const dropped = new Set<string>()
-  if (checkA) dropSuperseded(sideA.suffix, base, shared, dropped)
-  if (checkB) dropSuperseded(sideB.suffix, base, shared, dropped)
+  if (checkA) dropSuperseded(sideA, base, shared, dropped)
+  if (checkB) dropSuperseded(sideB, base, shared, dropped)
   dropRepeats(order, sideA.suffix, shared, dropped)
 
   let parent = prefix.length > 0 ? ancestor : base.fold.tipHash
@@ -113,24 +113,48 @@ export function mergeContainers(
 /**
  * Drops the events of a branch that lose to what `base` holds about their item (a tombstone
  * included), the base having folded concurrent events that can no longer be ordered against them.
- * An event is judged by the latest stamp in its branch up to it: the branch's order stands, so a
- * same-second delete and re-create are judged alike. Events both branches hold come after both
- * bases and stay.
+ * What the branch's device had already seen of the item is no competitor: a change on top of it
+ * stays whatever the clocks say. Against a concurrent change, an event is judged by the latest
+ * stamp in its branch up to it, so the branch's own order stands (a same-second delete and
+ * re-create are judged alike). Events both branches hold come after both bases and stay.
  */
-function dropSuperseded(branch: WalletEvent[], base: WalletState, shared: Set<string>, dropped: Set<string>) {
+function dropSuperseded(branch: Side, base: WalletState, shared: Set<string>, dropped: Set<string>) {
+  const seen = new Map<string, Stamp | undefined>()
   let latest: Stamp | undefined
-  for (const event of branch) {
+  for (const event of branch.suffix) {
+    const operations = operationsFor(event.schemaVersion)
     const stamp = stampOf(event)
     if (latest === undefined || compareStamps(stamp, latest) > 0) latest = stamp
-    if (shared.has(event.eventId)) continue
-    if (!operationsFor(event.schemaVersion).wins(base, event, latest)) dropped.add(event.eventId)
+    const subject = operations.subject(event)
+    if (!shared.has(event.eventId)) {
+      const known = seen.has(subject) ? seen.get(subject) : operations.heldStamp(branch.seen(), event)
+      const held = operations.heldStamp(base, event)
+      const onTopOfWhatItSaw = held === undefined || (known !== undefined && compareStamps(known, held) === 0)
+      if (!onTopOfWhatItSaw && !operations.wins(base, event, latest)) dropped.add(event.eventId)
+    }
+    seen.set(subject, stamp)
   }
 }
 
-function side(container: WalletStateContainer, hashes: string[], ancestor: string) {
+type Side = {
+  /** The branch: this side's events after the divergence point. */
+  suffix: WalletEvent[]
+  /** Whether this side folded events after the divergence point into its S. */
+  foldedPast: boolean
+  /** This side's state at the start of its branch: what its device had seen before it. */
+  seen: () => WalletState
+}
+
+function side(container: WalletStateContainer, hashes: string[], ancestor: string): Side {
   const index = hashes.indexOf(ancestor)
-  if (index >= 0) return { suffix: container.events.slice(index + 1), foldedPast: false }
-  return { suffix: container.events, foldedPast: ancestor !== container.S.fold.tipHash }
+  let state: WalletState | undefined
+  const seen = (upTo: number) => () => {
+    state ??= applyEvents(container.S, container.events.slice(0, upTo))
+    return state
+  }
+  if (index >= 0)
+    return { suffix: container.events.slice(index + 1), foldedPast: false, seen: seen(index + 1) }
+  return { suffix: container.events, foldedPast: ancestor !== container.S.fold.tipHash, seen: seen(0) }
 }
 
 /** Two bases that both folded concurrent events: per item, the newer stamp wins (a tombstone is an item). */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Follower } from '../chain/follower/Follower.js'
 import type { NodeClient } from '../chain/NodeClient.js'
+import type { CostLimiter } from '../clients/abuse/CostLimiter.js'
 import type { Config } from '../config/settings.js'
 import type { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import type { DeliveryListener } from '../delivery/DeliveryListener.js'
@@ -36,6 +37,7 @@ export type AppContext = {
   metrics: Registry
   lifecycle: Lifecycle
   adminToken: string
+  limiter: CostLimiter
   setLogLevel(level: LogLevel): void
   health(): HealthReport
 }

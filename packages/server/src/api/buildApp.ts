@@ -10,11 +10,13 @@ import Fastify, {
   LogController,
 } from 'fastify'
 import { Histogram } from 'prom-client'
+import { subnetOf } from '../clients/abuse/subnetOf.js'
 import { VERSION } from '../version.js'
 import type { AppContext } from './AppContext.js'
 import { adminRoutes } from './plugins/admin.js'
 import { errorHandling } from './plugins/errorHandling.js'
 import { operationsRoutes } from './plugins/operations.js'
+import { requestCost } from './plugins/requireSession.js'
 import { ErrorResponse } from './schemas/ErrorResponse.js'
 import { HealthReport } from './schemas/Health.js'
 
@@ -59,6 +61,11 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
   })
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    // The client API is paid for per IP subnet before anything else is done for it.
+    if (request.url.startsWith('/v1/')) {
+      const delay = context.limiter.charge('subnet', subnetOf(request.ip), requestCost(request))
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+    }
   })
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'

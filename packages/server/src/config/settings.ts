@@ -25,6 +25,10 @@ export type Config = {
   registrationPowBits: number
   maxInterestsPerClient: number
   maxFiltersPerInterest: number
+  clientCostPerSecond: number
+  clientCostBurst: number
+  subnetCostPerSecond: number
+  subnetCostBurst: number
   deploymentSweepMs: number
   walletStateMaxBytes: number
   walletStateVersionsKept: number
@@ -283,6 +287,46 @@ export const SETTINGS = [
     allowed: 'an integer from 1 to 1000',
     default: 16,
     parse: integer(1, 1000),
+  }),
+  define({
+    key: 'clientCostPerSecond',
+    flag: 'client-cost-per-second',
+    env: 'WALLET_BACKEND_CLIENT_COST_PER_SECOND',
+    description:
+      'Cost units a client may spend per second, sustained (a read costs 1, a write 3, sign-in and a stream 5).',
+    allowed: 'an integer from 1 to 1000000',
+    default: 20,
+    parse: integer(1, 1_000_000),
+  }),
+  define({
+    key: 'clientCostBurst',
+    flag: 'client-cost-burst',
+    env: 'WALLET_BACKEND_CLIENT_COST_BURST',
+    description:
+      'Cost a client may accumulate: above half of it requests are slowed down, above it refused with 429.',
+    allowed: 'an integer from 10 to 100000000',
+    default: 400,
+    parse: integer(10, 100_000_000),
+  }),
+  define({
+    key: 'subnetCostPerSecond',
+    flag: 'subnet-cost-per-second',
+    env: 'WALLET_BACKEND_SUBNET_COST_PER_SECOND',
+    description:
+      'Cost units one IP subnet (/24 for IPv4, /48 for IPv6) may spend per second, for all its clients.',
+    allowed: 'an integer from 1 to 1000000',
+    default: 200,
+    parse: integer(1, 1_000_000),
+  }),
+  define({
+    key: 'subnetCostBurst',
+    flag: 'subnet-cost-burst',
+    env: 'WALLET_BACKEND_SUBNET_COST_BURST',
+    description:
+      'Cost one IP subnet may accumulate before its requests are slowed down (half) and refused (all).',
+    allowed: 'an integer from 10 to 100000000',
+    default: 4000,
+    parse: integer(10, 100_000_000),
   }),
   define({
     key: 'deploymentSweepMs',

@@ -15,6 +15,7 @@ import { getCanonicalHead } from '../chain/follower/blockStore.js'
 import type { ChainListener } from '../chain/follower/ChainListener.js'
 import { combineListeners } from '../chain/follower/ChainListener.js'
 import { Follower } from '../chain/follower/Follower.js'
+import { CostLimiter } from '../clients/abuse/CostLimiter.js'
 import type { Config } from '../config/settings.js'
 import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
@@ -112,6 +113,21 @@ export class Service {
       lifecycle: this.lifecycle,
       adminToken: this.config.adminToken ?? readOrCreateAdminToken(this.dataDir),
       setLogLevel: this.#logging.setLevel,
+      limiter: new CostLimiter(
+        {
+          client: {
+            perSecond: this.config.clientCostPerSecond,
+            soft: this.config.clientCostBurst / 2,
+            hard: this.config.clientCostBurst,
+          },
+          subnet: {
+            perSecond: this.config.subnetCostPerSecond,
+            soft: this.config.subnetCostBurst / 2,
+            hard: this.config.subnetCostBurst,
+          },
+        },
+        { logger: this.logger, metrics: this.metrics },
+      ),
       health: () => this.health(),
       runtime: () => {
         if (!this.#runtime) throw new NotReadyError(this.lifecycle.state)

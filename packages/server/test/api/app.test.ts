@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppContext } from '../../src/api/AppContext.js'
 import { buildApp } from '../../src/api/buildApp.js'
 import { NotReadyError } from '../../src/api/NotReadyError.js'
+import { CostLimiter } from '../../src/clients/abuse/CostLimiter.js'
 import { loadConfig } from '../../src/config/loadConfig.js'
 import { Lifecycle } from '../../src/lifecycle/Lifecycle.js'
 import { createLogger } from '../../src/observability/createLogger.js'
@@ -26,6 +27,10 @@ beforeAll(async () => {
     lifecycle,
     adminToken: ADMIN,
     setLogLevel: setLevel,
+    limiter: new CostLimiter(
+      { client: { perSecond: 1, soft: 5, hard: 10 }, subnet: { perSecond: 1, soft: 5, hard: 10 } },
+      { logger, metrics },
+    ),
     runtime: () => {
       throw new NotReadyError('starting')
     },

@@ -38,6 +38,8 @@ export type SchemaOperations = Readonly<{
    * `stamp` replaces the event's own, for an event that must not sort before its predecessors.
    */
   wins(state: WalletState, event: WalletEvent, stamp?: Stamp): boolean
+  /** The stamp `state` holds for the event's item — of the item, its tombstone, or the settings. */
+  heldStamp(state: WalletState, event: WalletEvent): Stamp | undefined
   /** The (collection, id) an event is about, for the merge's per-kind rules. */
   subject(event: WalletEvent): string
   hashEvent(event: WalletEvent): string
@@ -106,6 +108,12 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
     }
     return settings as Record<string, unknown>
   }
+  const heldStamp = (state: WalletState, event: WalletEvent): Stamp | undefined => {
+    const rule = ruleFor(event)
+    if (rule.kind === 'settings') return state.settings.stamp ?? undefined
+    const id = rule.key(event.payload)
+    return state[rule.collection]?.[id]?.stamp ?? state.tombstones[`${rule.collection}:${id}`]
+  }
   const applyInPlace = (draft: WalletState, event: WalletEvent): void => {
     const rule = ruleFor(event)
     const stamp = stampOf(event)
@@ -160,12 +168,9 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
     }),
     subject,
     hashEvent: (event: WalletEvent) => hashCanonical(event),
+    heldStamp,
     wins(state: WalletState, event: WalletEvent, stamp = stampOf(event)): boolean {
-      const rule = ruleFor(event)
-      if (rule.kind === 'settings')
-        return state.settings.stamp === null || compareStamps(stamp, state.settings.stamp) > 0
-      const id = rule.key(event.payload)
-      const current = state[rule.collection]?.[id]?.stamp ?? state.tombstones[`${rule.collection}:${id}`]
+      const current = heldStamp(state, event)
       return current === undefined || compareStamps(stamp, current) > 0
     },
     reduce(state: WalletState, event: WalletEvent): WalletState {

@@ -20,6 +20,13 @@ export function sessionOf(request: FastifyRequest): SessionClient {
 
 const TOUCH_INTERVAL_MS = 60_000
 
+/** What a request costs the limits: reads are cheap, writes dearer, sign-in and streams dearest. */
+export function requestCost(request: FastifyRequest): number {
+  const url = request.url
+  if (url.startsWith('/v1/auth') || url.startsWith('/v1/stream')) return 5
+  return request.method === 'GET' || request.method === 'HEAD' ? 1 : 3
+}
+
 /**
  * Every route in the scope needs "Authorization: Bearer <session token>". The client's last
  * contact is refreshed at most once a minute, which is all the pruning policy needs.
@@ -43,6 +50,8 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     if (!session) throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
     const id = bytesToHex(session.clientId)
     request.client = { id, idBytes: session.clientId, token }
+    const delay = context.limiter.charge('client', id, requestCost(request))
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
     const now = Date.now()
     if ((touched.get(id) ?? 0) + TOUCH_INTERVAL_MS < now) {
       touched.set(id, now)
