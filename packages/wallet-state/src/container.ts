@@ -1,6 +1,6 @@
 import { ChainValidationError, InvalidEventError } from './errors.js'
 import { hashCanonical } from './hash.js'
-import { cloneState } from './schema/createOperations.js'
+import { cloneState, compareStamps, type SchemaOperations, stampOf } from './schema/createOperations.js'
 import { LATEST_SCHEMA_VERSION, operationsFor } from './schema/versions.js'
 import type { WalletEvent, WalletState, WalletStateContainer } from './types.js'
 
@@ -36,7 +36,29 @@ export function appendEvent(
   }
   const operations = operationsFor(event.schemaVersion)
   operations.validate(event)
+  // A change must stamp above the change to its item it replaces, or a merge of two folded states
+  // — which has only the stamps to go by — would let the replaced one win: a clock behind what
+  // it has seen takes that time, and a same-second change whose id sorts lower moves one second on.
+  const seen = seenStamp(container, event, operations)
+  if (seen && compareStamps(stampOf(event), seen) <= 0) {
+    event.timestampSeconds = event.eventId > seen[1] ? seen[0] : seen[0] + 1
+  }
   return { S: container.S, events: [...container.events, event], lastEventHash: operations.hashEvent(event) }
+}
+
+/**
+ * The stamp of the latest change to the event's item that could sort at or after the event: only
+ * events of the same second or later are looked at, so appending stays a scan of numbers.
+ */
+function seenStamp(container: WalletStateContainer, event: WalletEvent, operations: SchemaOperations) {
+  const subject = operations.subject(event)
+  const { events } = container
+  for (let i = events.length - 1; i >= 0; i--) {
+    const earlier = events[i]!
+    if (earlier.timestampSeconds < event.timestampSeconds) continue
+    if (operationsFor(earlier.schemaVersion).subject(earlier) === subject) return stampOf(earlier)
+  }
+  return operations.heldStamp(container.S, event)
 }
 
 /** The wallet state now: every event reduced over S, each with the operations of its own version. */

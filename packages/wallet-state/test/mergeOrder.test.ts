@@ -25,6 +25,23 @@ function add(
   return appendEvent(c, type, payload, { timestampSeconds, eventId })
 }
 
+/**
+ * Appends an event exactly as given. appendEvent moves a change that would stamp below the one it
+ * replaces; events written by other implementations or older builds may not, and merge must
+ * still keep each device's order for them.
+ */
+function raw(c: WalletStateContainer, type: string, payload: Record<string, unknown>, t: number, id: string) {
+  const event = {
+    schemaVersion: 2,
+    eventId: id,
+    parentHash: c.lastEventHash,
+    timestampSeconds: t,
+    type,
+    payload,
+  }
+  return { S: c.S, events: [...c.events, event], lastEventHash: WalletStateSchemaVersion2.hashEvent(event) }
+}
+
 function both(a: WalletStateContainer, b: WalletStateContainer) {
   const ab = mergeContainers(a, b)
   expect(canonicalize(mergeContainers(b, a))).toBe(canonicalize(ab))
@@ -38,7 +55,7 @@ const shared = () =>
 
 /** One device deletes X and re-creates it within one second, its ids sorting the other way round. */
 const deleteAndRecreate = () =>
-  add(
+  raw(
     add(shared(), 'delete_credential', { credentialId: 'X' }, T + 5, 'zz-delete'),
     'new_credential',
     { credentialId: 'X', v: 2 },
@@ -93,10 +110,32 @@ describe('a device’s own order survives the other branch’s duplicates', () =
     // b's clock went back; its re-add of X still follows its delete, and beats a's older delete.
     const a = add(shared(), 'delete_credential', { credentialId: 'X' }, T + 8, 'a-delete')
     let b = add(shared(), 'delete_credential', { credentialId: 'X' }, T + 9, 'b-delete')
-    b = add(b, 'new_credential', { credentialId: 'X', v: 9 }, T + 1, 'b-readd')
+    b = raw(b, 'new_credential', { credentialId: 'X', v: 9 }, T + 1, 'b-readd')
     expect(currentState(both(a, b)).credentials.X?.value.v).toBe(9)
     const folded = foldContainer(a, { now: T + 20, maxEvents: 0 })
     expect(currentState(both(folded, b)).credentials.X?.value.v).toBe(9)
+  })
+})
+
+describe('appendEvent stamps a change above the change it replaces', () => {
+  it('moves a same-second change whose id sorts lower one second on', () => {
+    const c = add(shared(), 'delete_credential', { credentialId: 'X' }, T, 'zz')
+    expect(add(c, 'new_credential', { credentialId: 'X' }, T, 'aa').events.at(-1)!.timestampSeconds).toBe(
+      T + 1,
+    )
+    expect(add(c, 'new_credential', { credentialId: 'X' }, T, 'zzz').events.at(-1)!.timestampSeconds).toBe(T)
+    // Another item is no reason to move.
+    expect(add(c, 'new_credential', { credentialId: 'Y' }, T, 'aa').events.at(-1)!.timestampSeconds).toBe(T)
+  })
+
+  it('takes the time of a change it has seen from a clock ahead, also one folded into S', () => {
+    const ahead = add(shared(), 'alter_settings', { settings: { a: 1 } }, T + 3_600, 'm')
+    const behind = add(ahead, 'alter_settings', { settings: { a: 2 } }, T, 'n')
+    expect(behind.events.at(-1)!.timestampSeconds).toBe(T + 3_600)
+    const folded = foldContainer(ahead, { now: T + 3_600, maxEvents: 0 })
+    expect(
+      add(folded, 'alter_settings', { settings: { a: 2 } }, T, 'a').events.at(-1)!.timestampSeconds,
+    ).toBe(T + 3_601)
   })
 })
 
