@@ -116,6 +116,19 @@ export class WalletBackendClient {
     return this.#call('GET', `/v1/deliveries${query.size ? `?${query}` : ''}`)
   }
 
+  /** Metered usage, stored data and limits of this client. */
+  async usage(): Promise<{
+    plan: string
+    usage: Record<
+      'requests' | 'filterWork' | 'itemsQueued' | 'bytesQueued' | 'bytesDelivered' | 'submissions',
+      number
+    >
+    stored: Record<'interests' | 'filters' | 'backlogItems' | 'backlogBytes' | 'walletStateBytes', number>
+    limits: Record<string, number>
+  }> {
+    return this.#call('GET', '/v1/usage')
+  }
+
   async ack(cursor: number): Promise<{ acked: number }> {
     return this.#call('POST', '/v1/deliveries/ack', { cursor })
   }

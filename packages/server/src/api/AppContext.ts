@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client'
 import type { Follower } from '../chain/follower/Follower.js'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { CostLimiter } from '../clients/abuse/CostLimiter.js'
+import type { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { Config } from '../config/settings.js'
 import type { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import type { DeliveryListener } from '../delivery/DeliveryListener.js'
@@ -26,6 +27,7 @@ export type Runtime = {
   node: NodeClient
   backfills: BackfillRunner
   streams: StreamHub
+  usage: UsageMeter
 }
 
 /** What the HTTP layer needs from the running service; routes get it and nothing else. */

@@ -29,6 +29,7 @@ export type Config = {
   clientCostBurst: number
   subnetCostPerSecond: number
   subnetCostBurst: number
+  streamBacklogBytes: number
   deploymentSweepMs: number
   walletStateMaxBytes: number
   walletStateVersionsKept: number
@@ -327,6 +328,16 @@ export const SETTINGS = [
     allowed: 'an integer from 10 to 100000000',
     default: 4000,
     parse: integer(10, 100_000_000),
+  }),
+  define({
+    key: 'streamBacklogBytes',
+    flag: 'stream-backlog-bytes',
+    env: 'WALLET_BACKEND_STREAM_BACKLOG_BYTES',
+    description:
+      'Unsent bytes a stream may have queued; a consumer that falls further behind is disconnected.',
+    allowed: 'an integer from 65536 to 1073741824',
+    default: 4 * 1024 * 1024,
+    parse: integer(65_536, 1024 * 1024 * 1024),
   }),
   define({
     key: 'deploymentSweepMs',

@@ -4,6 +4,7 @@ import { Counter, type Registry } from 'prom-client'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BlockRef, ChainListener } from '../chain/follower/ChainListener.js'
 import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
+import type { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { FilterIndex, Match, StoredInterest } from '../filters/FilterIndex.js'
 import type { ClientDeliveriesTable, DB, DeliveryKind } from '../storage/schema.js'
 import type { Notifier } from './Notifier.js'
@@ -40,7 +41,16 @@ export class DeliveryListener implements ChainListener {
   /** The block the next live batch starts at; an interest installed now is matched from there on. */
   #nextExpected: number | undefined
 
-  constructor(options: { filters: FilterIndex; notifier: Notifier; logger: Logger; metrics: Registry }) {
+  readonly #usage: UsageMeter | undefined
+
+  constructor(options: {
+    filters: FilterIndex
+    notifier: Notifier
+    logger: Logger
+    metrics: Registry
+    usage?: UsageMeter
+  }) {
+    this.#usage = options.usage
     this.#filters = options.filters
     this.#notifier = options.notifier
     this.#log = options.logger.child({ component: 'delivery' })
@@ -89,7 +99,9 @@ export class DeliveryListener implements ChainListener {
   async blocksAdded(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<void> {
     const last = blocks[blocks.length - 1]
     if (last) this.#nextExpected = Number(last.block.number) + 1
-    const matches = this.#filters.match(blocks)
+    const work = this.#usage ? new Map<Hex, number>() : undefined
+    const matches = this.#filters.match(blocks, work)
+    if (work) for (const [clientId, units] of work) this.#usage!.add(clientId, 'filter_work', units)
     const items: NewItem[] = matches.map((match) => this.#itemOf(match, blocks))
     items.push(...(await this.#deployments(trx, blocks)))
     if (items.length === 0) return
@@ -366,6 +378,8 @@ export class DeliveryListener implements ChainListener {
             bytes: payload.length,
           })
           this.#queued.inc({ kind: item.kind })
+          this.#usage?.add(id, 'items_queued')
+          this.#usage?.add(id, 'bytes_queued', payload.length)
         })
         this.#touched.add(id)
       }

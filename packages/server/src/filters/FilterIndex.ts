@@ -123,7 +123,7 @@ export class FilterIndex {
    * The matches of a batch of blocks, in chain order; several filters of one interest matching the
    * same transaction or log make one match naming all of them.
    */
-  match(blocks: readonly FetchedBlock[]): Match[] {
+  match(blocks: readonly FetchedBlock[], work?: Map<Hex, number>): Match[] {
     const matches: Match[] = []
     blocks.forEach(({ block, receipts }, blockIndex) => {
       let logIndexInBlock = 0
@@ -132,11 +132,13 @@ export class FilterIndex {
         const target = (tx.to ?? receipt.contractAddress)?.toLowerCase() as Hex | undefined
         const candidates = target ? this.#tx.get(target) : undefined
         if (candidates)
-          collect(matches, candidates, (f) => f.filter.matchTx(tx, receipt), {
-            kind: 'tx',
-            blockIndex,
-            txIndex,
-          })
+          collect(
+            matches,
+            candidates,
+            (f) => f.filter.matchTx(tx, receipt),
+            { kind: 'tx', blockIndex, txIndex },
+            work,
+          )
         for (const log of receipt.logs) {
           const logIndex = log.logIndex === undefined ? logIndexInBlock : Number(log.logIndex)
           logIndexInBlock += 1
@@ -146,12 +148,13 @@ export class FilterIndex {
           const exact = byTopic.get(topic0) ?? []
           const any = byTopic.get('*') ?? []
           const pool = exact.length === 0 ? any : any.length === 0 ? exact : [...exact, ...any]
-          collect(matches, pool, (f) => f.filter.matchLog(log), {
-            kind: 'log',
-            blockIndex,
-            txIndex,
-            logIndex,
-          })
+          collect(
+            matches,
+            pool,
+            (f) => f.filter.matchLog(log),
+            { kind: 'log', blockIndex, txIndex, logIndex },
+            work,
+          )
         }
       })
     })
@@ -178,9 +181,11 @@ function collect(
   candidates: readonly IndexedFilter[],
   test: (filter: IndexedFilter) => boolean,
   where: Pick<Match, 'kind' | 'blockIndex' | 'txIndex' | 'logIndex'>,
+  work: Map<Hex, number> | undefined,
 ): void {
   let byInterest: Map<number, Match> | undefined
   for (const candidate of candidates) {
+    if (work) work.set(candidate.clientId, (work.get(candidate.clientId) ?? 0) + candidate.filter.cost)
     if (!test(candidate)) continue
     byInterest ??= new Map()
     const existing = byInterest.get(candidate.clientContractId)

@@ -9,6 +9,7 @@ import { NotReadyError } from '../api/NotReadyError.js'
 import { authRoutes } from '../api/routes/authRoutes.js'
 import { deliveryRoutes } from '../api/routes/deliveryRoutes.js'
 import { interestRoutes } from '../api/routes/interestRoutes.js'
+import { usageRoutes } from '../api/routes/usageRoutes.js'
 import { walletStateRoutes } from '../api/routes/walletStateRoutes.js'
 import type { HealthReport } from '../api/schemas/Health.js'
 import { getCanonicalHead } from '../chain/follower/blockStore.js'
@@ -16,6 +17,7 @@ import type { ChainListener } from '../chain/follower/ChainListener.js'
 import { combineListeners } from '../chain/follower/ChainListener.js'
 import { Follower } from '../chain/follower/Follower.js'
 import { CostLimiter } from '../clients/abuse/CostLimiter.js'
+import { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { Config } from '../config/settings.js'
 import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
@@ -63,6 +65,7 @@ export class Service {
   #runtime: Runtime | undefined
   #backfills: BackfillRunner | undefined
   #sweeper: DeploymentSweeper | undefined
+  #usage: UsageMeter | undefined
   readonly #tasks: BackgroundTasks
   #stopping: Promise<void> | undefined
   readonly #abort = new AbortController()
@@ -139,6 +142,7 @@ export class Service {
       { prefix: '/v1/interests', plugin: interestRoutes },
       { prefix: '/v1', plugin: deliveryRoutes },
       { prefix: '/v1/wallet-state', plugin: walletStateRoutes },
+      { prefix: '/v1/usage', plugin: usageRoutes },
     ])
     const address = await this.#app.listen({ host: this.config.host, port: this.config.port })
     this.#url = address
@@ -176,7 +180,16 @@ export class Service {
     const notifier = new Notifier(this.#storage.storage)
     await notifier.start()
     this.#notifier = notifier
-    const delivery = new DeliveryListener({ filters, notifier, logger: this.logger, metrics: this.metrics })
+    const usage = new UsageMeter(db, this.logger, this.metrics)
+    usage.start()
+    this.#usage = usage
+    const delivery = new DeliveryListener({
+      filters,
+      notifier,
+      logger: this.logger,
+      metrics: this.metrics,
+      usage,
+    })
     await delivery.loadUndeployed(db)
     this.#listeners.push(delivery)
     rpc.onAvailability((available, reason) => this.#setCondition('node', available ? undefined : reason))
@@ -235,6 +248,7 @@ export class Service {
       delivery,
       node: rpc,
       backfills,
+      usage,
       streams: new StreamHub({
         db,
         notifier,
@@ -351,6 +365,7 @@ export class Service {
     await this.#sweeper?.stop()
     await this.#backfills?.stop()
     await this.#follower?.stop()
+    await this.#usage?.stop()
     await this.#notifier?.stop()
     await this.#node?.close()
     await this.#storage?.storage.close()

@@ -395,6 +395,27 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
     expect(items.every((i) => i.confirmations! >= 1)).toBe(true)
   })
 
+  it('meters each client: requests, filter work, queued and delivered items, backlog', async () => {
+    const token = await deployTransferEmitter(anvil)
+    await synced()
+    const c = client()
+    await c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER] }] })
+    for (let i = 0; i < 3; i++) await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 1n)
+    await synced()
+    const before = await c.usage()
+    expect(before.plan).toBe('default')
+    expect(before.usage.itemsQueued).toBe(3)
+    expect(before.usage.filterWork).toBeGreaterThanOrEqual(3)
+    expect(before.usage.requests).toBeGreaterThanOrEqual(2)
+    expect(before.stored).toMatchObject({ interests: 1, filters: 1, backlogItems: 3 })
+    const items = await everything(c)
+    await c.ack(items.at(-1)!.cursor)
+    const after = await c.usage()
+    expect(after.usage.bytesDelivered).toBeGreaterThan(before.usage.bytesDelivered)
+    expect(after.stored.backlogItems).toBe(0)
+    expect(after.limits.interests).toBeGreaterThan(0)
+  })
+
   it('keeps clients apart and refuses bad input with a code', async () => {
     const [a, b] = [client(), client()]
     await Promise.all([a.signIn(), b.signIn()])

@@ -45,11 +45,12 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     const token = header.slice('Bearer '.length).trim()
     if (token.length < 20 || token.length > 200)
       throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
-    const { db } = context.runtime()
+    const { db, usage } = context.runtime()
     const session = await findSession(db, token)
     if (!session) throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
     const id = bytesToHex(session.clientId)
     request.client = { id, idBytes: session.clientId, token }
+    usage.add(id, 'requests')
     const delay = context.limiter.charge('client', id, requestCost(request))
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
     const now = Date.now()

@@ -79,11 +79,14 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
     },
     async (request) => {
       const { after = 0, limit = 100 } = request.query as Static<typeof ListQuery>
-      return readDeliveries(context.runtime().db, sessionOf(request).idBytes, {
+      const client = sessionOf(request)
+      const page = await readDeliveries(context.runtime().db, client.idBytes, {
         after,
         limit,
         chain: chain(),
       })
+      context.runtime().usage.add(client.id, 'bytes_delivered', JSON.stringify(page.items).length)
+      return page
     },
   )
 
@@ -121,15 +124,26 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
       const client = sessionOf(request)
       const runtime = context.runtime()
       let closed = false
-      const send = (message: unknown) =>
+      const send = (frame: string) =>
         new Promise<void>((resolve, reject) =>
-          socket.send(JSON.stringify(message), (error) => (error ? reject(error) : resolve())),
+          socket.send(frame, (error) => (error ? reject(error) : resolve())),
         )
       const detach = runtime.streams.attach({
         clientId: client.idBytes,
         position: (request.query as Static<typeof StreamQuery>).after ?? 0,
         send: async (items) => {
-          for (const item of items) if (!closed) await send({ type: 'item', item })
+          for (const item of items) {
+            if (closed) return
+            const frame = JSON.stringify({ type: 'item', item })
+            // A consumer that does not read is disconnected, not buffered for without end.
+            if (socket.bufferedAmount > context.config.streamBacklogBytes) {
+              closed = true
+              socket.close(1013, 'slow consumer: reconnect with ?after=<last cursor>')
+              return
+            }
+            await send(frame)
+            runtime.usage.add(client.id, 'bytes_delivered', frame.length)
+          }
         },
         fail: (error) => {
           if (closed) return

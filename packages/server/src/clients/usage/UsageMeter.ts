@@ -1,0 +1,86 @@
+import { type Kysely, sql } from 'kysely'
+import type { Logger } from 'pino'
+import { Counter, type Registry } from 'prom-client'
+import { type Hex, hexToBytes } from 'viem'
+import type { DB } from '../../storage/schema.js'
+
+export const USAGE_COUNTERS = [
+  'requests',
+  'filter_work',
+  'items_queued',
+  'bytes_queued',
+  'bytes_delivered',
+  'submissions',
+] as const
+export type UsageCounter = (typeof USAGE_COUNTERS)[number]
+
+/**
+ * Per-client usage counters (DESIGN §8, incentives). Counting happens in memory on the hot paths
+ * and is written to `client_usage` in one statement every few seconds, so metering costs no write
+ * per request; Prometheus gets the aggregates.
+ */
+export class UsageMeter {
+  #pending = new Map<Hex, Partial<Record<UsageCounter, number>>>()
+  #timer: NodeJS.Timeout | undefined
+  readonly #total: Counter<'counter'>
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly logger: Logger,
+    metrics: Registry,
+  ) {
+    this.#total = new Counter({
+      name: 'wallet_backend_usage_total',
+      help: 'Metered client usage, all clients together, by counter',
+      labelNames: ['counter'],
+      registers: [metrics],
+    })
+  }
+
+  add(clientId: Hex, counter: UsageCounter, amount = 1): void {
+    if (amount <= 0) return
+    const entry = this.#pending.get(clientId) ?? {}
+    entry[counter] = (entry[counter] ?? 0) + amount
+    this.#pending.set(clientId, entry)
+    this.#total.inc({ counter }, amount)
+  }
+
+  start(intervalMs = 5_000): void {
+    this.#timer = setInterval(() => {
+      this.flush().catch((error: unknown) => this.logger.warn({ err: error }, 'usage flush failed'))
+    }, intervalMs)
+    this.#timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer)
+    await this.flush().catch(() => {})
+  }
+
+  /** Writes what was counted since the last flush. */
+  async flush(): Promise<void> {
+    if (this.#pending.size === 0) return
+    const pending = this.#pending
+    this.#pending = new Map()
+    const rows = [...pending.entries()].map(
+      ([id, counts]) =>
+        sql`(${hexToBytes(id)}::bytea, ${sql.join(
+          USAGE_COUNTERS.map((counter) => sql`${counts[counter] ?? 0}::bigint`),
+        )})`,
+    )
+    for (let i = 0; i < rows.length; i += 500) {
+      await sql`
+        update client_usage as u set
+          requests = u.requests + v.requests,
+          filter_work = u.filter_work + v.filter_work,
+          items_queued = u.items_queued + v.items_queued,
+          bytes_queued = u.bytes_queued + v.bytes_queued,
+          bytes_delivered = u.bytes_delivered + v.bytes_delivered,
+          submissions = u.submissions + v.submissions,
+          updated_at = now()
+        from (values ${sql.join(rows.slice(i, i + 500))})
+          as v(client_id, requests, filter_work, items_queued, bytes_queued, bytes_delivered, submissions)
+        where u.client_id = v.client_id`.execute(this.db)
+    }
+  }
+}
