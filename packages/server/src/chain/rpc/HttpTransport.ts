@@ -1,8 +1,18 @@
-import { redactUrl } from '../../config/settings.js'
 import { RpcTimeoutError, RpcTransportError } from './errors.js'
-import type { JsonRpcRequest, JsonRpcResponse, Transport } from './transport.js'
+import { redactRpcUrl } from './redactRpcUrl.js'
+import {
+  describeRequests,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  matchResponses,
+  type SendOptions,
+  type Transport,
+} from './transport.js'
 
-/** JSON-RPC over HTTP(S) with fetch; a batch is one POST of an array. */
+/**
+ * JSON-RPC over HTTP(S): one POST per call, a batch as one POST of an array. fetch keeps the
+ * connections alive between calls.
+ */
 export class HttpTransport implements Transport {
   readonly kind = 'http'
   readonly url: string
@@ -10,52 +20,69 @@ export class HttpTransport implements Transport {
 
   constructor(endpoint: string) {
     this.#endpoint = endpoint
-    this.url = redactUrl(endpoint)
+    this.url = redactRpcUrl(endpoint)
   }
 
-  async send(requests: JsonRpcRequest[], timeoutMs: number): Promise<JsonRpcResponse[]> {
-    const body = JSON.stringify(requests.length === 1 ? requests[0] : requests)
-    const label = requests.length === 1 ? requests[0]!.method : `batch of ${requests.length}`
+  async send(requests: JsonRpcRequest[], options: SendOptions): Promise<JsonRpcResponse[]> {
+    const label = describeRequests(requests)
+    const timeout = AbortSignal.timeout(options.timeoutMs)
+    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout
+    // Both the request and the reading of the answer count against the timeout.
+    const failed = (error: unknown, during: string): Error => {
+      if (options.signal?.aborted) return options.signal.reason as Error
+      if (timeout.aborted) return new RpcTimeoutError(this.url, label, options.timeoutMs)
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause
+      const reason = cause?.code ?? cause?.message ?? (error as Error).message
+      return new RpcTransportError(this.url, during ? `${during}: ${reason}` : reason, { cause: error })
+    }
     let response: Response
     try {
       response = await fetch(this.#endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body,
-        signal: AbortSignal.timeout(timeoutMs),
+        body: JSON.stringify(requests.length === 1 ? requests[0] : requests),
+        signal,
       })
     } catch (error) {
-      if ((error as Error).name === 'TimeoutError') throw new RpcTimeoutError(this.url, label, timeoutMs)
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause
-      throw new RpcTransportError(this.url, cause?.code ?? cause?.message ?? (error as Error).message, error)
+      throw failed(error, '')
     }
     let text: string
     try {
       text = await response.text()
     } catch (error) {
-      if ((error as Error).name === 'TimeoutError') throw new RpcTimeoutError(this.url, label, timeoutMs)
-      throw new RpcTransportError(this.url, `reading the response failed: ${(error as Error).message}`, error)
+      throw failed(error, 'reading the answer failed')
     }
     if (response.status >= 500 || response.status === 429) {
-      throw new RpcTransportError(this.url, `HTTP ${response.status}: ${text.slice(0, 120)}`)
+      throw new RpcTransportError(this.url, `HTTP ${response.status}: ${excerpt(text)}`, {
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+      })
     }
     let parsed: unknown
     try {
       parsed = JSON.parse(text)
     } catch {
-      throw new RpcTransportError(this.url, `HTTP ${response.status}, not JSON-RPC: ${text.slice(0, 120)}`)
+      throw new RpcTransportError(this.url, `HTTP ${response.status}, not JSON: ${excerpt(text)}`)
     }
-    const responses = Array.isArray(parsed) ? parsed : [parsed]
-    if (!responses.every((r) => typeof r === 'object' && r !== null && 'id' in r)) {
-      // A batch refused as a whole (e.g. a batch-size limit) comes back as one error without an id.
-      const error = (parsed as JsonRpcResponse).error
-      throw new RpcTransportError(
-        this.url,
-        `HTTP ${response.status}: ${error?.message ?? text.slice(0, 120)}`,
-      )
-    }
-    return responses as JsonRpcResponse[]
+    // Some nodes answer a refused request with a 4xx and a JSON-RPC error; that is still an answer.
+    const responses = matchResponses(requests, parsed)
+    if (!responses)
+      throw new RpcTransportError(this.url, `HTTP ${response.status}, not JSON-RPC: ${excerpt(text)}`)
+    return responses
   }
 
   async close(): Promise<void> {}
+}
+
+function excerpt(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim()
+  return oneLine.length > 120 ? `${oneLine.slice(0, 120)}…` : oneLine
+}
+
+/** `Retry-After` in seconds or as an HTTP date; undefined when absent or unreadable. */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }
