@@ -93,7 +93,7 @@ export function mergeContainers(
   const dropped = new Set<string>()
   if (checkA) dropSuperseded(sideA, base, shared, dropped)
   if (checkB) dropSuperseded(sideB, base, shared, dropped)
-  dropRepeats(order, sideA.suffix, shared, dropped)
+  dropRepeats(sideA.suffix, sideB.suffix, shared, dropped, order)
 
   let parent = prefix.length > 0 ? ancestor : base.fold.tipHash
   let version = base.schemaVersion
@@ -224,40 +224,52 @@ function hashTips(x: string, y: string): string {
 }
 
 /**
- * The schema's merge strategies over each item's history in the merged order: a change that
- * repeats the one just before it, made on its own in the other branch (two "new credential X",
- * two "delete keypair K", …), is dropped and the first stands. Only changes made in one branch
- * take part: an event both branches hold is no conflict, and a device repeating itself meant it.
+ * The schema's merge strategies: a change made in one branch is dropped when the other branch,
+ * on its own, made the same change to the same item later in the merged order (two "new
+ * credential X", two "delete keypair K", …) and that later change is kept — the last one stands.
+ * The merged state is what replaying every event would give, without the repeats. Only changes
+ * made in one branch take part: an event both branches hold is no conflict, and a device repeating
+ * itself meant it. A device merging again with an event dropped this way meets the kept later
+ * change again, so the drop is stable.
  */
 function dropRepeats(
-  order: WalletEvent[],
-  branchA: WalletEvent[],
+  a: WalletEvent[],
+  b: WalletEvent[],
   shared: Set<string>,
   dropped: Set<string>,
+  order: WalletEvent[],
 ) {
-  const inA = new Set(branchA.map((event) => event.eventId))
-  const origin = (event: WalletEvent) =>
-    shared.has(event.eventId) ? 'both' : inA.has(event.eventId) ? 'a' : 'b'
-  const previousOf = new Map<string, WalletEvent>()
-  for (const event of order) {
-    if (dropped.has(event.eventId)) continue
-    const subject = operationsFor(event.schemaVersion).subject(event)
-    const previous = previousOf.get(subject)
-    if (previous) {
-      const [from, to] = [origin(previous), origin(event)]
+  const inA = new Set(a.map((event) => event.eventId))
+  const inB = new Set(b.map((event) => event.eventId))
+  // "<type>|<item>" → that change's events made in one branch only, latest first.
+  const changes = new Map<string, WalletEvent[]>()
+  for (let i = order.length - 1; i >= 0; i--) {
+    const event = order[i]!
+    if (shared.has(event.eventId) || dropped.has(event.eventId)) continue
+    const key = `${event.type}|${operationsFor(event.schemaVersion).subject(event)}`
+    const list = changes.get(key)
+    if (list) list.push(event)
+    else changes.set(key, [event])
+  }
+  for (const events of changes.values()) {
+    if (!events.some((event) => inA.has(event.eventId)) || !events.some((event) => inB.has(event.eventId)))
+      continue
+    // The latest kept change of each branch, walking back from the end.
+    let keptA: WalletEvent | undefined
+    let keptB: WalletEvent | undefined
+    for (const event of events) {
+      const fromA = inA.has(event.eventId)
+      const later = fromA ? keptB : keptA
       // The newer version of the two holds the rules of both.
-      const operations = operationsFor(Math.max(previous.schemaVersion, event.schemaVersion))
-      if (
-        from !== 'both' &&
-        to !== 'both' &&
-        from !== to &&
-        operations.mergeStrategies[event.type]!(previous, event)
-      ) {
+      const operations = later && operationsFor(Math.max(event.schemaVersion, later.schemaVersion))
+      if (later && operations!.mergeStrategies[event.type]!(event, later)) {
         dropped.add(event.eventId)
-        continue
+      } else if (fromA) {
+        keptA ??= event
+      } else {
+        keptB ??= event
       }
     }
-    previousOf.set(subject, event)
   }
 }
 

@@ -89,10 +89,11 @@ describe('a device’s own order survives the other branch’s duplicates', () =
     const other = add(shared(), 'new_credential', { credentialId: 'X', v: 1 }, T + 4, 'bb-create')
     const m = both(deleteAndRecreate(), other)
     expect(currentState(m).credentials.X?.value.v).toBe(2)
-    expect(m.events.map((e) => e.eventId)).toEqual(['g0', 'bb-create', 'zz-delete', 'aa-recreate'])
+    // The other create is the same change made earlier: the later one stands.
+    expect(m.events.map((e) => e.eventId)).toEqual(['g0', 'zz-delete', 'aa-recreate'])
   })
 
-  it('a device repeating its own change keeps both; the other branch’s repeat is dropped', () => {
+  it('of the same change made in both branches the last one stands, whichever branch made it', () => {
     const a = add(
       add(shared(), 'new_keypair', { kid: 'k', v: 1 }, T + 1, 'a1'),
       'new_keypair',
@@ -102,8 +103,12 @@ describe('a device’s own order survives the other branch’s duplicates', () =
     )
     const b = add(shared(), 'new_keypair', { kid: 'k', v: 2 }, T + 2, 'b2')
     const m = both(a, b)
+    // b2 is followed by a's a3, which stands; a1's later twin b2 is gone, so a1 stays.
     expect(m.events.map((e) => e.eventId)).toEqual(['g0', 'a1', 'a3'])
     expect(currentState(m).keypairs.k?.value.v).toBe(3)
+    // A device's own repeats, with nothing of the other branch, all stay.
+    const c = add(shared(), 'new_keypair', { kid: 'j' }, T + 1, 'c1')
+    expect(both(a, c).events.map((e) => e.eventId)).toEqual(['g0', 'a1', 'c1', 'a3'])
   })
 
   it('a later event with an earlier clock stays after its device’s previous events', () => {

@@ -245,7 +245,7 @@ describe('merge', () => {
     const m = both(a, b)
     expect(ids(m, 'credentials')).toEqual(['shared', 'x', 'y'])
     expect(m.events.filter((e) => e.payload.credentialId === 'x')).toHaveLength(1)
-    expect(currentState(m).credentials.x?.value.from).toBe('a') // the earlier one
+    expect(currentState(m).credentials.x?.value.from).toBe('b') // the later one stands
   })
 
   it('drops duplicate deletions and duplicate keypair events by kid', () => {
@@ -264,7 +264,7 @@ describe('merge', () => {
     const m = both(a, b)
     expect(m.events.filter((e) => e.type === 'delete_credential')).toHaveLength(1)
     expect(m.events.filter((e) => e.type === 'new_keypair')).toHaveLength(1)
-    expect(currentState(m).keypairs.k?.value.v).toBe(1)
+    expect(currentState(m).keypairs.k?.value.v).toBe(2) // the later one stands
     expect(ids(m, 'credentials')).toEqual([])
   })
 

@@ -9,11 +9,11 @@ export type EventRule =
   | { kind: 'settings' }
 
 /**
- * A merge strategy (one per event type): whether `next`, made in one branch, repeats `previous` —
- * the change just before it to the same item in the merged order, made in the other branch. A
- * repeat is dropped and the first one stands. It must not depend on which branch is which.
+ * A merge strategy (one per event type): whether `earlier`, made in one branch, and `later`, of
+ * the same type about the same item and made in the other branch, are one change — then only the
+ * later is kept. It must not depend on which branch is which.
  */
-export type MergeStrategy = (previous: WalletEvent, next: WalletEvent) => boolean
+export type MergeStrategy = (earlier: WalletEvent, later: WalletEvent) => boolean
 
 export type SchemaOperations = Readonly<{
   schemaVersion: number
@@ -67,15 +67,14 @@ export function cloneState(state: WalletState): WalletState {
   }
 }
 
-/** Nothing is a repeat: right for settings, where each change replaces the last and the latest wins. */
+/** Never one change: right for settings, where each change replaces the last and the latest wins. */
 export const keepAll: MergeStrategy = () => false
 
 /**
  * The same change to the same item made in both branches (two "new credential X", two "delete
- * keypair K", two saves of one issuance session, …) is one change. A delete between them is not
- * skipped over: a re-create after a delete is a change of its own.
+ * keypair K", two saves of one issuance session, …) is one change.
  */
-export const sameChange: MergeStrategy = (previous, next) => previous.type === next.type
+export const sameChange: MergeStrategy = (earlier, later) => earlier.type === later.type
 
 export function idField(field: string) {
   return (payload: Record<string, unknown>): string => {
