@@ -25,9 +25,18 @@ export {
   compareStamps,
   createOperations,
   type EventRule,
+  type MergeStrategy,
   type SchemaOperations,
 } from './schema/createOperations.js'
 export { LATEST_SCHEMA_VERSION, operationsFor, SCHEMA_VERSIONS } from './schema/versions.js'
 export { WalletStateSchemaVersion1 } from './schema/WalletStateSchemaVersion1.js'
 export { WalletStateSchemaVersion2 } from './schema/WalletStateSchemaVersion2.js'
-export type { FoldInfo, Stamp, Stamped, WalletEvent, WalletState, WalletStateContainer } from './types.js'
+export type {
+  Collection,
+  FoldInfo,
+  Stamp,
+  Stamped,
+  WalletEvent,
+  WalletState,
+  WalletStateContainer,
+} from './types.js'
