@@ -4,10 +4,10 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { runWalletStateBench } from '../../wallet-state/bench/walletState.bench.js'
 import { runCatchUpBench } from './catchUp.bench.js'
 import { runLatencyBench } from './latency.bench.js'
 import { runMatchingBench } from './matching.bench.js'
-import { runWalletStateBench } from './walletState.bench.js'
 import { runWalletStateHttpBench } from './walletStateHttp.bench.js'
 
 const { values } = parseArgs({
