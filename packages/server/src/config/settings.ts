@@ -30,6 +30,8 @@ export type Config = {
   subnetCostPerSecond: number
   subnetCostBurst: number
   streamBacklogBytes: number
+  maxStreamsPerClient: number
+  maxStreamsPerSubnet: number
   deploymentSweepMs: number
   walletStateMaxBytes: number
   walletStateVersionsKept: number
@@ -338,6 +340,24 @@ export const SETTINGS = [
     allowed: 'an integer from 65536 to 1073741824',
     default: 4 * 1024 * 1024,
     parse: integer(65_536, 1024 * 1024 * 1024),
+  }),
+  define({
+    key: 'maxStreamsPerClient',
+    flag: 'max-streams-per-client',
+    env: 'WALLET_BACKEND_MAX_STREAMS_PER_CLIENT',
+    description: 'WebSocket streams one client may hold open at once (per instance).',
+    allowed: 'an integer from 1 to 1000',
+    default: 4,
+    parse: integer(1, 1000),
+  }),
+  define({
+    key: 'maxStreamsPerSubnet',
+    flag: 'max-streams-per-subnet',
+    env: 'WALLET_BACKEND_MAX_STREAMS_PER_SUBNET',
+    description: 'WebSocket streams one IP subnet (/24, /48) may hold open at once (per instance).',
+    allowed: 'an integer from 1 to 1000000',
+    default: 2000,
+    parse: integer(1, 1_000_000),
   }),
   define({
     key: 'deploymentSweepMs',

@@ -44,6 +44,11 @@ export class StreamHub {
     })
   }
 
+  /** Streams open for a client on this instance. */
+  count(clientId: Hex): number {
+    return this.#sessions.get(clientId)?.size ?? 0
+  }
+
   attach(session: StreamSession): () => void {
     const id = bytesToHex(session.clientId)
     const set = this.#sessions.get(id) ?? new Set()

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { loadConfig } from '../../src/config/loadConfig.js'
 import { createLogger } from '../../src/observability/createLogger.js'
 import { Service } from '../../src/service/Service.js'
@@ -47,6 +48,31 @@ afterAll(async () => {
   await service.stop()
   await anvil.stop()
   rmSync(dataDir, { recursive: true, force: true })
+})
+
+describe('stream limits', () => {
+  it('refuses a client a stream beyond its limit with 429, and allows one again after a close', async () => {
+    const token = await session()
+    const wsUrl = service.url.replace('http', 'ws')
+    const open = () =>
+      new Promise<{ socket: WebSocket | undefined; status: number }>((resolve) => {
+        const socket = new WebSocket(`${wsUrl}/v1/stream?token=${token}`)
+        socket.once('open', () => resolve({ socket, status: 101 }))
+        socket.once('unexpected-response', (_request, response) =>
+          resolve({ socket: undefined, status: response.statusCode ?? 0 }),
+        )
+        socket.once('error', () => {})
+      })
+    const held = []
+    for (let i = 0; i < 4; i++) held.push(await open())
+    expect(held.map((h) => h.status)).toEqual([101, 101, 101, 101])
+    expect((await open()).status).toBe(429)
+    held[0]!.socket!.close()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const again = await open()
+    expect(again.status).toBe(101)
+    for (const h of [...held.slice(1), again]) h.socket?.close()
+  })
 })
 
 describe('a flooding client', () => {

@@ -1,7 +1,9 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { WebSocket } from 'ws'
+import { subnetOf } from '../../clients/abuse/subnetOf.js'
 import { acknowledge, readDeliveries } from '../../delivery/deliveryStore.js'
+import { BaseError } from '../../errors/BaseError.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
@@ -33,6 +35,16 @@ const DeliveryItem = Type.Object(
   },
   { $id: 'DeliveryItem' },
 )
+export class StreamLimitError extends BaseError {
+  override readonly name = 'StreamLimitError'
+  constructor(scope: 'client' | 'subnet', limit: number) {
+    super('TOO_MANY_STREAMS', `At most ${limit} streams per ${scope}; close one first`, {
+      status: 429,
+      details: { scope, limit, retryAfterSeconds: 5 },
+    })
+  }
+}
+
 const Cursor = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 const ListQuery = Type.Object(
   { after: Type.Optional(Cursor), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
@@ -53,6 +65,18 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
       request.headers.authorization = `Bearer ${token}`
   })
   requireSession(app, context)
+  // Streams held open, per subnet: a bound on the connections one network can tie up.
+  const streamsPerSubnet = new Map<string, number>()
+  app.addHook('preHandler', async (request) => {
+    if (!request.url.startsWith('/v1/stream')) return
+    const client = sessionOf(request)
+    if (context.runtime().streams.count(client.id) >= context.config.maxStreamsPerClient) {
+      throw new StreamLimitError('client', context.config.maxStreamsPerClient)
+    }
+    if ((streamsPerSubnet.get(subnetOf(request.ip)) ?? 0) >= context.config.maxStreamsPerSubnet) {
+      throw new StreamLimitError('subnet', context.config.maxStreamsPerSubnet)
+    }
+  })
   app.addSchema(DeliveryItem)
   const security = [{ session: [] }]
   const chain = () => {
@@ -123,6 +147,8 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
     (socket: WebSocket, request) => {
       const client = sessionOf(request)
       const runtime = context.runtime()
+      const subnet = subnetOf(request.ip)
+      streamsPerSubnet.set(subnet, (streamsPerSubnet.get(subnet) ?? 0) + 1)
       let closed = false
       const send = (frame: string) =>
         new Promise<void>((resolve, reject) =>
@@ -191,6 +217,9 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
       socket.on('close', () => {
         closed = true
         detach()
+        const left = (streamsPerSubnet.get(subnet) ?? 1) - 1
+        if (left > 0) streamsPerSubnet.set(subnet, left)
+        else streamsPerSubnet.delete(subnet)
       })
     },
   )
