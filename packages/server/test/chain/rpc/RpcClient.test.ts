@@ -252,7 +252,12 @@ describe('failover', () => {
   it('reports down when every endpoint fails, fails fast while they back off, and reports up when one returns', async () => {
     const node = await startAnvil()
     cleanups.push(() => node.stop())
-    const rpc = client({ urls: [node.node.httpUrl], timeoutMs: 1_000, probeIntervalMs: 50 })
+    const rpc = client({
+      urls: [node.node.httpUrl],
+      timeoutMs: 1_000,
+      probeIntervalMs: 50,
+      backoff: { initialMs: 1_000 },
+    })
     const events: string[] = []
     rpc.on('up', () => events.push('up'))
     rpc.on('down', (reason) => events.push(`down: ${reason}`))
@@ -265,10 +270,13 @@ describe('failover', () => {
     expect((error as NodeUnavailableError).status).toBe(503)
     expect(error.message).toMatch(/endpoint #0: ECONNREFUSED/)
     expect(rpc.available).toBe(false)
-    // While the only endpoint backs off, a call fails at once without touching it.
+    // While the only endpoint backs off, a call fails at once without trying it (which would
+    // count another failure), and says when to retry.
     const again = await failure(rpc.request('eth_chainId', []))
     expect(again).toBeInstanceOf(NodeUnavailableError)
+    expect(again.message).toMatch(/endpoint #0: ECONNREFUSED/)
     expect((again as NodeUnavailableError).details?.retryAfterSeconds).toBe(1)
+    expect(rpc.status()[0]).toMatchObject({ healthy: false, failures: 1 })
 
     await node.restart()
     await waitFor(() => events.length === 3, 'the up event')
