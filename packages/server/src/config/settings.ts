@@ -1,3 +1,4 @@
+import { redactRpcUrl } from '../chain/rpc/redactRpcUrl.js'
 import type { LogLevel } from '../observability/createLogger.js'
 import { LOG_LEVELS } from '../observability/createLogger.js'
 import { ConfigError } from './ConfigError.js'
@@ -183,7 +184,7 @@ export const SETTINGS = [
       'Ethereum JSON-RPC endpoints in priority order (failover). Empty: spawn an embedded anvil under the data directory.',
     allowed: 'comma-separated http(s):// or ws(s):// URLs (the flag may be repeated)',
     default: [],
-    redact: (value) => value.map(redactUrl),
+    redact: (value) => value.map(redactRpcUrl),
     parse: nodeUrlList,
   }),
   define({

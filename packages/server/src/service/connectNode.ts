@@ -4,8 +4,8 @@ import type { Registry } from 'prom-client'
 import { ensureChainId } from '../chain/node/ensureChainId.js'
 import { type SpawnedAnvil, spawnAnvil } from '../chain/node/spawnAnvil.js'
 import { RpcClient } from '../chain/rpc/RpcClient.js'
+import { redactRpcUrl } from '../chain/rpc/redactRpcUrl.js'
 import type { Config } from '../config/settings.js'
-import { redactUrl } from '../config/settings.js'
 import { retryUntil } from './retryUntil.js'
 
 export type NodeConnection = {
@@ -64,7 +64,7 @@ export async function connectNode(options: {
     })
     const { pinned } = ensureChainId(options.dataDir, chainId)
     if (pinned) options.logger.info({ chainId }, 'data directory pinned to this chain')
-    const where = anvil ? `embedded anvil at ${anvil.httpUrl}` : urls.map(redactUrl).join(', ')
+    const where = anvil ? `embedded anvil at ${anvil.httpUrl}` : urls.map(redactRpcUrl).join(', ')
     return {
       rpc,
       chainId,
