@@ -5,6 +5,7 @@ import { getAddress, type Hex, hexToBytes, isAddress, recoverMessageAddress } fr
 import { createSiweMessage, parseSiweMessage } from 'viem/siwe'
 import { AuthError } from '../../clients/auth/errors.js'
 import { verifyProofOfWork } from '../../clients/auth/proofOfWork.js'
+import { RegistrationDifficulty } from '../../clients/auth/RegistrationDifficulty.js'
 import { createSession, deleteSession } from '../../clients/auth/sessionStore.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
@@ -54,6 +55,12 @@ function origin(request: FastifyRequest): { domain: string; uri: string } {
  * bring a proof of work: registering identities in bulk costs the attacker, not the server.
  */
 export async function authRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+  const difficulty = new RegistrationDifficulty({
+    baseBits: context.config.registrationPowBits,
+    calmPerWindow: 30,
+    windowMs: 60_000,
+    maxExtraBits: 8,
+  })
   app.post(
     '/challenge',
     {
@@ -67,7 +74,10 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
     async (request) => {
       const { address } = request.body as Static<typeof ChallengeBody>
       const { db, chainId } = context.runtime()
-      const nonce = randomBytes(16).toString('hex')
+      // The difficulty asked travels inside the (server-issued, stored) nonce, so the answer is
+      // judged by what was asked even if the rate changes meanwhile.
+      const bits = difficulty.current()
+      const nonce = `${bits}x${randomBytes(16).toString('hex')}`
       const issuedAt = new Date()
       const expiresAt = new Date(issuedAt.getTime() + CHALLENGE_TTL_MS)
       const addressBytes = hexToBytes(address as Hex)
@@ -95,7 +105,7 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
         nonce,
         message,
         expiresAt: expiresAt.toISOString(),
-        registration: { required: !known, difficulty: known ? 0 : context.config.registrationPowBits },
+        registration: { required: !known, difficulty: known ? 0 : bits },
       }
     },
   )
@@ -158,21 +168,22 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
       const id = hexToBytes(address)
       const known = await db.selectFrom('clients').select('id').where('id', '=', id).executeTakeFirst()
       if (!known) {
-        const difficulty = context.config.registrationPowBits
-        if (difficulty > 0 && body.proofOfWork === undefined) {
+        const asked = Number(fields.nonce.split('x')[0])
+        if (asked > 0 && body.proofOfWork === undefined) {
           throw new AuthError(
             'PROOF_OF_WORK_REQUIRED',
-            `a new client must send a proof of work of ${difficulty} bits`,
+            `a new client must send a proof of work of ${asked} bits`,
             {
-              difficulty,
+              difficulty: asked,
             },
           )
         }
-        if (!verifyProofOfWork(fields.nonce, address, body.proofOfWork ?? '', difficulty)) {
+        if (!verifyProofOfWork(fields.nonce, address, body.proofOfWork ?? '', asked)) {
           throw new AuthError('PROOF_OF_WORK_INVALID', 'proof of work does not meet the difficulty', {
-            difficulty,
+            difficulty: asked,
           })
         }
+        difficulty.record()
         await db.transaction().execute(async (trx) => {
           await trx
             .insertInto('clients')
