@@ -179,6 +179,29 @@ export class DeliveryListener implements ChainListener {
     }
   }
 
+  /** Queues a notice (`gap`, …) for one client, with what it says in `data`. */
+  async enqueueNotice(
+    trx: Transaction<DB>,
+    clientId: Hex,
+    kind: DeliveryKind,
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    await this.#enqueue(trx, [
+      {
+        clientId,
+        kind,
+        clientContractId: null,
+        filterId: null,
+        blockNumber: null,
+        blockHash: null,
+        txHash: null,
+        txIndex: null,
+        logIndex: null,
+        payload: data,
+      },
+    ])
+  }
+
   /** Queues a `deployed` item for every active client interested in `address` (found by a code sweep). */
   async enqueueDeployed(
     trx: Transaction<DB>,

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type DeliveryItem, WalletBackendClient, type WalletBackendError } from '@wallet-backend/sdk'
-import { getAddress, getContractAddress } from 'viem'
+import { getAddress, getContractAddress, hexToBytes } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -414,6 +414,57 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
     expect(after.usage.bytesDelivered).toBeGreaterThan(before.usage.bytesDelivered)
     expect(after.stored.backlogItems).toBe(0)
     expect(after.limits.interests).toBeGreaterThan(0)
+  })
+
+  it('a dormant client is not queued for, gets a gap when it returns, and pruning deletes all it owns', async () => {
+    const token = await deployTransferEmitter(anvil)
+    await synced()
+    const c = client()
+    await c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER] }] })
+    const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()
+    const admin = (method: string, path: string) =>
+      fetch(`${service.url}/admin${path}`, { method, headers: { authorization: `Bearer ${adminToken}` } })
+    await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 1n)
+    await synced()
+    expect((await admin('POST', `/clients/${c.clientId}/dormant`)).status).toBe(200)
+    const missedFrom = (await anvil.blockNumber()) + 1
+    await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 2n)
+    await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 3n)
+    await synced()
+    const missedTo = await anvil.blockNumber()
+    await c.signIn() // back
+    await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 4n)
+    await synced()
+    const items = await everything(c)
+    expect(items.map((i) => i.kind)).toEqual(['log', 'gap', 'log'])
+    expect(items[1]!.data).toEqual({ fromBlock: missedFrom, toBlock: missedTo })
+    const listed = await (await admin('GET', '/clients?limit=1000')).json()
+    expect(listed.clients.find((x: { id: string }) => x.id === c.clientId)).toMatchObject({ stage: 'active' })
+
+    expect((await admin('DELETE', `/clients/${c.clientId}`)).status).toBe(204)
+    const db = service.storage!.db
+    const id = hexToBytes(c.clientId)
+    for (const table of [
+      'client_contracts',
+      'client_tx_filters',
+      'client_deliveries',
+      'client_usage',
+      'sessions',
+    ] as const) {
+      expect(
+        await db.selectFrom(table).select('client_id').where('client_id', '=', id).execute(),
+        table,
+      ).toEqual([])
+    }
+    expect(
+      await db
+        .selectFrom('deployed_contracts')
+        .select('address')
+        .where('address', '=', hexToBytes(token))
+        .execute(),
+    ).toEqual([])
+    expect((await admin('DELETE', `/clients/${c.clientId}`)).status).toBe(404)
+    expect((await fetch(`${service.url}/admin/clients`)).status).toBe(401)
   })
 
   it('keeps clients apart and refuses bad input with a code', async () => {

@@ -7,6 +7,7 @@ import { AuthError } from '../../clients/auth/errors.js'
 import { verifyProofOfWork } from '../../clients/auth/proofOfWork.js'
 import { RegistrationDifficulty } from '../../clients/auth/RegistrationDifficulty.js'
 import { createSession, deleteSession } from '../../clients/auth/sessionStore.js'
+import { wakeClient } from '../../clients/lifecycle/clientStages.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
@@ -166,7 +167,15 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
         throw new AuthError('SIGNATURE_INVALID', 'signature is not by the key of the message address')
       }
       const id = hexToBytes(address)
-      const known = await db.selectFrom('clients').select('id').where('id', '=', id).executeTakeFirst()
+      const known = await db
+        .selectFrom('clients')
+        .select(['id', 'stage'])
+        .where('id', '=', id)
+        .executeTakeFirst()
+      if (known?.stage === 'dormant') {
+        const runtime = context.runtime()
+        await wakeClient(db, runtime.filters, runtime.delivery, address, runtime.follower.snapshot().head)
+      }
       if (!known) {
         const asked = Number(fields.nonce.split('x')[0])
         if (asked > 0 && body.proofOfWork === undefined) {
