@@ -209,25 +209,7 @@ export class DeliveryListener implements ChainListener {
     block: BlockRef,
     detectedBy: string,
   ): Promise<void> {
-    const interests = await trx
-      .selectFrom('client_contracts as i')
-      .innerJoin('clients as c', 'c.id', 'i.client_id')
-      .select(['i.id', 'i.client_id'])
-      .where('i.address', '=', hexToBytes(address))
-      .where('c.stage', '=', 'active')
-      .execute()
-    const items: NewItem[] = interests.map((interest) => ({
-      clientId: bytesToHex(interest.client_id),
-      kind: 'deployed',
-      clientContractId: interest.id,
-      filterId: null,
-      blockNumber: block.number,
-      blockHash: block.hash,
-      txHash: null,
-      txIndex: null,
-      logIndex: null,
-      payload: { address, detectedBy },
-    }))
+    const items = await this.#deployedItems(trx, address, { block, txHash: null, txIndex: null }, detectedBy)
     if (items.length > 0) await this.#enqueue(trx, items)
   }
 
@@ -308,29 +290,42 @@ export class DeliveryListener implements ChainListener {
         })
         .where('address', '=', hexToBytes(address))
         .execute()
-      const interests = await trx
-        .selectFrom('client_contracts as i')
-        .innerJoin('clients as c', 'c.id', 'i.client_id')
-        .select(['i.id', 'i.client_id'])
-        .where('i.address', '=', hexToBytes(address))
-        .where('c.stage', '=', 'active')
-        .execute()
-      for (const interest of interests) {
-        items.push({
-          clientId: bytesToHex(interest.client_id),
-          kind: 'deployed',
-          clientContractId: interest.id,
-          filterId: null,
-          blockNumber: Number(block.number),
-          blockHash: block.hash,
-          txHash: block.transactions[txIndex]!.hash,
-          txIndex,
-          logIndex: null,
-          payload: { address, detectedBy: via },
-        })
+      const where = {
+        block: { number: Number(block.number), hash: block.hash },
+        txHash: block.transactions[txIndex]!.hash,
+        txIndex,
       }
+      items.push(...(await this.#deployedItems(trx, address, where, via)))
     }
     return items
+  }
+
+  /** A `deployed` item for every active client interested in `address`. */
+  async #deployedItems(
+    trx: Transaction<DB>,
+    address: Hex,
+    where: { block: BlockRef; txHash: Hex | null; txIndex: number | null },
+    detectedBy: string,
+  ): Promise<NewItem[]> {
+    const interests = await trx
+      .selectFrom('client_contracts as i')
+      .innerJoin('clients as c', 'c.id', 'i.client_id')
+      .select(['i.id', 'i.client_id'])
+      .where('i.address', '=', hexToBytes(address))
+      .where('c.stage', '=', 'active')
+      .execute()
+    return interests.map((interest) => ({
+      clientId: bytesToHex(interest.client_id),
+      kind: 'deployed',
+      clientContractId: interest.id,
+      filterId: null,
+      blockNumber: where.block.number,
+      blockHash: where.block.hash,
+      txHash: where.txHash,
+      txIndex: where.txIndex,
+      logIndex: null,
+      payload: { address, detectedBy },
+    }))
   }
 
   async #storeVerifiedTxs(trx: Transaction<DB>, matches: readonly Match[], blocks: readonly FetchedBlock[]) {

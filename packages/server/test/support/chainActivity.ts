@@ -4,18 +4,18 @@ const TOPIC = 'aa'.repeat(32)
 /** Init code of a contract whose every call emits one log (LOG1 with a fixed topic, no data). */
 const LOGGER_INIT = `0x6025600a5f3960255ff37f${TOPIC}5f5fa100`
 
+/** Deploys `init` (from the first account unless told otherwise) and returns the contract's address. */
+export async function deploy(anvil: TestAnvil, init: string, from?: `0x${string}`): Promise<`0x${string}`> {
+  const sender = from ?? (await anvil.accounts())[0]
+  const hash = await anvil.rpc<string>('eth_sendTransaction', [{ from: sender, data: init }])
+  await waitForReceipt(anvil, hash)
+  return (await anvil.rpc<{ contractAddress: `0x${string}` }>('eth_getTransactionReceipt', [hash]))
+    .contractAddress
+}
+
 /** Deploys the log-emitting contract and returns its address. */
-export async function deployLogger(anvil: TestAnvil): Promise<`0x${string}`> {
-  const [from] = await anvil.accounts()
-  const hash = await anvil.rpc<string>('eth_sendTransaction', [{ from, data: LOGGER_INIT }])
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const receipt = await anvil.rpc<{ contractAddress: `0x${string}` } | null>('eth_getTransactionReceipt', [
-      hash,
-    ])
-    if (receipt) return receipt.contractAddress
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  throw new Error(`deployment ${hash} was not mined`)
+export function deployLogger(anvil: TestAnvil): Promise<`0x${string}`> {
+  return deploy(anvil, LOGGER_INIT)
 }
 
 /**
@@ -52,17 +52,8 @@ const TRANSFER = 'ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3
 export const TRANSFER_EMITTER_INIT =
   `0x602f600a5f39602f5ff3602060205f375f35337f${TRANSFER}60205fa300` as const
 
-export async function deployTransferEmitter(anvil: TestAnvil, from?: `0x${string}`): Promise<`0x${string}`> {
-  const sender = from ?? (await anvil.accounts())[0]
-  const hash = await anvil.rpc<string>('eth_sendTransaction', [{ from: sender, data: TRANSFER_EMITTER_INIT }])
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const receipt = await anvil.rpc<{ contractAddress: `0x${string}` } | null>('eth_getTransactionReceipt', [
-      hash,
-    ])
-    if (receipt) return receipt.contractAddress
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  throw new Error(`deployment ${hash} was not mined`)
+export function deployTransferEmitter(anvil: TestAnvil, from?: `0x${string}`): Promise<`0x${string}`> {
+  return deploy(anvil, TRANSFER_EMITTER_INIT, from)
 }
 
 /** Sends `amount` of a transfer-emitting token from `from` to `to` (one block with automine). */
@@ -94,10 +85,6 @@ export async function waitForReceipt(anvil: TestAnvil, hash: string): Promise<vo
  */
 export const NFT_TRANSFER_EMITTER_INIT = `0x602b600a5f39602b5ff36020355f35337f${TRANSFER}5f5fa400` as const
 
-export async function deployNftEmitter(anvil: TestAnvil): Promise<`0x${string}`> {
-  const [from] = await anvil.accounts()
-  const hash = await anvil.rpc<string>('eth_sendTransaction', [{ from, data: NFT_TRANSFER_EMITTER_INIT }])
-  await waitForReceipt(anvil, hash)
-  return (await anvil.rpc<{ contractAddress: `0x${string}` }>('eth_getTransactionReceipt', [hash]))
-    .contractAddress
+export function deployNftEmitter(anvil: TestAnvil): Promise<`0x${string}`> {
+  return deploy(anvil, NFT_TRANSFER_EMITTER_INIT)
 }
