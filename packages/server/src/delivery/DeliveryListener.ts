@@ -9,7 +9,8 @@ import type { FilterIndex, Match, StoredInterest } from '../filters/FilterIndex.
 import type { ClientDeliveriesTable, DB, DeliveryKind } from '../storage/schema.js'
 import type { Notifier } from './Notifier.js'
 
-type NewItem = {
+/** An item to queue for one client; the queue gives it its cursor. */
+export type QueueItem = {
   clientId: Hex
   kind: DeliveryKind
   clientContractId: number | null
@@ -102,7 +103,7 @@ export class DeliveryListener implements ChainListener {
     const work = this.#usage ? new Map<Hex, number>() : undefined
     const matches = this.#filters.match(blocks, work)
     if (work) for (const [clientId, units] of work) this.#usage!.add(clientId, 'filter_work', units)
-    const items: NewItem[] = matches.map((match) => this.#itemOf(match, blocks))
+    const items: QueueItem[] = matches.map((match) => this.#itemOf(match, blocks))
     items.push(...(await this.#deployments(trx, blocks)))
     if (items.length === 0) return
     // Chain order: a contract's deployment comes before its first activity, a transaction before its logs.
@@ -115,7 +116,7 @@ export class DeliveryListener implements ChainListener {
         (a.logIndex ?? 0) - (b.logIndex ?? 0),
     )
     await this.#storeVerifiedTxs(trx, matches, blocks)
-    await this.#enqueue(trx, items)
+    await this.enqueue(trx, items)
   }
 
   async blocksRemoved(trx: Transaction<DB>, blocks: readonly BlockRef[]): Promise<void> {
@@ -149,7 +150,7 @@ export class DeliveryListener implements ChainListener {
       .returning('address')
       .execute()
     for (const row of undone) this.#undeployed.add(bytesToHex(row.address))
-    const notices: NewItem[] = withdrawn
+    const notices: QueueItem[] = withdrawn
       .filter((row) => row.delivered_at !== null || row.cursor <= row.acked_cursor)
       .map((row) => ({
         clientId: bytesToHex(row.client_id),
@@ -173,7 +174,7 @@ export class DeliveryListener implements ChainListener {
           reason: 'reorg',
         },
       }))
-    if (notices.length > 0) await this.#enqueue(trx, notices)
+    if (notices.length > 0) await this.enqueue(trx, notices)
     if (withdrawn.length > 0) {
       this.#log.info({ withdrawn: withdrawn.length, notices: notices.length }, 'reorg withdrew queued items')
     }
@@ -186,7 +187,7 @@ export class DeliveryListener implements ChainListener {
     kind: DeliveryKind,
     data: Record<string, unknown>,
   ): Promise<void> {
-    await this.#enqueue(trx, [
+    await this.enqueue(trx, [
       {
         clientId,
         kind,
@@ -210,7 +211,7 @@ export class DeliveryListener implements ChainListener {
     detectedBy: string,
   ): Promise<void> {
     const items = await this.#deployedItems(trx, address, { block, txHash: null, txIndex: null }, detectedBy)
-    if (items.length > 0) await this.#enqueue(trx, items)
+    if (items.length > 0) await this.enqueue(trx, items)
   }
 
   /**
@@ -233,7 +234,7 @@ export class DeliveryListener implements ChainListener {
       }
       return item
     })
-    if (items.length > 0) await this.#enqueue(trx, items)
+    if (items.length > 0) await this.enqueue(trx, items)
   }
 
   committed(): void {
@@ -243,7 +244,7 @@ export class DeliveryListener implements ChainListener {
     this.#notifier.notify(touched).catch((error: unknown) => this.#log.warn({ err: error }, 'notify failed'))
   }
 
-  #itemOf(match: Match, blocks: readonly FetchedBlock[]): NewItem {
+  #itemOf(match: Match, blocks: readonly FetchedBlock[]): QueueItem {
     const { block } = blocks[match.blockIndex]!
     const tx = block.transactions[match.txIndex]!
     return {
@@ -261,7 +262,7 @@ export class DeliveryListener implements ChainListener {
   }
 
   /** Contract creations and first logs at watched undeployed addresses become `deployed` items. */
-  async #deployments(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<NewItem[]> {
+  async #deployments(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<QueueItem[]> {
     if (this.#undeployed.size === 0) return []
     const found = new Map<Hex, { block: FetchedBlock['block']; txIndex: number; via: 'creation' | 'log' }>()
     for (const { block, receipts } of blocks) {
@@ -278,7 +279,7 @@ export class DeliveryListener implements ChainListener {
       })
     }
     if (found.size === 0) return []
-    const items: NewItem[] = []
+    const items: QueueItem[] = []
     for (const [address, { block, txIndex, via }] of found) {
       this.#undeployed.delete(address)
       await trx
@@ -306,7 +307,7 @@ export class DeliveryListener implements ChainListener {
     address: Hex,
     where: { block: BlockRef; txHash: Hex | null; txIndex: number | null },
     detectedBy: string,
-  ): Promise<NewItem[]> {
+  ): Promise<QueueItem[]> {
     const interests = await trx
       .selectFrom('client_contracts as i')
       .innerJoin('clients as c', 'c.id', 'i.client_id')
@@ -355,9 +356,12 @@ export class DeliveryListener implements ChainListener {
     }
   }
 
-  /** Gives each item the next cursor of its client and stores it; clients that are not active get nothing. */
-  async #enqueue(trx: Transaction<DB>, items: readonly NewItem[]): Promise<void> {
-    const perClient = new Map<Hex, NewItem[]>()
+  /**
+   * Gives each item the next cursor of its client and stores it, in `trx`; clients that are not
+   * active get nothing. Every producer of items (matching, contract state, submissions) queues here.
+   */
+  async enqueue(trx: Transaction<DB>, items: readonly QueueItem[]): Promise<void> {
+    const perClient = new Map<Hex, QueueItem[]>()
     for (const item of items) {
       const list = perClient.get(item.clientId)
       if (list) list.push(item)

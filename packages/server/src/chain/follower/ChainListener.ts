@@ -10,6 +10,11 @@ export type BlockRef = { number: number; hash: `0x${string}` }
  * everything derived from it become visible — or are withdrawn — together (DESIGN invariant 2).
  */
 export interface ChainListener {
+  /**
+   * Before the transaction that stores `blocks`: the moment for node calls a listener needs for
+   * them (a database transaction is not held open across the network).
+   */
+  prepare?(blocks: readonly FetchedBlock[]): Promise<void>
   /** New canonical blocks, oldest first, already stored in `trx`. */
   blocksAdded(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<void>
   /** Blocks that stopped being canonical, newest first; what was derived from them must go. */
@@ -21,6 +26,9 @@ export interface ChainListener {
 /** Runs several listeners in order, as one. */
 export function combineListeners(listeners: readonly ChainListener[]): ChainListener {
   return {
+    async prepare(blocks) {
+      for (const listener of listeners) await listener.prepare?.(blocks)
+    },
     async blocksAdded(trx, blocks) {
       for (const listener of listeners) await listener.blocksAdded(trx, blocks)
     },

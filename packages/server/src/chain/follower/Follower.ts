@@ -211,11 +211,23 @@ export class Follower {
     return this.#head!
   }
 
+  #turn: Promise<unknown> = Promise.resolve()
+
+  /**
+   * Runs `fn` between follow cycles, never during one: what it reads of the stored chain and the
+   * listeners' state stays put until it is done. Keep it short; the chain waits for it.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(fn, fn)
+    this.#turn = run.catch(() => {})
+    return run
+  }
+
   async #run(): Promise<void> {
     while (this.#running) {
       this.#dirty = false
       try {
-        await this.#cycle()
+        await this.exclusive(() => this.#cycle())
         this.#backoffMs = 0
         this.#lastError = undefined
       } catch (error) {
@@ -351,6 +363,7 @@ export class Follower {
   }
 
   async #store(blocks: FetchedBlock[]): Promise<void> {
+    await this.#o.listener.prepare?.(blocks)
     await this.#o.db.transaction().execute(async (trx) => {
       await insertCanonicalBlocks(trx, blocks)
       await this.#o.listener.blocksAdded(trx, blocks)
