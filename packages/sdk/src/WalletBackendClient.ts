@@ -1,7 +1,7 @@
 import type { LocalAccount } from 'viem'
 import { WalletBackendError } from './errors.js'
 import { solveProofOfWork } from './solveProofOfWork.js'
-import type { DeliveryItem, Filter, Hex, Interest } from './types.js'
+import type { DeliveryItem, Filter, Hex, Interest, Watch } from './types.js'
 
 /** The WebSocket constructor to use: browsers and Node ≥ 22 have one; on Node 20 pass `ws`. */
 export type WebSocketConstructor = new (
@@ -98,7 +98,7 @@ export class WalletBackendClient {
 
   async putInterest(
     address: Hex,
-    body: { filters: Filter[]; startBlock?: number; abi?: unknown[] },
+    body: { filters: Filter[]; watches?: Watch[]; startBlock?: number; abi?: unknown[] },
   ): Promise<Interest> {
     return this.#call('PUT', `/v1/interests/${address}`, body)
   }

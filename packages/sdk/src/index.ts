@@ -1,6 +1,16 @@
 export { WalletBackendError } from './errors.js'
 export { solveProofOfWork } from './solveProofOfWork.js'
-export type { DeliveryItem, DeliveryKind, Filter, FilterCode, Hex, Interest } from './types.js'
+export type {
+  DeliveryItem,
+  DeliveryKind,
+  Filter,
+  FilterCode,
+  Hex,
+  Interest,
+  StateChange,
+  Watch,
+  WatchKind,
+} from './types.js'
 export {
   type ClientOptions,
   type Stream,

@@ -3,12 +3,29 @@ export type Hex = `0x${string}`
 export type FilterCode = 'all' | 'logs' | 'calls' | 'transfers' | 'value'
 export type Filter = { code: FilterCode; args: unknown[] }
 
+/** Contract state to watch: an account field, a storage slot (`[slot]`) or a view call (`[callData]`). */
+export type WatchKind = 'balance' | 'nonce' | 'codeHash' | 'storageRoot' | 'slot' | 'call'
+export type Watch = { kind: WatchKind; args: unknown[] }
+
+/** What a `state` item carries in `data`. */
+export type StateChange = {
+  watch: Watch & { id: number }
+  /** Hex quantity (account fields), 32-byte word (slot), or `{ result }` / `{ reverted, error }` (call). */
+  value: unknown
+  /** The value it replaces and the block it was read at, when `reason` is `changed`. */
+  previous: { value: unknown; blockNumber: number } | null
+  reason: 'initial' | 'changed' | 'deployed' | 'reorg'
+  /** A view call's result decoded with the interest's ABI. */
+  decoded?: { name: string; result: unknown }
+}
+
 export type Interest = {
   address: Hex
   startBlock: number | null
   abi: unknown[] | null
   deployed: boolean
   filters: (Filter & { id: number })[]
+  watches: (Watch & { id: number })[]
   createdAt: string
   updatedAt: string
 }

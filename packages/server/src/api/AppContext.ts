@@ -6,6 +6,7 @@ import type { NodeClient } from '../chain/NodeClient.js'
 import type { CostLimiter } from '../clients/abuse/CostLimiter.js'
 import type { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { Config } from '../config/settings.js'
+import type { StateWatcher } from '../contract-state/StateWatcher.js'
 import type { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import type { DeliveryListener } from '../delivery/DeliveryListener.js'
 import type { Notifier } from '../delivery/Notifier.js'
@@ -28,6 +29,7 @@ export type Runtime = {
   backfills: BackfillRunner
   streams: StreamHub
   usage: UsageMeter
+  contractState: StateWatcher
 }
 
 /** What the HTTP layer needs from the running service; routes get it and nothing else. */

@@ -26,6 +26,7 @@ export type Config = {
   registrationPowBits: number
   maxInterestsPerClient: number
   maxFiltersPerInterest: number
+  maxWatchesPerInterest: number
   clientCostPerSecond: number
   clientCostBurst: number
   subnetCostPerSecond: number
@@ -291,6 +292,16 @@ export const SETTINGS = [
     allowed: 'an integer from 1 to 1000',
     default: 16,
     parse: integer(1, 1000),
+  }),
+  define({
+    key: 'maxWatchesPerInterest',
+    flag: 'max-watches-per-interest',
+    env: 'WALLET_BACKEND_MAX_WATCHES_PER_INTEREST',
+    description:
+      'Contract-state watches on one interest (each costs the node a read of the contract at every block).',
+    allowed: 'an integer from 0 to 1000',
+    default: 16,
+    parse: integer(0, 1000),
   }),
   define({
     key: 'clientCostPerSecond',

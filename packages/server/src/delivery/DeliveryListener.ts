@@ -25,6 +25,11 @@ export type QueueItem = {
 
 const CHUNK = 500
 
+/** Something else that derives items from added blocks (contract state, …), queued with the matches. */
+export interface ItemProducer {
+  itemsFor(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<QueueItem[]>
+}
+
 /**
  * Matches every stored block against the filter index and queues the matches, per client, with
  * cursors that only grow — inside the follower's transaction, so a block and its items commit
@@ -43,6 +48,7 @@ export class DeliveryListener implements ChainListener {
   #nextExpected: number | undefined
 
   readonly #usage: UsageMeter | undefined
+  readonly #producers: ItemProducer[] = []
 
   constructor(options: {
     filters: FilterIndex
@@ -61,6 +67,11 @@ export class DeliveryListener implements ChainListener {
       labelNames: ['kind'],
       registers: [options.metrics],
     })
+  }
+
+  /** Items of other producers join each batch's matches, sorted into chain order with them. */
+  addProducer(producer: ItemProducer): void {
+    this.#producers.push(producer)
   }
 
   async loadUndeployed(db: Kysely<DB>): Promise<void> {
@@ -105,13 +116,15 @@ export class DeliveryListener implements ChainListener {
     if (work) for (const [clientId, units] of work) this.#usage!.add(clientId, 'filter_work', units)
     const items: QueueItem[] = matches.map((match) => this.#itemOf(match, blocks))
     items.push(...(await this.#deployments(trx, blocks)))
+    for (const producer of this.#producers) items.push(...(await producer.itemsFor(trx, blocks)))
     if (items.length === 0) return
-    // Chain order: a contract's deployment comes before its first activity, a transaction before its logs.
+    // Chain order: a contract's deployment comes before its first activity, a transaction before its
+    // logs; what belongs to the block as a whole (state read at its end) comes after its transactions.
     const rank = { deployed: 0, tx: 1, log: 2 } as Record<DeliveryKind, number>
     items.sort(
       (a, b) =>
         (a.blockNumber ?? 0) - (b.blockNumber ?? 0) ||
-        (a.txIndex ?? 0) - (b.txIndex ?? 0) ||
+        (a.txIndex ?? Number.MAX_SAFE_INTEGER) - (b.txIndex ?? Number.MAX_SAFE_INTEGER) ||
         (rank[a.kind] ?? 3) - (rank[b.kind] ?? 3) ||
         (a.logIndex ?? 0) - (b.logIndex ?? 0),
     )

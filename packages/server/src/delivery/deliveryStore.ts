@@ -4,6 +4,7 @@ import type { BlockRef } from '../chain/follower/ChainListener.js'
 import type { RpcLog, RpcReceipt, RpcTransaction } from '../chain/types.js'
 import { BaseError } from '../errors/BaseError.js'
 import type { DB, DeliveryKind } from '../storage/schema.js'
+import { jsonSafe } from '../utils/jsonSafe.js'
 
 /** One queued item as a client receives it. */
 export type DeliveryItem = {
@@ -23,16 +24,6 @@ export type DeliveryItem = {
   /** The match decoded with the interest's ABI, when it has one that fits. */
   decoded?: { name: string; args: unknown }
   data?: Record<string, unknown>
-}
-
-/** JSON has no bigint: decoded integers travel as decimal strings. */
-function jsonSafe(value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString()
-  if (Array.isArray(value)) return value.map(jsonSafe)
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, jsonSafe(item)]))
-  }
-  return value
 }
 
 function decode(abi: unknown, item: DeliveryItem): DeliveryItem['decoded'] {

@@ -19,6 +19,8 @@ import { Follower } from '../chain/follower/Follower.js'
 import { CostLimiter } from '../clients/abuse/CostLimiter.js'
 import { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { Config } from '../config/settings.js'
+import { StateWatcher } from '../contract-state/StateWatcher.js'
+import { WatchIndex } from '../contract-state/WatchIndex.js'
 import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
 import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
@@ -191,7 +193,16 @@ export class Service {
       usage,
     })
     await delivery.loadUndeployed(db)
-    this.#listeners.push(delivery)
+    const contractState = new StateWatcher({
+      db,
+      node: rpc,
+      index: await WatchIndex.load(db),
+      delivery,
+      logger: this.logger,
+      metrics: this.metrics,
+    })
+    delivery.addProducer(contractState)
+    this.#listeners.push(delivery, contractState)
     rpc.onAvailability((available, reason) => this.#setCondition('node', available ? undefined : reason))
     this.#follower = new Follower({
       db: this.#storage.storage.db,
@@ -249,6 +260,7 @@ export class Service {
       node: rpc,
       backfills,
       usage,
+      contractState,
       streams: new StreamHub({
         db,
         notifier,
@@ -263,6 +275,7 @@ export class Service {
     this.#catchingUp = 'starting to follow the chain'
     this.#reconcile()
     delivery.setPosition((await getCanonicalHead(db))?.number)
+    await contractState.start(this.#follower)
     await this.#follower.start()
     await backfills.resume()
     this.#sweeper = new DeploymentSweeper({

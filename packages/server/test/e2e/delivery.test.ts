@@ -1,17 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type DeliveryItem, WalletBackendClient, type WalletBackendError } from '@wallet-backend/sdk'
+import type { DeliveryItem, WalletBackendClient, WalletBackendError } from '@wallet-backend/sdk'
 import { getAddress, getContractAddress, hexToBytes } from 'viem'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { verifyProofOfWork } from '../../src/clients/auth/proofOfWork.js'
-import { loadConfig } from '../../src/config/loadConfig.js'
-import { createLogger } from '../../src/observability/createLogger.js'
-import { Service } from '../../src/service/Service.js'
+import type { Service } from '../../src/service/Service.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
+import { startBackend, type TestBackend } from '../support/backend.js'
 import {
+  CREATE2_FACTORY_INIT,
   deployNftEmitter,
   deployTransferEmitter,
   sendTransfer,
@@ -20,37 +17,15 @@ import {
 
 const TRANSFER = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
 let anvil: TestAnvil
+let backend: TestBackend
 let service: Service
-let dataDir: string
 let accounts: `0x${string}`[]
 
-function client(): WalletBackendClient {
-  return new WalletBackendClient({
-    url: service.url,
-    account: privateKeyToAccount(generatePrivateKey()),
-    WebSocket: WebSocket as never,
-  })
-}
-
-async function synced(): Promise<void> {
-  const latest = await anvil.block('latest')
-  const deadline = Date.now() + 20_000
-  while (service.follower?.snapshot().head?.hash !== latest.hash) {
-    if (Date.now() > deadline) throw new Error('backend did not reach the node head')
-    service.follower?.poke()
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
-async function everything(c: WalletBackendClient, after = 0): Promise<DeliveryItem[]> {
-  const items: DeliveryItem[] = []
-  for (;;) {
-    const page = await c.deliveries({ after, limit: 7 })
-    items.push(...page.items)
-    if (page.items.length === 0) return items
-    after = page.items.at(-1)!.cursor
-  }
-}
+const client = () => backend.client()
+const synced = () => backend.synced()
+/** Small pages, so that paging is exercised too. */
+const everything = (c: WalletBackendClient, after = 0): Promise<DeliveryItem[]> =>
+  backend.everything(c, after, 7)
 
 type GroundLog = { blockNumber: string; logIndex: string; transactionHash: string }
 const logKey = (block: number | string, logIndex: number | string) => `${Number(block)}:${Number(logIndex)}`
@@ -58,29 +33,13 @@ const logKey = (block: number | string, logIndex: number | string) => `${Number(
 beforeAll(async () => {
   anvil = await startAnvil()
   accounts = await anvil.accounts()
-  dataDir = mkdtempSync(join(tmpdir(), 'wb-e2e-'))
-  const config = loadConfig({
-    flags: {
-      port: '0',
-      'data-dir': dataDir,
-      'node-url': [anvil.node.wsUrl],
-      'poll-interval-ms': '50',
-      'registration-pow-bits': '8',
-      'start-block': '0',
-      'deployment-sweep-ms': '200',
-    },
-  })
-  service = await Service.start({
-    config,
-    logging: createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent' }),
-  })
-  await service.lifecycle.waitFor('live')
+  backend = await startBackend(anvil, { 'deployment-sweep-ms': '200' })
+  service = backend.service
 })
 
 afterAll(async () => {
-  await service?.stop()
+  await backend?.stop()
   await anvil?.stop()
-  rmSync(dataDir, { recursive: true, force: true })
 })
 
 describe('clients, interests and deliveries (through the SDK, on anvil)', () => {
@@ -249,9 +208,10 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
 
   it('finds a CREATE2 deployment by a factory that leaves no receipt and no log, by its code', async () => {
     // Factory: CREATE2(value 0, calldata as init code, salt 0). The child's constructor emits nothing.
-    const factoryInit = '0x600a600a5f39600a5ff3365f5f375f365f5ff500'
     const deployer = accounts[8]!
-    const hash = await anvil.rpc<string>('eth_sendTransaction', [{ from: deployer, data: factoryInit }])
+    const hash = await anvil.rpc<string>('eth_sendTransaction', [
+      { from: deployer, data: CREATE2_FACTORY_INIT },
+    ])
     await waitForReceipt(anvil, hash)
     const factory = (await anvil.rpc<{ contractAddress: `0x${string}` }>('eth_getTransactionReceipt', [hash]))
       .contractAddress
@@ -421,7 +381,7 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
     await synced()
     const c = client()
     await c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER] }] })
-    const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()
+    const adminToken = readFileSync(join(backend.dataDir, 'admin-token'), 'utf8').trim()
     const admin = (method: string, path: string) =>
       fetch(`${service.url}/admin${path}`, { method, headers: { authorization: `Bearer ${adminToken}` } })
     await sendTransfer(anvil, token, accounts[0]!, accounts[1]!, 1n)

@@ -88,3 +88,24 @@ export const NFT_TRANSFER_EMITTER_INIT = `0x602b600a5f39602b5ff36020355f35337f${
 export function deployNftEmitter(anvil: TestAnvil): Promise<`0x${string}`> {
   return deploy(anvil, NFT_TRANSFER_EMITTER_INIT)
 }
+
+/**
+ * Init code of a storage contract: 32 bytes of calldata are stored in slot 0 (no log); the 4-byte
+ * call `get()` returns slot 0; anything else (a plain value transfer) is accepted and does nothing.
+ */
+export const STORE_INIT =
+  '0x601e600a5f39601e5ff336602014600f5736600414601557005b5f355f55005b5f545f5260205ff3' as const
+/** `get()` of the storage contract. */
+export const GET_SELECTOR = '0x6d4ce63c'
+export const GET_ABI = [
+  { type: 'function', name: 'get', inputs: [], outputs: [{ type: 'uint256' }], stateMutability: 'view' },
+] as const
+
+/** Init code of a relay: calldata (target, word) makes it call `target` with `word` — an internal call. */
+export const RELAY_INIT = '0x6012600a5f3960125ff3602060205f375f5f60205f5f5f355af15000' as const
+
+/** Init code of a factory: CREATE2 with its calldata as the child's init code, salt 0, value 0. */
+export const CREATE2_FACTORY_INIT = '0x600a600a5f39600a5ff3365f5f375f365f5ff500' as const
+
+export const word = (value: bigint | string): `0x${string}` =>
+  `0x${(typeof value === 'bigint' ? value.toString(16) : value.slice(2).toLowerCase()).padStart(64, '0')}`

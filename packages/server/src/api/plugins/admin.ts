@@ -146,12 +146,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
     async (request) => {
       const { id } = request.params as { id: string }
       const runtime = context.runtime()
-      const done = await makeDormant(
-        runtime.db,
-        runtime.filters,
-        id.toLowerCase() as Hex,
-        runtime.follower.snapshot().head,
-      )
+      const done = await makeDormant(runtime, id.toLowerCase() as Hex, runtime.follower.snapshot().head)
       if (!done) {
         const exists = await runtime.db
           .selectFrom('clients')
@@ -184,6 +179,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
         .executeTakeFirst()
       if (gone.numDeletedRows === 0n) throw new ClientNotFoundError(id)
       runtime.filters.removeClient(id.toLowerCase() as Hex)
+      runtime.contractState.index.removeClient(id.toLowerCase() as Hex)
       return reply.status(204).send()
     },
   )

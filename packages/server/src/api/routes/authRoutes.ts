@@ -174,7 +174,7 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
         .executeTakeFirst()
       if (known?.stage === 'dormant') {
         const runtime = context.runtime()
-        await wakeClient(db, runtime.filters, runtime.delivery, address, runtime.follower.snapshot().head)
+        await wakeClient(runtime, address, runtime.follower.snapshot().head)
       }
       if (!known) {
         const asked = Number(fields.nonce.split('x')[0])

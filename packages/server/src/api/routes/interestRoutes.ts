@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { type Hex, hexToBytes } from 'viem'
 import { deleteInterest, listInterests, putInterest } from '../../clients/interests/interestStore.js'
+import { compileWatch, WATCH_KINDS } from '../../contract-state/compileWatch.js'
 import { BaseError } from '../../errors/BaseError.js'
 import { compileFilter, FILTER_CODES } from '../../filters/compileFilter.js'
 import type { AppContext } from '../AppContext.js'
@@ -16,9 +17,17 @@ const Filter = Type.Object(
   },
   { additionalProperties: false },
 )
+const Watch = Type.Object(
+  {
+    kind: Type.String({ description: `One of ${WATCH_KINDS.join(', ')}` }),
+    args: Type.Array(Type.Unknown(), { maxItems: 1 }),
+  },
+  { additionalProperties: false },
+)
 const InterestBody = Type.Object(
   {
     filters: Type.Array(Filter, { maxItems: 1000 }),
+    watches: Type.Optional(Type.Array(Watch, { maxItems: 1000, description: 'Contract state to watch' })),
     startBlock: Type.Optional(Type.Integer({ minimum: 0 })),
     abi: Type.Optional(
       Type.Array(Type.Unknown(), { maxItems: 500, description: 'ABI to decode matches with' }),
@@ -35,6 +44,9 @@ const Interest = Type.Object(
     filters: Type.Array(
       Type.Object({ id: Type.Integer(), code: Type.String(), args: Type.Array(Type.Unknown()) }),
     ),
+    watches: Type.Array(
+      Type.Object({ id: Type.Integer(), kind: Type.String(), args: Type.Array(Type.Unknown()) }),
+    ),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -46,6 +58,16 @@ export class TooManyFiltersError extends BaseError {
   override readonly name = 'TooManyFiltersError'
   constructor(limit: number) {
     super('TOO_MANY_FILTERS', `An interest may have at most ${limit} filters`, {
+      status: 400,
+      details: { limit },
+    })
+  }
+}
+
+export class TooManyWatchesError extends BaseError {
+  override readonly name = 'TooManyWatchesError'
+  constructor(limit: number) {
+    super('TOO_MANY_WATCHES', `An interest may have at most ${limit} state watches`, {
       status: 400,
       details: { limit },
     })
@@ -86,10 +108,12 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
     {
       schema: {
         tags: ['interests'],
-        summary: 'Create or replace the interest in a contract, with its filters',
+        summary: 'Create or replace the interest in a contract, with its filters and state watches',
         description:
           'Filters: all []; logs [topic0, topic1?, topic2?, topic3?] (each null, a 32-byte value or a list); ' +
-          'calls [selector, …]; transfers [address, "from"|"to"|"any"]; value [minimumWei?].',
+          'calls [selector, …]; transfers [address, "from"|"to"|"any"]; value [minimumWei?]. ' +
+          'Watches: balance, nonce, codeHash, storageRoot []; slot [slot]; call [callData] (decoded with the ABI when it has the function). ' +
+          'Each watch gets its current value as a state item, then one at every block where it changes.',
         security,
         params: Params,
         body: InterestBody,
@@ -105,9 +129,15 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
         throw new TooManyFiltersError(context.config.maxFiltersPerInterest)
       }
       for (const [i, filter] of body.filters.entries()) compileFilter(filter.code, filter.args, i)
+      const watches = body.watches ?? []
+      if (watches.length > context.config.maxWatchesPerInterest) {
+        throw new TooManyWatchesError(context.config.maxWatchesPerInterest)
+      }
+      for (const [i, watch] of watches.entries()) compileWatch(watch.kind, watch.args, i)
       const runtime = context.runtime()
-      const { interest, stored } = await putInterest(runtime.db, client.idBytes, address, {
+      const { interest, stored, watched } = await putInterest(runtime.db, client.idBytes, address, {
         filters: body.filters,
+        watches,
         startBlock: body.startBlock ?? null,
         abi: body.abi ?? null,
         maxInterests: context.config.maxInterestsPerClient,
@@ -137,6 +167,7 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
       } else {
         runtime.filters.setInterest(stored)
       }
+      runtime.contractState.setInterest(watched)
       if (!interest.deployed) {
         // Code already at the address: deployed before the interest, so no `deployed` item is due.
         const code = await runtime.node
@@ -174,6 +205,7 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
       const id = await deleteInterest(runtime.db, sessionOf(request).idBytes, address.toLowerCase() as Hex)
       if (id === undefined) throw new InterestNotFoundError(address)
       runtime.filters.removeInterest(id)
+      runtime.contractState.removeInterest(id)
       return reply.status(204).send()
     },
   )

@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import type { WatchedInterest } from '../../contract-state/WatchIndex.js'
 import { BaseError } from '../../errors/BaseError.js'
 import type { StoredInterest } from '../../filters/FilterIndex.js'
 import type { DB } from '../../storage/schema.js'
 
 export type FilterInput = { code: string; args: unknown[] }
+export type WatchInput = { kind: string; args: unknown[] }
 
 export type Interest = {
   address: Hex
@@ -12,6 +14,7 @@ export type Interest = {
   abi: unknown[] | null
   deployed: boolean
   filters: { id: number; code: string; args: unknown[] }[]
+  watches: { id: number; kind: string; args: unknown[] }[]
   createdAt: string
   updatedAt: string
 }
@@ -35,8 +38,14 @@ export async function putInterest(
   db: Kysely<DB>,
   clientId: Uint8Array,
   address: Hex,
-  input: { filters: FilterInput[]; startBlock: number | null; abi: unknown[] | null; maxInterests: number },
-): Promise<{ interest: Interest; stored: StoredInterest }> {
+  input: {
+    filters: FilterInput[]
+    watches: WatchInput[]
+    startBlock: number | null
+    abi: unknown[] | null
+    maxInterests: number
+  },
+): Promise<{ interest: Interest; stored: StoredInterest; watched: WatchedInterest }> {
   const addressBytes = hexToBytes(address)
   return db.transaction().execute(async (trx) => {
     await trx
@@ -89,8 +98,29 @@ export async function putInterest(
         )
         .execute()
     }
+    await trx.deleteFrom('client_state_watches').where('client_contract_id', '=', row.id).execute()
+    if (input.watches.length > 0) {
+      await trx
+        .insertInto('client_state_watches')
+        .values(
+          input.watches.map((watch) => ({
+            client_contract_id: row.id,
+            client_id: clientId,
+            kind: watch.kind,
+            args: JSON.stringify(watch.args),
+          })),
+        )
+        .execute()
+    }
     const interest = (await listInterests(trx, clientId, address))[0]!
     return {
+      watched: {
+        clientContractId: row.id,
+        clientId: bytesToHex(clientId),
+        address,
+        abi: interest.abi,
+        watches: interest.watches,
+      },
       interest,
       stored: {
         clientContractId: row.id,
@@ -142,6 +172,16 @@ export async function listInterests(
     )
     .orderBy('id')
     .execute()
+  const watches = await db
+    .selectFrom('client_state_watches')
+    .select(['id', 'client_contract_id', 'kind', 'args'])
+    .where(
+      'client_contract_id',
+      'in',
+      interests.map((i) => i.id),
+    )
+    .orderBy('id')
+    .execute()
   return interests.map((i) => ({
     address: bytesToHex(i.address),
     startBlock: i.start_block,
@@ -150,6 +190,9 @@ export async function listInterests(
     filters: filters
       .filter((f) => f.client_contract_id === i.id)
       .map((f) => ({ id: f.id, code: f.code, args: f.args as unknown[] })),
+    watches: watches
+      .filter((w) => w.client_contract_id === i.id)
+      .map((w) => ({ id: w.id, kind: w.kind, args: w.args as unknown[] })),
     createdAt: i.created_at.toISOString(),
     updatedAt: i.updated_at.toISOString(),
   }))

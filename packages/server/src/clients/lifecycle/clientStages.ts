@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import type { Runtime } from '../../api/AppContext.js'
 import type { BlockRef } from '../../chain/follower/ChainListener.js'
-import type { DeliveryListener } from '../../delivery/DeliveryListener.js'
-import type { FilterIndex, StoredInterest } from '../../filters/FilterIndex.js'
+import { loadWatchedInterests } from '../../contract-state/WatchIndex.js'
+import type { StoredInterest } from '../../filters/FilterIndex.js'
 import type { DB } from '../../storage/schema.js'
 
 /**
@@ -10,8 +11,7 @@ import type { DB } from '../../storage/schema.js'
  * identity, interests, filters and wallet state stay. Returns false if it was not active.
  */
 export async function makeDormant(
-  db: Kysely<DB>,
-  filters: FilterIndex,
+  { db, filters, contractState }: Pick<Runtime, 'db' | 'filters' | 'contractState'>,
   clientId: Hex,
   head: BlockRef | undefined,
 ): Promise<boolean> {
@@ -22,7 +22,10 @@ export async function makeDormant(
     .where('stage', '=', 'active')
     .returning('id')
     .executeTakeFirst()
-  if (row) filters.removeClient(clientId)
+  if (row) {
+    filters.removeClient(clientId)
+    contractState.index.removeClient(clientId)
+  }
   return row !== undefined
 }
 
@@ -31,9 +34,7 @@ export async function makeDormant(
  * blocks it missed, which it can back-fill (an interest with a startBlock) if it wants them.
  */
 export async function wakeClient(
-  db: Kysely<DB>,
-  filters: FilterIndex,
-  delivery: DeliveryListener,
+  { db, filters, delivery, contractState }: Pick<Runtime, 'db' | 'filters' | 'delivery' | 'contractState'>,
   clientId: Hex,
   head: BlockRef | undefined,
 ): Promise<{ fromBlock: number; toBlock: number } | undefined> {
@@ -58,6 +59,8 @@ export async function wakeClient(
   })
   if (!gap) return undefined
   for (const interest of await interestsOf(db, id)) filters.setInterest(interest)
+  // Its watches come back with their current values: what changed while it was away is not replayed.
+  for (const interest of await loadWatchedInterests(db, id)) contractState.setInterest(interest)
   delivery.committed()
   return gap
 }

@@ -1,9 +1,11 @@
 import type { Migration, MigrationProvider } from 'kysely'
 import * as m0001 from './0001_initial.js'
+import * as m0002 from './0002_contract_state_outlives_blocks.js'
 
 /** Every migration, in order. Add new ones at the end; never edit or remove a landed one. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_contract_state_outlives_blocks': m0002,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,441 @@
+import type { Kysely, Transaction } from 'kysely'
+import type { Logger } from 'pino'
+import { Counter, type Registry } from 'prom-client'
+import type { Hex } from 'viem'
+import type { BlockRef, ChainListener } from '../chain/follower/ChainListener.js'
+import type { Follower } from '../chain/follower/Follower.js'
+import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
+import type { NodeClient } from '../chain/NodeClient.js'
+import type { DeliveryListener, ItemProducer, QueueItem } from '../delivery/DeliveryListener.js'
+import type { DB } from '../storage/schema.js'
+import type { CompiledWatch } from './compileWatch.js'
+import {
+  deleteStatesOfBlocks,
+  insertStates,
+  loadLatestValues,
+  pruneStates,
+  type StateRow,
+  type StoredValue,
+  type ValueId,
+  valueId,
+} from './contractStateStore.js'
+import { decodeCallResult } from './decodeCallResult.js'
+import {
+  type AccountState,
+  type CallResult,
+  EMPTY_CODE_HASH,
+  readAccounts,
+  readCalls,
+} from './readWatchedState.js'
+import { touchedAddresses } from './touchedAddresses.js'
+import type { WatchedInterest, Watcher, WatchIndex } from './WatchIndex.js'
+
+/** What was read of one contract at one block; a view call not read there is absent from `calls`. */
+type Reading = { account: AccountState; slots: Map<Hex, Hex>; calls: Map<Hex, CallResult> }
+type BlockToRead = BlockRef & { touched: ReadonlySet<Hex> | 'all' }
+export type StateReason = 'initial' | 'changed' | 'deployed' | 'reorg'
+
+/** Prune superseded values once in this many stored batches. */
+const PRUNE_EVERY = 64
+
+/**
+ * Contract-state watches (DESIGN §3, CONTRACT_STATE): for every block, reads each watched contract's
+ * account fields and watched slots with one `eth_getProof`, and its view calls with `eth_call` where
+ * the block touched the contract or changed its account (a changed storage root catches internal
+ * calls that leave no log) — every (contract, block, value) at most once, all in batches, before the
+ * block's transaction. Inside it, values that changed are stored at their block and queued as
+ * `state` items to every watcher, in chain order with the block's other items.
+ *
+ * Reorgs: values read at abandoned blocks are deleted (their queued items are withdrawn by the
+ * delivery listener, with `removed` notices where delivered); at the next block the values are
+ * re-read and sent again to every watcher (`reorg`), so each client ends with the new chain's value.
+ * A new watch gets the current value (`initial`) at once; a contract without code gets none for
+ * its slots and calls until its deployment, where every watcher gets every value (`deployed`).
+ */
+export class StateWatcher implements ChainListener, ItemProducer {
+  readonly #db: Kysely<DB>
+  readonly #node: NodeClient
+  readonly #index: WatchIndex
+  readonly #log: Logger
+  #follower: Follower | undefined
+  /** The latest value of each watched value: its value now, as committed. */
+  #latest = new Map<ValueId, StoredValue>()
+  /** The last committed account of each contract: where it did not change, view calls are not re-read. */
+  readonly #accounts = new Map<Hex, AccountState>()
+  /** Watchers owed their first value. */
+  readonly #owed = new Set<number>()
+  /** Values whose rows a reorg deleted: sent again at the next block they are read at. */
+  readonly #reorged = new Set<ValueId>()
+  #prepared = new Map<Hex, Map<Hex, Reading>>()
+  #pending = this.#emptyPending()
+  #batches = 0
+  #priming: Promise<void> | undefined
+  readonly #m: { reads: Counter<'method'>; changes: Counter }
+
+  readonly #delivery: DeliveryListener
+
+  constructor(options: {
+    db: Kysely<DB>
+    node: NodeClient
+    index: WatchIndex
+    delivery: DeliveryListener
+    logger: Logger
+    metrics: Registry
+  }) {
+    this.#db = options.db
+    this.#delivery = options.delivery
+    this.#node = options.node
+    this.#index = options.index
+    this.#log = options.logger.child({ component: 'contract-state' })
+    const registers = [options.metrics]
+    this.#m = {
+      reads: new Counter({
+        name: 'wallet_backend_contract_state_reads_total',
+        help: 'Watched-state reads asked of the node, by method',
+        labelNames: ['method'],
+        registers,
+      }),
+      changes: new Counter({
+        name: 'wallet_backend_contract_state_changes_total',
+        help: 'Watched values found changed and stored',
+        registers,
+      }),
+    }
+  }
+
+  /** Loads the latest stored values; `follower` is where a new watch's first read waits its turn. */
+  async start(follower: Follower): Promise<void> {
+    this.#follower = follower
+    this.#latest = await loadLatestValues(this.#db)
+  }
+
+  get index(): WatchIndex {
+    return this.#index
+  }
+
+  /** Installs an interest's watches (replacing its old ones) and sends their current values soon. */
+  setInterest(interest: WatchedInterest): void {
+    for (const watcher of this.#index.setInterest(interest)) this.#owed.add(watcher.watchId)
+    this.#primeSoon()
+  }
+
+  removeInterest(clientContractId: number): void {
+    this.#index.removeInterest(clientContractId)
+  }
+
+  /** Resolves once every owed first value has been read and queued (or the attempt failed). */
+  async settled(): Promise<void> {
+    while (this.#priming) await this.#priming
+  }
+
+  async prepare(blocks: readonly FetchedBlock[]): Promise<void> {
+    this.#prepared = new Map()
+    this.#pending = this.#emptyPending()
+    if (this.#index.size === 0) return
+    const toRead = blocks.map(({ block }, i) => ({
+      number: Number(block.number),
+      hash: block.hash,
+      touched: touchedAddresses(blocks[i]!),
+    }))
+    this.#prepared = await this.#read(toRead, this.#index.addresses())
+  }
+
+  /** The `state` items of the blocks just prepared, in block order; the changed values are stored in `trx`. */
+  async itemsFor(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<QueueItem[]> {
+    const refs = blocks.map(({ block }) => ({ number: Number(block.number), hash: block.hash }))
+    const items = await this.#evaluate(trx, refs, this.#prepared)
+    if (++this.#batches % PRUNE_EVERY === 0) {
+      const finalized = this.#follower?.snapshot().finalized?.number
+      if (finalized !== undefined) await pruneStates(trx, finalized)
+    }
+    return items
+  }
+
+  async blocksAdded(): Promise<void> {
+    // The items and rows of added blocks are made in itemsFor, called by the delivery listener so
+    // that state items take their place in chain order among the block's other items.
+  }
+
+  async blocksRemoved(trx: Transaction<DB>, blocks: readonly BlockRef[]): Promise<void> {
+    this.#pending = this.#emptyPending()
+    const lost = await deleteStatesOfBlocks(
+      trx,
+      blocks.map((block) => block.hash),
+    )
+    if (lost.length === 0) return
+    const addresses = [...new Set(lost.map((value) => value.address))]
+    this.#pending.reloaded = await loadLatestValues(trx, addresses)
+    this.#pending.lost = lost.map((value) => valueId(value.address, value.key))
+  }
+
+  committed(): void {
+    const pending = this.#pending
+    this.#pending = this.#emptyPending()
+    this.#prepared = new Map()
+    for (const [id, value] of pending.latest) this.#latest.set(id, value)
+    for (const [address, account] of pending.accounts) this.#accounts.set(address, account)
+    for (const watchId of pending.paid) this.#owed.delete(watchId)
+    for (const id of pending.resent) this.#reorged.delete(id)
+    if (pending.lost.length > 0) {
+      for (const id of pending.lost) {
+        const value = pending.reloaded.get(id)
+        if (value) this.#latest.set(id, value)
+        else this.#latest.delete(id)
+        this.#reorged.add(id)
+      }
+      // The abandoned branch's accounts say nothing about the new one: read every view call again.
+      this.#accounts.clear()
+    }
+  }
+
+  #emptyPending() {
+    return {
+      latest: new Map<ValueId, StoredValue>(),
+      accounts: new Map<Hex, AccountState>(),
+      paid: new Set<number>(),
+      resent: new Set<ValueId>(),
+      lost: [] as ValueId[],
+      reloaded: new Map<ValueId, StoredValue>(),
+    }
+  }
+
+  /** First values are read at the stored head between follow cycles, so no block passes meanwhile. */
+  #primeSoon(): void {
+    if (this.#priming || !this.#follower) return
+    const follower = this.#follower
+    this.#priming = follower
+      .exclusive(() => this.#prime(follower))
+      .catch((error: unknown) => {
+        // Still owed: the next block pays them.
+        this.#log.warn(
+          { err: error },
+          'reading the first values of new watches failed; retrying at the next block',
+        )
+      })
+      .finally(() => {
+        this.#priming = undefined
+        if (this.#owedAddresses().length > 0 && !this.#retryScheduled) {
+          this.#retryScheduled = true
+          setTimeout(() => {
+            this.#retryScheduled = false
+            this.#primeSoon()
+          }, 1_000).unref()
+        }
+      })
+  }
+
+  #retryScheduled = false
+
+  async #prime(follower: Follower): Promise<void> {
+    const head = follower.snapshot().head
+    const addresses = this.#owedAddresses()
+    if (!head || addresses.length === 0) return
+    const block = { ...head, touched: 'all' as const }
+    const prepared = await this.#read([block], addresses)
+    this.#pending = this.#emptyPending()
+    let items: QueueItem[] = []
+    await this.#db.transaction().execute(async (trx) => {
+      items = await this.#evaluate(trx, [head], prepared)
+      await this.#delivery.enqueue(trx, items)
+    })
+    this.committed()
+    this.#delivery.committed()
+    this.#log.debug({ addresses: addresses.length, items: items.length, head }, 'first values of new watches')
+  }
+
+  #owedAddresses(): Hex[] {
+    if (this.#owed.size === 0) return []
+    return this.#index
+      .addresses()
+      .filter((address) =>
+        [...this.#index.valuesOf(address).values()].some((value) =>
+          value.watchers.some((w) => this.#owed.has(w.watchId)),
+        ),
+      )
+  }
+
+  /**
+   * Reads `addresses` at `blocks`: account and slots everywhere, view calls where the contract was
+   * touched, its account changed since the block before, a reorg or a new watch asks for them. A
+   * failed read at the last block fails the batch (it is retried); at an earlier block it is skipped,
+   * so a node that keeps only recent state still moves on, comparing at the blocks it can serve.
+   */
+  async #read(
+    blocks: readonly BlockToRead[],
+    addresses: readonly Hex[],
+  ): Promise<Map<Hex, Map<Hex, Reading>>> {
+    const requests = blocks.flatMap((block) =>
+      addresses.map((address) => ({
+        block,
+        address,
+        slots: [...this.#index.valuesOf(address).values()]
+          .map((v) => v.watch)
+          .filter((w): w is Extract<CompiledWatch, { kind: 'slot' }> => w.kind === 'slot')
+          .map((w) => w.slot),
+      })),
+    )
+    const accounts = await readAccounts(
+      this.#node,
+      requests.map((r) => ({ address: r.address, slots: r.slots, blockHash: r.block.hash })),
+    )
+    this.#m.reads.inc({ method: 'eth_getProof' }, requests.length)
+    const last = blocks[blocks.length - 1]!
+    const readings = new Map<Hex, Map<Hex, Reading>>(blocks.map((block) => [block.hash, new Map()]))
+    const previous = new Map<Hex, AccountState | undefined>(addresses.map((a) => [a, this.#accounts.get(a)]))
+    const calls: { block: BlockRef; address: Hex; data: Hex }[] = []
+    for (const [i, request] of requests.entries()) {
+      const answer = accounts[i]!
+      const { block, address } = request
+      if (answer instanceof Error) {
+        if (block.hash === last.hash) throw answer
+        continue
+      }
+      readings.get(block.hash)!.set(address, { ...answer, calls: new Map() })
+      const before = previous.get(address)
+      previous.set(address, answer.account)
+      const callWatches = [...this.#index.valuesOf(address).values()].filter((v) => v.watch.kind === 'call')
+      if (callWatches.length === 0) continue
+      const due =
+        block.touched === 'all' ||
+        block.touched.has(address) ||
+        !before ||
+        !sameAccount(before, answer.account) ||
+        callWatches.some(
+          (v) =>
+            this.#reorged.has(valueId(address, v.watch.key)) ||
+            v.watchers.some((w) => this.#owed.has(w.watchId)),
+        )
+      if (!due) continue
+      for (const { watch } of callWatches) {
+        if (watch.kind === 'call') calls.push({ block, address, data: watch.data })
+      }
+    }
+    const results = await readCalls(
+      this.#node,
+      calls.map((c) => ({ address: c.address, data: c.data, blockHash: c.block.hash })),
+    )
+    this.#m.reads.inc({ method: 'eth_call' }, calls.length)
+    for (const [i, call] of calls.entries()) {
+      const result = results[i]!
+      if (result instanceof Error) {
+        if (call.block.hash === last.hash) throw result
+        continue
+      }
+      readings.get(call.block.hash)!.get(call.address)!.calls.set(call.data, result)
+    }
+    return readings
+  }
+
+  /** Compares readings with the latest values, stores what changed, and makes the items owed. */
+  async #evaluate(
+    trx: Transaction<DB>,
+    blocks: readonly BlockRef[],
+    prepared: ReadonlyMap<Hex, ReadonlyMap<Hex, Reading>>,
+  ): Promise<QueueItem[]> {
+    const pending = this.#pending
+    const latest = (id: ValueId) => pending.latest.get(id) ?? this.#latest.get(id)
+    const rows: StateRow[] = []
+    const items: QueueItem[] = []
+    for (const block of blocks) {
+      const readings = prepared.get(block.hash)
+      if (!readings) continue
+      for (const [address, reading] of readings) {
+        const before = pending.accounts.get(address) ?? this.#accounts.get(address)
+        const deployed =
+          before !== undefined &&
+          before.codeHash === EMPTY_CODE_HASH &&
+          reading.account.codeHash !== EMPTY_CODE_HASH
+        const hasCode = reading.account.codeHash !== EMPTY_CODE_HASH
+        pending.accounts.set(address, reading.account)
+        for (const [key, { watch, watchers }] of this.#index.valuesOf(address)) {
+          const value = watchedValue(watch, reading)
+          if (value === undefined) continue
+          const id = valueId(address, key)
+          const json = JSON.stringify(value)
+          const stored = latest(id)
+          const changed = stored?.json !== json
+          if (changed) {
+            rows.push({ address, key, blockHash: block.hash, blockNumber: block.number, json })
+            pending.latest.set(id, { json, blockNumber: block.number })
+          }
+          const resend = this.#reorged.has(id) && !pending.resent.has(id)
+          if (resend) pending.resent.add(id)
+          const shared: StateReason | undefined = deployed
+            ? 'deployed'
+            : changed && stored
+              ? 'changed'
+              : resend
+                ? 'reorg'
+                : undefined
+          for (const watcher of watchers) {
+            const owed = this.#owed.has(watcher.watchId) && !pending.paid.has(watcher.watchId)
+            const reason = shared ?? (owed || (changed && !stored) ? 'initial' : undefined)
+            if (owed) pending.paid.add(watcher.watchId)
+            if (!reason) continue
+            // Slots and calls of an address without code say nothing yet; its deployment will.
+            if (reason === 'initial' && !hasCode && (watch.kind === 'slot' || watch.kind === 'call')) continue
+            items.push(stateItem(watcher, watch, block, value, stored, reason))
+          }
+        }
+      }
+    }
+    await insertStates(trx, rows)
+    this.#m.changes.inc(rows.length)
+    return items
+  }
+}
+
+function sameAccount(a: AccountState, b: AccountState): boolean {
+  return (
+    a.balance === b.balance &&
+    a.nonce === b.nonce &&
+    a.codeHash === b.codeHash &&
+    a.storageRoot === b.storageRoot
+  )
+}
+
+function watchedValue(watch: CompiledWatch, reading: Reading): unknown {
+  switch (watch.kind) {
+    case 'slot':
+      return reading.slots.get(watch.slot)
+    case 'call':
+      return reading.calls.get(watch.data)
+    default:
+      return reading.account[watch.kind]
+  }
+}
+
+function stateItem(
+  watcher: Watcher,
+  watch: CompiledWatch,
+  block: BlockRef,
+  value: unknown,
+  stored: StoredValue | undefined,
+  reason: StateReason,
+): QueueItem {
+  const payload: Record<string, unknown> = {
+    watch: { id: watcher.watchId, kind: watcher.kind, args: watcher.args },
+    value,
+    previous:
+      reason === 'changed' && stored
+        ? { value: JSON.parse(stored.json), blockNumber: stored.blockNumber }
+        : null,
+    reason,
+  }
+  if (watch.kind === 'call' && value && typeof value === 'object' && 'result' in value) {
+    const decoded = decodeCallResult(watcher.abi, watch.data, (value as { result: Hex }).result)
+    if (decoded) payload.decoded = decoded
+  }
+  return {
+    clientId: watcher.clientId,
+    kind: 'state',
+    clientContractId: watcher.clientContractId,
+    filterId: null,
+    blockNumber: block.number,
+    blockHash: block.hash,
+    txHash: null,
+    txIndex: null,
+    logIndex: null,
+    payload,
+  }
+}

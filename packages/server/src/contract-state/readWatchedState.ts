@@ -1,0 +1,83 @@
+import type { Hex } from 'viem'
+import type { NodeClient } from '../chain/NodeClient.js'
+import { RpcResponseError } from '../chain/rpc/errors.js'
+
+/** The account fields of a contract at a block, as `eth_getProof` serves them. */
+export type AccountState = { balance: Hex; nonce: Hex; codeHash: Hex; storageRoot: Hex }
+
+/** What a view call answered: its return data, or that it reverted (a value too: it can change). */
+export type CallResult = { result: Hex } | { reverted: true; error: string }
+
+export type AccountReading = { account: AccountState; slots: Map<Hex, Hex> }
+
+export type AccountRequest = { address: Hex; slots: readonly Hex[]; blockHash: Hex }
+export type CallRequest = { address: Hex; data: Hex; blockHash: Hex }
+
+/** keccak256 of empty code: the code hash of an address with no contract (yet). */
+export const EMPTY_CODE_HASH = '0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470'
+
+type ProofAnswer = {
+  balance: Hex
+  nonce: Hex
+  codeHash: Hex
+  storageHash: Hex
+  storageProof: { key: Hex; value: Hex }[]
+}
+
+const word = (quantity: Hex): Hex => `0x${BigInt(quantity).toString(16).padStart(64, '0')}`
+const quantity = (value: Hex): Hex => `0x${BigInt(value).toString(16)}`
+
+/**
+ * The account fields and watched slots of each (contract, block), one `eth_getProof` each, all in
+ * one batch. Blocks are named by hash (EIP-1898), so a reorg between fetching a block and reading
+ * its state cannot answer for another block. A failed read is an Error in its place.
+ */
+export async function readAccounts(
+  node: NodeClient,
+  requests: readonly AccountRequest[],
+): Promise<(AccountReading | Error)[]> {
+  if (requests.length === 0) return []
+  const results = await node.batch<ProofAnswer>(
+    requests.map((r) => ({
+      method: 'eth_getProof',
+      params: [r.address, r.slots, { blockHash: r.blockHash }],
+    })),
+  )
+  return results.map((result) => {
+    if (!result.ok) return result.error
+    const answer = result.value
+    return {
+      account: {
+        balance: quantity(answer.balance),
+        nonce: quantity(answer.nonce),
+        codeHash: answer.codeHash.toLowerCase() as Hex,
+        storageRoot: answer.storageHash.toLowerCase() as Hex,
+      },
+      slots: new Map(answer.storageProof.map((p) => [word(p.key), word(p.value)])),
+    }
+  })
+}
+
+/** A revert is an answer about the contract; anything else that failed is a failed read. */
+function isRevert(error: Error): error is RpcResponseError {
+  return error instanceof RpcResponseError && (error.rpcCode === 3 || /revert/i.test(error.rpcMessage ?? ''))
+}
+
+/** The view calls, one `eth_call` each at its block, all in one batch. */
+export async function readCalls(
+  node: NodeClient,
+  requests: readonly CallRequest[],
+): Promise<(CallResult | Error)[]> {
+  if (requests.length === 0) return []
+  const results = await node.batch<Hex>(
+    requests.map((r) => ({
+      method: 'eth_call',
+      params: [{ to: r.address, data: r.data }, { blockHash: r.blockHash }],
+    })),
+  )
+  return results.map((result) => {
+    if (result.ok) return { result: result.value.toLowerCase() as Hex }
+    if (isRevert(result.error)) return { reverted: true, error: result.error.rpcMessage ?? 'reverted' }
+    return result.error
+  })
+}
