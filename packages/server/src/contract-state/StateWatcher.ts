@@ -369,7 +369,8 @@ export class StateWatcher implements ChainListener, ItemProducer {
                 : undefined
           for (const watcher of watchers) {
             const owed = this.#owed.has(watcher.watchId) && !pending.paid.has(watcher.watchId)
-            const reason = shared ?? (owed || (changed && !stored) ? 'initial' : undefined)
+            // A watcher owed its first value gets it as such, whatever else happened to the value.
+            const reason = owed ? 'initial' : (shared ?? (changed && !stored ? 'initial' : undefined))
             if (owed) pending.paid.add(watcher.watchId)
             if (!reason) continue
             // Slots and calls of an address without code say nothing yet; its deployment will.

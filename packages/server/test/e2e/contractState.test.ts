@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { DeliveryItem, StateChange, WalletBackendClient, WalletBackendError } from '@wallet-backend/sdk'
 import { getContractAddress, type Hex, keccak256 } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
 import { startBackend, type TestBackend } from '../support/backend.js'
@@ -224,6 +227,58 @@ describe('contract-state watches (on anvil, compared with the node)', () => {
     expect((states[3]!.data as StateChange).value).toBe(keccak256(code))
     // The code sweep finds the deployment too (no receipt names the child).
     expect(items.some((i) => i.kind === 'deployed')).toBe(true)
+  })
+
+  it('keeps watching across a restart: changes made while it was down come once, first values do not come again', async () => {
+    const store = await deploy(anvil, STORE_INIT)
+    await backend.synced()
+    const account = privateKeyToAccount(generatePrivateKey())
+    const c = backend.client(account)
+    await c.signIn()
+    await c.putInterest(store, { filters: [], watches: [{ kind: 'slot', args: ['0x0'] }] })
+    const [initial] = await atLeast(c, 1)
+    await send({ from: accounts[0]!, to: store, data: word(5n) })
+    await backend.synced()
+    const [five] = await backend.everything(c, initial!.cursor)
+    await c.ack(five!.cursor)
+    await backend.restart(async () => {
+      await send({ from: accounts[0]!, to: store, data: word(6n) })
+      await send({ from: accounts[0]!, to: store, data: word(7n) })
+    })
+    await backend.synced()
+    const again = backend.client(account)
+    await again.signIn()
+    const items = await backend.everything(again)
+    expect(items.map((i) => [(i.data as StateChange).reason, (i.data as StateChange).value])).toEqual([
+      ['changed', word(6n)],
+      ['changed', word(7n)],
+    ])
+    const head = await anvil.blockNumber()
+    expect(items.map((i) => i.block!.number)).toEqual([head - 1, head])
+  })
+
+  it('queues nothing for a dormant client, and sends the current values when it returns', async () => {
+    const store = await deploy(anvil, STORE_INIT)
+    await backend.synced()
+    const c = backend.client()
+    await c.signIn()
+    await c.putInterest(store, { filters: [], watches: [{ kind: 'slot', args: ['0x0'] }] })
+    const [initial] = await atLeast(c, 1)
+    await c.ack(initial!.cursor)
+    const token = readFileSync(join(backend.dataDir, 'admin-token'), 'utf8').trim()
+    const dormant = await fetch(`${backend.service.url}/admin/clients/${c.clientId}/dormant`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(dormant.status).toBe(200)
+    expect(backend.service.health().state).toBe('live')
+    await send({ from: accounts[0]!, to: store, data: word(8n) })
+    await send({ from: accounts[0]!, to: store, data: word(9n) })
+    await backend.synced()
+    await c.signIn() // back: a gap, then the value now
+    const items = await atLeast(c, 2)
+    expect(items.map((i) => i.kind)).toEqual(['gap', 'state'])
+    expect(items[1]!.data).toMatchObject({ reason: 'initial', value: word(9n) })
   })
 
   it('refuses malformed watches with 400 and a code, and stores nothing of them', async () => {

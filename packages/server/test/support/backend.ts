@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type DeliveryItem, WalletBackendClient } from '@wallet-backend/sdk'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from 'viem/accounts'
 import WebSocket from 'ws'
 import { loadConfig } from '../../src/config/loadConfig.js'
 import { createLogger } from '../../src/observability/createLogger.js'
@@ -12,12 +12,17 @@ import type { TestAnvil } from './anvil.js'
 export type TestBackend = {
   service: Service
   dataDir: string
-  /** A new client with a fresh key, not signed in yet. */
-  client(): WalletBackendClient
+  /** A client with a fresh key (or `account`), not signed in yet. */
+  client(account?: LocalAccount): WalletBackendClient
   /** Resolves once the backend has stored the node's head block. */
   synced(): Promise<void>
   /** Every item of the client's queue after `after`, fetched page by page. */
   everything(client: WalletBackendClient, after?: number, pageSize?: number): Promise<DeliveryItem[]>
+  /**
+   * Stops the service, runs `whileDown`, and starts a new one on the same data directory (a clean
+   * restart; it listens on a new port, so make new clients).
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>
   stop(): Promise<void>
 }
 
@@ -41,18 +46,24 @@ export async function startBackend(
       ...flags,
     },
   })
-  const service = await Service.start({
-    config,
-    logging: createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent' }),
-  })
-  await service.lifecycle.waitFor('live')
+  const start = async () => {
+    const started = await Service.start({
+      config,
+      logging: createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent' }),
+    })
+    await started.lifecycle.waitFor('live')
+    return started
+  }
+  let service = await start()
   return {
-    service,
+    get service() {
+      return service
+    },
     dataDir,
-    client: () =>
+    client: (account) =>
       new WalletBackendClient({
         url: service.url,
-        account: privateKeyToAccount(generatePrivateKey()),
+        account: account ?? privateKeyToAccount(generatePrivateKey()),
         WebSocket: WebSocket as never,
       }),
     synced: async () => {
@@ -72,6 +83,11 @@ export async function startBackend(
         if (page.items.length === 0) return items
         after = page.items.at(-1)!.cursor
       }
+    },
+    restart: async (whileDown) => {
+      await service.stop()
+      await whileDown?.()
+      service = await start()
     },
     stop: async () => {
       await service.stop()
