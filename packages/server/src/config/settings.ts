@@ -35,6 +35,11 @@ export type Config = {
   maxStreamsPerClient: number
   maxStreamsPerSubnet: number
   deploymentSweepMs: number
+  maxRawTransactionBytes: number
+  submissionTtlMs: number
+  submissionRebroadcastMs: number
+  submissionCheckMs: number
+  maxPendingSubmissionsPerClient: number
   walletStateMaxBytes: number
   walletStateVersionsKept: number
   logLevel: LogLevel
@@ -380,6 +385,55 @@ export const SETTINGS = [
     allowed: 'an integer from 100 to 86400000',
     default: 15_000,
     parse: integer(100, 86_400_000),
+  }),
+  define({
+    key: 'maxRawTransactionBytes',
+    flag: 'max-raw-transaction-bytes',
+    env: 'WALLET_BACKEND_MAX_RAW_TRANSACTION_BYTES',
+    description:
+      'Largest signed transaction POST /v1/transactions accepts (geth refuses more than 128 KiB); larger ones are answered 413.',
+    allowed: 'an integer from 1024 to 1048576',
+    default: 131_072,
+    parse: integer(1024, 1_048_576),
+  }),
+  define({
+    key: 'submissionTtlMs',
+    flag: 'submission-ttl-ms',
+    env: 'WALLET_BACKEND_SUBMISSION_TTL_MS',
+    description:
+      'How long a submitted transaction may stay pending before it is reported dropped (it is still watched for as long again, in case it is mined after all).',
+    allowed: 'an integer from 1000 to 604800000',
+    default: 3_600_000,
+    parse: integer(1000, 7 * 86_400_000),
+  }),
+  define({
+    key: 'submissionRebroadcastMs',
+    flag: 'submission-rebroadcast-ms',
+    env: 'WALLET_BACKEND_SUBMISSION_REBROADCAST_MS',
+    description:
+      'How often a pending submitted transaction is sent to the node again (a node that restarted or evicted it gets it back); 0 never re-sends.',
+    allowed: 'an integer from 0 to 86400000',
+    default: 60_000,
+    parse: integer(0, 86_400_000),
+  }),
+  define({
+    key: 'submissionCheckMs',
+    flag: 'submission-check-ms',
+    env: 'WALLET_BACKEND_SUBMISSION_CHECK_MS',
+    description:
+      'How often pending submitted transactions are reconciled with the node (receipt lookups in bounded batches, finality, expiry, re-sending).',
+    allowed: 'an integer from 50 to 600000',
+    default: 3_000,
+    parse: integer(50, 600_000),
+  }),
+  define({
+    key: 'maxPendingSubmissionsPerClient',
+    flag: 'max-pending-submissions-per-client',
+    env: 'WALLET_BACKEND_MAX_PENDING_SUBMISSIONS_PER_CLIENT',
+    description: 'Submitted transactions one client may have pending at once; more are answered 409.',
+    allowed: 'an integer from 1 to 100000',
+    default: 64,
+    parse: integer(1, 100_000),
   }),
   define({
     key: 'walletStateMaxBytes',

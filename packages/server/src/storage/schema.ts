@@ -160,6 +160,8 @@ export interface ClientSubmittedTxsTable {
   block_hash: Bytes | null
   block_number: number | null
   receipt: Json | null
+  /** Replaced: the transaction that was included with the same sender and nonce (migration 0003). */
+  replaced_by: Bytes | null
   submitted_at: CreatedAt
   updated_at: CreatedAt
   expires_at: Date
