@@ -1,7 +1,7 @@
 import type { LocalAccount } from 'viem'
 import { WalletBackendError } from './errors.js'
 import { solveProofOfWork } from './solveProofOfWork.js'
-import type { DeliveryItem, Filter, Hex, Interest, Watch } from './types.js'
+import type { DeliveryItem, Filter, Hex, Interest, Submission, Watch } from './types.js'
 
 /** The WebSocket constructor to use: browsers and Node ≥ 22 have one; on Node 20 pass `ws`. */
 export type WebSocketConstructor = new (
@@ -114,6 +114,21 @@ export class WalletBackendClient {
     if (options.after !== undefined) query.set('after', String(options.after))
     if (options.limit !== undefined) query.set('limit', String(options.limit))
     return this.#call('GET', `/v1/deliveries${query.size ? `?${query}` : ''}`)
+  }
+
+  /**
+   * Submits a signed raw transaction (to one of the client's interests, or a contract creation)
+   * and returns its record; status changes then arrive as `submitted-status` items. Sending the
+   * same bytes again is safe: it answers the existing record. A WalletBackendError with status 503
+   * means nothing was recorded; try again after its Retry-After.
+   */
+  async submitTransaction(raw: Hex): Promise<Submission> {
+    return this.#call('POST', '/v1/transactions', { raw })
+  }
+
+  /** The current status of a transaction this client submitted. */
+  async getTransaction(hash: Hex): Promise<Submission> {
+    return this.#call('GET', `/v1/transactions/${hash}`)
   }
 
   /** Metered usage, stored data and limits of this client. */

@@ -8,6 +8,9 @@ export type {
   Hex,
   Interest,
   StateChange,
+  Submission,
+  SubmissionStatus,
+  SubmissionStatusChange,
   Watch,
   WatchKind,
 } from './types.js'

@@ -51,3 +51,42 @@ export type DeliveryItem = {
   decoded?: { name: string; args: unknown }
   data?: Record<string, unknown>
 }
+
+export type SubmissionStatus = 'pending' | 'included' | 'final' | 'replaced' | 'dropped' | 'failed'
+
+/** A transaction the client submitted, as the backend tracks it. */
+export type Submission = {
+  hash: Hex
+  status: SubmissionStatus
+  from: Hex
+  nonce: number
+  /** The interest it is for (null: a contract creation at an address not watched). */
+  interest: Hex | null
+  /** Included/final: its block. Replaced: the block of the transaction that took its nonce. */
+  block: { number: number; hash: Hex } | null
+  confirmations: number | null
+  outcome: {
+    success: boolean
+    /** Decimal. */
+    gasUsed: string
+    effectiveGasPrice: string | null
+    contractAddress: Hex | null
+    txIndex: number
+  } | null
+  replacedBy: Hex | null
+  submittedAt: string
+  updatedAt: string
+  /** When it is reported dropped if still pending. */
+  expiresAt: string
+}
+
+/** The `data` of a `submitted-status` item: one status change. */
+export type SubmissionStatusChange = {
+  status: SubmissionStatus
+  previous: SubmissionStatus
+  reason: 'submitted' | 'resubmitted' | 'mined' | 'finalized' | 'nonce-used' | 'reorg' | 'expired'
+  from: Hex
+  nonce: number
+  outcome?: NonNullable<Submission['outcome']>
+  replacedBy?: Hex
+}

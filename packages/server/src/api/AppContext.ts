@@ -15,6 +15,7 @@ import type { FilterIndex } from '../filters/FilterIndex.js'
 import type { Lifecycle } from '../lifecycle/Lifecycle.js'
 import type { LogLevel } from '../observability/createLogger.js'
 import type { DB } from '../storage/schema.js'
+import type { SubmissionTracker } from '../submissions/SubmissionTracker.js'
 import type { HealthReport } from './schemas/Health.js'
 
 /** What client routes need once the service is up (storage open, node connected). */
@@ -30,6 +31,7 @@ export type Runtime = {
   streams: StreamHub
   usage: UsageMeter
   contractState: StateWatcher
+  submissions: SubmissionTracker
 }
 
 /** What the HTTP layer needs from the running service; routes get it and nothing else. */

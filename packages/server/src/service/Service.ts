@@ -9,6 +9,7 @@ import { NotReadyError } from '../api/NotReadyError.js'
 import { authRoutes } from '../api/routes/authRoutes.js'
 import { deliveryRoutes } from '../api/routes/deliveryRoutes.js'
 import { interestRoutes } from '../api/routes/interestRoutes.js'
+import { transactionRoutes } from '../api/routes/transactionRoutes.js'
 import { usageRoutes } from '../api/routes/usageRoutes.js'
 import { walletStateRoutes } from '../api/routes/walletStateRoutes.js'
 import type { HealthReport } from '../api/schemas/Health.js'
@@ -32,6 +33,7 @@ import { Lifecycle } from '../lifecycle/Lifecycle.js'
 import type { LoggerHandle } from '../observability/createLogger.js'
 import { createMetrics } from '../observability/createMetrics.js'
 import type { Storage } from '../storage/openStorage.js'
+import { SubmissionTracker } from '../submissions/SubmissionTracker.js'
 import { VERSION } from '../version.js'
 import { connectNode, type NodeConnection } from './connectNode.js'
 import { connectStorage, type StorageConnection } from './connectStorage.js'
@@ -68,6 +70,7 @@ export class Service {
   #backfills: BackfillRunner | undefined
   #sweeper: DeploymentSweeper | undefined
   #usage: UsageMeter | undefined
+  #submissions: SubmissionTracker | undefined
   readonly #tasks: BackgroundTasks
   #stopping: Promise<void> | undefined
   readonly #abort = new AbortController()
@@ -145,6 +148,7 @@ export class Service {
       { prefix: '/v1', plugin: deliveryRoutes },
       { prefix: '/v1/wallet-state', plugin: walletStateRoutes },
       { prefix: '/v1/usage', plugin: usageRoutes },
+      { prefix: '/v1/transactions', plugin: transactionRoutes },
     ])
     const address = await this.#app.listen({ host: this.config.host, port: this.config.port })
     this.#url = address
@@ -225,6 +229,21 @@ export class Service {
           }
         : {}),
     })
+    // After the delivery listener, whose reorg withdrawal must run before this one queues anew.
+    const submissions = new SubmissionTracker({
+      db,
+      node: rpc,
+      follower: this.#follower,
+      delivery,
+      logger: this.logger,
+      metrics: this.metrics,
+      ttlMs: this.config.submissionTtlMs,
+      rebroadcastMs: this.config.submissionRebroadcastMs,
+      checkMs: this.config.submissionCheckMs,
+    })
+    await submissions.load()
+    this.#listeners.push(submissions)
+    this.#submissions = submissions
     this.#follower.onStatus((status) => {
       switch (status.kind) {
         case 'node-unavailable':
@@ -261,6 +280,7 @@ export class Service {
       backfills,
       usage,
       contractState,
+      submissions,
       streams: new StreamHub({
         db,
         notifier,
@@ -278,6 +298,7 @@ export class Service {
     await contractState.start(this.#follower)
     await this.#follower.start()
     await backfills.resume()
+    submissions.start()
     this.#sweeper = new DeploymentSweeper({
       db,
       node: rpc,
@@ -377,6 +398,7 @@ export class Service {
     await this.#app?.close()
     await this.#sweeper?.stop()
     await this.#backfills?.stop()
+    await this.#submissions?.stop()
     await this.#follower?.stop()
     await this.#usage?.stop()
     await this.#notifier?.stop()

@@ -1,0 +1,157 @@
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { bytesToHex, type Hex } from 'viem'
+import type { ChainPosition } from '../../delivery/deliveryStore.js'
+import { TransactionNotFoundError } from '../../submissions/errors.js'
+import type { SubmissionRecord } from '../../submissions/submissionStore.js'
+import { findSubmission } from '../../submissions/submissionStore.js'
+import { submitTransaction } from '../../submissions/submitTransaction.js'
+import type { AppContext } from '../AppContext.js'
+import { requireSession, sessionOf } from '../plugins/requireSession.js'
+import { BlockRef } from '../schemas/common.js'
+import { errorResponses } from '../schemas/ErrorResponse.js'
+
+const SubmitBody = Type.Object(
+  {
+    raw: Type.String({
+      pattern: '^0x([0-9a-fA-F]{2})+$',
+      description: 'The signed transaction, serialized (EIP-2718 envelope or legacy RLP), as hex',
+    }),
+  },
+  { additionalProperties: false },
+)
+const HashParams = Type.Object({
+  hash: Type.String({ pattern: '^0x[0-9a-fA-F]{64}$', description: 'Transaction hash' }),
+})
+const Submission = Type.Object(
+  {
+    hash: Type.String(),
+    status: Type.Union(
+      ['pending', 'included', 'final', 'replaced', 'dropped', 'failed'].map((status) => Type.Literal(status)),
+    ),
+    from: Type.String(),
+    nonce: Type.Integer(),
+    interest: Type.Union([Type.String(), Type.Null()], {
+      description: 'The interest the transaction is for (null for a creation of an address not watched)',
+    }),
+    block: Type.Union([BlockRef, Type.Null()], {
+      description: 'Included/final: the block that has it. Replaced: the block of the replacement.',
+    }),
+    confirmations: Type.Union([Type.Integer(), Type.Null()]),
+    outcome: Type.Union([
+      Type.Object({
+        success: Type.Boolean(),
+        gasUsed: Type.String({ description: 'Decimal' }),
+        effectiveGasPrice: Type.Union([Type.String(), Type.Null()]),
+        contractAddress: Type.Union([Type.String(), Type.Null()]),
+        txIndex: Type.Integer(),
+      }),
+      Type.Null(),
+    ]),
+    replacedBy: Type.Union([Type.String(), Type.Null()]),
+    submittedAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+    expiresAt: Type.String({
+      format: 'date-time',
+      description: 'When a transaction still pending is reported dropped',
+    }),
+  },
+  { $id: 'Submission' },
+)
+type SubmissionView = Static<typeof Submission>
+
+function view(record: SubmissionRecord, interest: Hex | null, chain: ChainPosition): SubmissionView {
+  const head = chain.head?.number
+  return {
+    hash: record.hash,
+    status: record.status,
+    from: record.from,
+    nonce: record.nonce,
+    interest,
+    block: record.block,
+    confirmations:
+      record.block && head !== undefined && record.status !== 'replaced'
+        ? Math.max(0, head - record.block.number + 1)
+        : null,
+    outcome: record.outcome,
+    replacedBy: record.replacedBy,
+    submittedAt: record.submittedAt.toISOString(),
+    updatedAt: record.updatedAt.toISOString(),
+    expiresAt: record.expiresAt.toISOString(),
+  }
+}
+
+/** Submission of signed transactions, and their status. */
+export async function transactionRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+  requireSession(app, context)
+  app.addSchema(Submission)
+  const security = [{ session: [] }]
+
+  const interestAddress = async (record: SubmissionRecord): Promise<Hex | null> => {
+    if (record.clientContractId === null) return null
+    const row = await context
+      .runtime()
+      .db.selectFrom('client_contracts')
+      .select('address')
+      .where('id', '=', record.clientContractId)
+      .executeTakeFirst()
+    return row ? bytesToHex(row.address) : null
+  }
+
+  app.post(
+    '/',
+    {
+      schema: {
+        tags: ['transactions'],
+        summary: 'Submit a signed transaction for one of the client’s interests, and track it',
+        description:
+          'The transaction is checked, forwarded with eth_sendRawTransaction and tracked: every status ' +
+          'change is a submitted-status item in the client’s queue. 202: accepted now; 200: already ' +
+          'submitted by this client (the record as it stands). 503 with Retry-After: the node cannot ' +
+          'take it now, nothing was recorded; sending the same bytes again is safe.',
+        security,
+        body: SubmitBody,
+        response: {
+          200: Type.Ref(Submission),
+          202: Type.Ref(Submission),
+          ...errorResponses(400, 401, 409, 413, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const client = sessionOf(request)
+      const { raw } = request.body as Static<typeof SubmitBody>
+      const runtime = context.runtime()
+      const { record, created } = await submitTransaction(
+        runtime,
+        context.config,
+        client.id,
+        raw as Hex,
+        request.log,
+      )
+      const body = view(record, await interestAddress(record), runtime.follower.snapshot())
+      return reply.status(created ? 202 : 200).send(body)
+    },
+  )
+
+  app.get(
+    '/:hash',
+    {
+      schema: {
+        tags: ['transactions'],
+        summary: 'The current status of a transaction the client submitted',
+        security,
+        params: HashParams,
+        response: { 200: Type.Ref(Submission), ...errorResponses(400, 401, 404, 503) },
+      },
+    },
+    async (request) => {
+      const { hash } = request.params as Static<typeof HashParams>
+      const runtime = context.runtime()
+      const normalized = hash.toLowerCase() as Hex
+      const record = await findSubmission(runtime.db, sessionOf(request).id, normalized)
+      if (!record) throw new TransactionNotFoundError(hash)
+      return view(record, await interestAddress(record), runtime.follower.snapshot())
+    },
+  )
+}
