@@ -138,7 +138,11 @@ export class SubmissionTracker implements ChainListener {
     clearTimeout(this.#timer)
     this.#timer = setTimeout(() => {
       this.#pass = this.reconcile()
-        .catch((error: unknown) => this.#log.warn({ err: error }, 'submission reconciliation failed'))
+        .catch((error: unknown) => {
+          // The node being down is already reported (lifecycle, /health); it is no news every pass.
+          const level = (error as { code?: unknown }).code === 'NODE_UNAVAILABLE' ? 'debug' : 'warn'
+          this.#log[level]({ err: error }, 'submission reconciliation failed')
+        })
         .finally(() => {
           this.#pass = undefined
           if (this.#stopped) return
@@ -325,9 +329,13 @@ export class SubmissionTracker implements ChainListener {
       }
     })
     for (const hash of included) this.#unwatch(hash)
-    for (const hash of dropped) {
+    const stillWatched = new Set(dropped)
+    for (const hash of expired) {
       const entry = this.#watched.get(hash)
-      if (entry) entry.status = 'dropped'
+      // Expired but not dropped: the record is no longer pending (its client was deleted, say),
+      // so there is nothing left to watch for.
+      if (entry && stillWatched.has(hash)) entry.status = 'dropped'
+      else this.#unwatch(hash)
     }
   }
 

@@ -37,8 +37,9 @@ export async function submitTransaction(
   if ((await countPending(runtime.db, clientId)) >= config.maxPendingSubmissionsPerClient) {
     throw new TooManyPendingSubmissionsError(config.maxPendingSubmissionsPerClient)
   }
-  await forward(runtime, submission)
+  // Metered per call of the node, accepted or not: that is the work the client causes.
   runtime.usage.add(clientId, 'submissions')
+  await forward(runtime, submission)
   const change = await runtime.submissions.record(submission, clientId, clientContractId)
   // Undefined: an identical request recorded it a moment ago; that record is the answer.
   const record = change ?? (await findSubmission(runtime.db, clientId, submission.hash))

@@ -128,6 +128,17 @@ const statusChanges = (items: DeliveryItem[], hash: Hex) =>
     .filter((item) => item.kind === 'submitted-status' && item.txHash === hash)
     .map((item) => ({ ...(item.data as SubmissionStatusChange), block: item.block, cursor: item.cursor }))
 
+/** Waits until the backend has stored the node's head block. */
+async function synced(): Promise<void> {
+  const latest = await anvil.block('latest')
+  const deadline = Date.now() + 20_000
+  while (service.follower?.snapshot().head?.hash !== latest.hash) {
+    if (Date.now() > deadline) throw new Error('backend did not reach the node head')
+    service.follower?.poke()
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
 async function withoutMining<T>(work: () => Promise<T>): Promise<T> {
   await anvil.rpc('evm_setAutomine', [false])
   try {
@@ -154,6 +165,7 @@ beforeAll(async () => {
       'submission-ttl-ms': String(TTL_MS),
       'submission-rebroadcast-ms': String(REBROADCAST_MS),
       'submission-check-ms': '100',
+      'max-pending-submissions-per-client': '2',
     },
   })
   service = await startService()
@@ -289,6 +301,41 @@ describe('transaction submission and tracking (through the SDK, on anvil)', () =
       expect((await refusal(c.getTransaction(keccak256(cheap)))).code).toBe('TRANSACTION_NOT_FOUND')
       await anvil.mine()
       await waitForStatus(c, keccak256(pending), 'included')
+    })
+  })
+
+  it('finds a transaction mined in a block stored before its submission was recorded', async () => {
+    const { c } = await client()
+    const account = dev(9)
+    const raw = await signed(account)
+    const hash = keccak256(raw)
+    // Sent around the backend and mined: its block is stored before the backend records anything,
+    // so only the reconciliation's receipt lookup can find it. The node answers "nonce too low".
+    await anvil.rpc('eth_sendRawTransaction', [raw])
+    await waitForReceipt(anvil, hash)
+    await synced()
+    const receipt = await anvil.rpc<{ blockHash: Hex }>('eth_getTransactionReceipt', [hash])
+    expect((await c.submitTransaction(raw)).status).toBe('pending')
+    const included = await waitForStatus(c, hash, 'included')
+    expect(included.block?.hash).toBe(receipt.blockHash)
+    expect(statusChanges(await everything(c), hash).map((change) => change.status)).toEqual([
+      'pending',
+      'included',
+    ])
+  })
+
+  it('bounds the transactions a client may have pending at once', async () => {
+    const { c } = await client()
+    const account = dev(2) // the refusals left its nonce untouched
+    await withoutMining(async () => {
+      for (let i = 0; i < 2; i++) await c.submitTransaction(await signed(account))
+      const third = await refusal(c.submitTransaction(await signed(account)))
+      expect([third.status, third.code, third.details]).toEqual([
+        409,
+        'TOO_MANY_PENDING_SUBMISSIONS',
+        { limit: 2 },
+      ])
+      await anvil.mine()
     })
   })
 
