@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import {
   type DeliveryItem,
   type Submission,
@@ -19,11 +16,8 @@ import {
 } from 'viem'
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../../src/config/loadConfig.js'
-import type { Config } from '../../src/config/settings.js'
-import { createLogger } from '../../src/observability/createLogger.js'
-import { Service } from '../../src/service/Service.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
+import { startBackend, type TestBackend } from '../support/backend.js'
 import { deployLogger, waitForReceipt } from '../support/chainActivity.js'
 
 const TTL_MS = 3000
@@ -33,26 +27,15 @@ const dev = (index: number) =>
   mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: index })
 
 let anvil: TestAnvil
-let service: Service
-let config: Config
-let dataDir: string
+let backend: TestBackend
 let chainId: number
 let target: Hex
-
-async function startService(): Promise<Service> {
-  const started = await Service.start({
-    config,
-    logging: createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent' }),
-  })
-  await started.lifecycle.waitFor('live')
-  return started
-}
 
 /** A client signed in and interested in the target contract; `headers` has those of its last response. */
 async function client(): Promise<{ c: WalletBackendClient; headers: () => Headers }> {
   let last = new Headers()
   const c = new WalletBackendClient({
-    url: service.url,
+    url: backend.service.url,
     account: privateKeyToAccount(generatePrivateKey()),
     fetch: async (input, init) => {
       const response = await fetch(input, init)
@@ -107,37 +90,18 @@ async function waitForStatus(
     if (current.status === status && also(current)) return current
     if (Date.now() > deadline)
       throw new Error(`${hash} is ${current.status} (${JSON.stringify(current.block)}), not ${status}`)
-    service.follower?.poke()
+    backend.service.follower?.poke()
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
 
 /** Every item queued for the client so far (not acknowledged, so reading twice sees them again). */
-async function everything(c: WalletBackendClient): Promise<DeliveryItem[]> {
-  const items: DeliveryItem[] = []
-  for (let after = 0; ; ) {
-    const page = await c.deliveries({ after, limit: 100 })
-    items.push(...page.items)
-    if (page.items.length === 0) return items
-    after = page.items.at(-1)!.cursor
-  }
-}
+const everything = (c: WalletBackendClient) => backend.everything(c)
 
 const statusChanges = (items: DeliveryItem[], hash: Hex) =>
   items
     .filter((item) => item.kind === 'submitted-status' && item.txHash === hash)
     .map((item) => ({ ...(item.data as SubmissionStatusChange), block: item.block, cursor: item.cursor }))
-
-/** Waits until the backend has stored the node's head block. */
-async function synced(): Promise<void> {
-  const latest = await anvil.block('latest')
-  const deadline = Date.now() + 20_000
-  while (service.follower?.snapshot().head?.hash !== latest.hash) {
-    if (Date.now() > deadline) throw new Error('backend did not reach the node head')
-    service.follower?.poke()
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 async function withoutMining<T>(work: () => Promise<T>): Promise<T> {
   await anvil.rpc('evm_setAutomine', [false])
@@ -153,28 +117,18 @@ beforeAll(async () => {
   anvil = await startAnvil({ extraArgs: ['--slots-in-an-epoch', '1'] })
   chainId = Number(await anvil.rpc<Hex>('eth_chainId'))
   target = (await deployLogger(anvil)).toLowerCase() as Hex
-  dataDir = mkdtempSync(join(tmpdir(), 'wb-submissions-'))
-  config = loadConfig({
-    flags: {
-      port: '0',
-      'data-dir': dataDir,
-      'node-url': [anvil.node.httpUrl],
-      'poll-interval-ms': '50',
-      'registration-pow-bits': '4',
-      'start-block': '0',
-      'submission-ttl-ms': String(TTL_MS),
-      'submission-rebroadcast-ms': String(REBROADCAST_MS),
-      'submission-check-ms': '100',
-      'max-pending-submissions-per-client': '2',
-    },
+  backend = await startBackend(anvil, {
+    'registration-pow-bits': '4',
+    'submission-ttl-ms': String(TTL_MS),
+    'submission-rebroadcast-ms': String(REBROADCAST_MS),
+    'submission-check-ms': '100',
+    'max-pending-submissions-per-client': '2',
   })
-  service = await startService()
 })
 
 afterAll(async () => {
-  await service?.stop()
+  await backend?.stop()
   await anvil?.stop()
-  rmSync(dataDir, { recursive: true, force: true })
 })
 
 describe('transaction submission and tracking (through the SDK, on anvil)', () => {
@@ -313,7 +267,7 @@ describe('transaction submission and tracking (through the SDK, on anvil)', () =
     // so only the reconciliation's receipt lookup can find it. The node answers "nonce too low".
     await anvil.rpc('eth_sendRawTransaction', [raw])
     await waitForReceipt(anvil, hash)
-    await synced()
+    await backend.synced()
     const receipt = await anvil.rpc<{ blockHash: Hex }>('eth_getTransactionReceipt', [hash])
     expect((await c.submitTransaction(raw)).status).toBe('pending')
     const included = await waitForStatus(c, hash, 'included')
@@ -442,10 +396,8 @@ describe('transaction submission and tracking (through the SDK, on anvil)', () =
       const raw = await signed(account)
       const hash = keccak256(raw)
       await c.submitTransaction(raw)
-      await service.stop()
-      await anvil.mine()
-      service = await startService()
-      const reconnected = new WalletBackendClient({ url: service.url, account: c.account })
+      await backend.restart(() => anvil.mine())
+      const reconnected = backend.client(c.account)
       const included = await waitForStatus(reconnected, hash, 'included')
       expect(included.block?.number).toBe(await anvil.blockNumber())
     })
