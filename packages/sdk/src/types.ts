@@ -83,7 +83,8 @@ export type Submission = {
 /** The `data` of a `submitted-status` item: one status change. */
 export type SubmissionStatusChange = {
   status: SubmissionStatus
-  previous: SubmissionStatus
+  /** Null on the first item, which records the submission. */
+  previous: SubmissionStatus | null
   reason: 'submitted' | 'resubmitted' | 'mined' | 'finalized' | 'nonce-used' | 'reorg' | 'expired'
   from: Hex
   nonce: number

@@ -28,8 +28,8 @@ export type SubmissionRecord = {
   expiresAt: Date
 }
 
-/** A status change: the record after it, and the status before. */
-export type Transition = SubmissionRecord & { previous: SubmittedTxStatus }
+/** A status change: the record after it, and the status before (null: it was just submitted). */
+export type Transition = SubmissionRecord & { previous: SubmittedTxStatus | null }
 
 type Row = {
   client_id: Uint8Array
@@ -151,7 +151,7 @@ export async function recordPending(
     )
     .returning(COLUMNS)
     .executeTakeFirstOrThrow()
-  return { ...toRecord(row), previous: before ? before.status : 'pending' }
+  return { ...toRecord(row), previous: before ? before.status : null }
 }
 
 type Where = (

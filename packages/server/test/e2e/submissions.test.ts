@@ -163,7 +163,7 @@ describe('transaction submission and tracking (through the SDK, on anvil)', () =
     const items = await everything(c)
     const changes = statusChanges(items, hash)
     expect(changes.map((change) => [change.previous, change.status, change.reason])).toEqual([
-      ['pending', 'pending', 'submitted'],
+      [null, 'pending', 'submitted'],
       ['pending', 'included', 'mined'],
       ['included', 'final', 'finalized'],
     ])
@@ -383,7 +383,7 @@ describe('transaction submission and tracking (through the SDK, on anvil)', () =
     expect(
       changes.map((change) => [change.previous, change.status, change.reason, change.block?.hash ?? null]),
     ).toEqual([
-      ['pending', 'pending', 'submitted', null],
+      [null, 'pending', 'submitted', null],
       ['included', 'pending', 'reorg', null],
       ['pending', 'included', 'mined', after.hash],
     ])
