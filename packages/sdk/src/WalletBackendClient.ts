@@ -29,6 +29,8 @@ export type StreamOptions = {
   after?: number
   onItem: (item: DeliveryItem) => void | Promise<void>
   onError?: (error: Error) => void
+  /** Each time the socket is open (first connection and every reconnection). */
+  onOpen?: () => void
   /** Reconnect delay bounds in ms (exponential backoff between them). */
   minReconnectMs?: number
   maxReconnectMs?: number
@@ -174,6 +176,7 @@ export class WalletBackendClient {
       socket = ws
       ws.onopen = () => {
         delay = options.minReconnectMs ?? 200
+        options.onOpen?.()
       }
       ws.onmessage = (event) => {
         const message = JSON.parse(String(event.data)) as {

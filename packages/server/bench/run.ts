@@ -8,6 +8,8 @@ import { runWalletStateBench } from '../../wallet-state/bench/walletState.bench.
 import { runCatchUpBench } from './catchUp.bench.js'
 import { runLatencyBench } from './latency.bench.js'
 import { runMatchingBench } from './matching.bench.js'
+import { runMemoryBench } from './memory.bench.js'
+import { runNodeCallsBench } from './nodeCalls.bench.js'
 import { runWalletStateHttpBench } from './walletStateHttp.bench.js'
 
 const { values } = parseArgs({
@@ -29,6 +31,8 @@ console.error(`bench: ${quick ? 'quick' : 'full'} mode${databaseUrl ? ', with Po
 results.catchUp = await runCatchUpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })
 results.matching = await runMatchingBench({ quick })
 results.latency = await runLatencyBench({ quick })
+results.nodeCalls = await runNodeCallsBench({ quick })
+results.memory = await runMemoryBench({ quick })
 results.walletState = {
   ...(await runWalletStateBench({ quick })),
   ...(await runWalletStateHttpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })),

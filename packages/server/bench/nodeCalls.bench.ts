@@ -1,0 +1,136 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { WalletBackendClient } from '@wallet-backend/sdk'
+import { createPublicClient, http, parseAbiItem } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import WebSocket from 'ws'
+import { loadConfig } from '../src/config/loadConfig.js'
+import { TRANSFER_TOPIC } from '../src/filters/compileFilter.js'
+import { createLogger } from '../src/observability/createLogger.js'
+import { Service } from '../src/service/Service.js'
+import { startAnvil, type TestAnvil } from '../test/support/anvil.js'
+import { deployTransferEmitter, sendTransfer } from '../test/support/chainActivity.js'
+import { type CountingProxy, startCountingProxy } from './support/countingProxy.js'
+
+const POLL_MS = 1_000
+const TRANSFER_EVENT = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)')
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Node calls per block while one transfer is mined every poll interval, over `blocks` blocks. */
+async function callsPerBlock(
+  anvil: TestAnvil,
+  proxy: CountingProxy,
+  token: `0x${string}`,
+  blocks: number,
+): Promise<number> {
+  const [from, to] = await anvil.accounts()
+  await sleep(POLL_MS) // let every poller settle into its rhythm
+  proxy.reset()
+  const start = await anvil.blockNumber()
+  for (let i = 0; i < blocks; i++) {
+    await sendTransfer(anvil, token, from!, to!, 1n)
+    await sleep(POLL_MS)
+  }
+  const mined = (await anvil.blockNumber()) - start
+  return Math.round((proxy.total() / mined) * 10) / 10
+}
+
+/**
+ * Node calls per block: the backend (one follower, whatever the number of clients) with 1 and
+ * 1,000 streaming clients, against the same number of wallets each polling the node itself with
+ * viem's `watchContractEvent` over HTTP — what a wallet does without a backend. Both poll every
+ * second; every call through a counting proxy in front of anvil.
+ */
+export async function runNodeCallsBench(options: { quick: boolean }): Promise<Record<string, number>> {
+  const blocks = options.quick ? 6 : 20
+  const many = 1_000
+  const anvil = await startAnvil()
+  const proxy = await startCountingProxy(anvil.node.httpUrl)
+  const dataDir = mkdtempSync(join(tmpdir(), 'wb-node-calls-'))
+  const figures: Record<string, number> = {}
+  try {
+    const token = await deployTransferEmitter(anvil)
+
+    const config = loadConfig({
+      flags: {
+        port: '0',
+        'data-dir': dataDir,
+        'node-url': [proxy.url],
+        'poll-interval-ms': String(POLL_MS),
+        'registration-pow-bits': '0',
+        'client-cost-burst': '100000',
+        'subnet-cost-burst': '1000000',
+        'subnet-cost-per-second': '100000',
+      },
+    })
+    const service = await Service.start({ config, logging: createLogger({ level: 'silent' }) })
+    try {
+      await service.lifecycle.waitFor('live')
+      const clients: WalletBackendClient[] = []
+      const streams: { close(): void }[] = []
+      const addClients = async (n: number) => {
+        const fresh = Array.from(
+          { length: n },
+          () =>
+            new WalletBackendClient({
+              url: service.url,
+              account: privateKeyToAccount(generatePrivateKey()),
+              WebSocket: WebSocket as never,
+            }),
+        )
+        for (let i = 0; i < fresh.length; i += 25) {
+          await Promise.all(
+            fresh
+              .slice(i, i + 25)
+              .map((c) => c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER_TOPIC] }] })),
+          )
+        }
+        for (const c of fresh) streams.push(c.stream({ onItem: () => {} }))
+        clients.push(...fresh)
+      }
+      await addClients(1)
+      figures.backendWith1Client = await callsPerBlock(anvil, proxy, token, blocks)
+      await addClients(many - 1)
+      figures.backendWith1000Clients = await callsPerBlock(anvil, proxy, token, blocks)
+      for (const stream of streams) stream.close()
+    } finally {
+      await service.stop()
+    }
+
+    const unwatch: (() => void)[] = []
+    let logsSeen = 0
+    const addPollers = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const client = createPublicClient({ transport: http(proxy.url), pollingInterval: POLL_MS })
+        unwatch.push(
+          client.watchContractEvent({
+            address: token,
+            abi: [TRANSFER_EVENT],
+            eventName: 'Transfer',
+            onLogs: (logs) => {
+              logsSeen += logs.length
+            },
+          }),
+        )
+      }
+    }
+    addPollers(1)
+    figures.pollingWith1Client = await callsPerBlock(anvil, proxy, token, blocks)
+    addPollers(many - 1)
+    figures.pollingWith1000Clients = await callsPerBlock(anvil, proxy, token, blocks)
+    for (const stop of unwatch) stop()
+    figures.pollingLogsSeen = logsSeen
+    figures.ratioPollingToBackendWith1000Clients =
+      Math.round((figures.pollingWith1000Clients / figures.backendWith1000Clients) * 10) / 10
+  } finally {
+    await proxy.close()
+    await anvil.stop()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  return figures
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(await runNodeCallsBench({ quick: !process.argv.includes('--full') }))
+}
