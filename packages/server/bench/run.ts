@@ -30,7 +30,7 @@ const started = Date.now()
 console.error(`bench: ${quick ? 'quick' : 'full'} mode${databaseUrl ? ', with PostgreSQL' : ', PGlite only'}`)
 results.catchUp = await runCatchUpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })
 results.matching = await runMatchingBench({ quick })
-results.latency = await runLatencyBench({ quick })
+results.latency = await runLatencyBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })
 results.nodeCalls = await runNodeCallsBench({ quick })
 results.memory = await runMemoryBench({ quick })
 results.walletState = {

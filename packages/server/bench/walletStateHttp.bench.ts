@@ -2,13 +2,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { sql } from 'kysely'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { loadConfig } from '../src/config/loadConfig.js'
 import { createLogger } from '../src/observability/createLogger.js'
 import { Service } from '../src/service/Service.js'
-import { openStorage } from '../src/storage/openStorage.js'
 import { startAnvil } from '../test/support/anvil.js'
+import { createScratchDatabase } from './support/scratchDatabase.js'
 
 async function session(url: string): Promise<string> {
   const account = privateKeyToAccount(generatePrivateKey())
@@ -67,22 +66,8 @@ export async function runWalletStateHttpBench(options: {
     for (const driver of ['pglite', 'postgres'] as const) {
       if (driver === 'postgres' && !options.databaseUrl) continue
       const dataDir = mkdtempSync(join(tmpdir(), 'wb-wsbench-'))
-      let drop: (() => Promise<void>) | undefined
-      let databaseUrl: string | undefined
-      if (driver === 'postgres') {
-        const name = `wb_bench_${randomBytes(4).toString('hex')}`
-        const admin = await openStorage({ driver: 'postgres', url: options.databaseUrl!, poolSize: 1 })
-        await sql.raw(`create database ${name}`).execute(admin.db)
-        await admin.close()
-        const url = new URL(options.databaseUrl!)
-        url.pathname = `/${name}`
-        databaseUrl = url.toString()
-        drop = async () => {
-          const cleanup = await openStorage({ driver: 'postgres', url: options.databaseUrl!, poolSize: 1 })
-          await sql.raw(`drop database if exists ${name} with (force)`).execute(cleanup.db)
-          await cleanup.close()
-        }
-      }
+      const scratch = driver === 'postgres' ? await createScratchDatabase(options.databaseUrl!) : undefined
+      const databaseUrl = scratch?.url
       const config = loadConfig({
         flags: {
           port: '0',
@@ -100,7 +85,7 @@ export async function runWalletStateHttpBench(options: {
         figures[`${driver}GetsPerSecond`] = getsPerSecond
       } finally {
         await service.stop()
-        await drop?.()
+        await scratch?.drop()
         rmSync(dataDir, { recursive: true, force: true })
       }
     }
