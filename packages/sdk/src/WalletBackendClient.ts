@@ -1,7 +1,17 @@
 import type { LocalAccount } from 'viem'
 import { WalletBackendError } from './errors.js'
 import { solveProofOfWork } from './solveProofOfWork.js'
-import type { DeliveryItem, Filter, Hex, Interest, Submission, Watch } from './types.js'
+import type { DeliveryItem, Filter, Hex, Interest, StateChange, Submission, Watch } from './types.js'
+import {
+  type AccountProof,
+  type BlockHeader,
+  encodeReceipt,
+  ProofVerificationError,
+  type Receipt,
+  verifyAccountProof,
+  verifyBlockHeader,
+  verifyReceiptProof,
+} from './verify/index.js'
 
 /** The WebSocket constructor to use: browsers and Node ≥ 22 have one; on Node 20 pass `ws`. */
 export type WebSocketConstructor = new (
@@ -131,6 +141,98 @@ export class WalletBackendClient {
   /** The current status of a transaction this client submitted. */
   async getTransaction(hash: Hex): Promise<Submission> {
     return this.#call('GET', `/v1/transactions/${hash}`)
+  }
+
+  /** A stored block header, by hash or canonical number: what proofs are checked against. */
+  async block(
+    ref: Hex | number,
+  ): Promise<{ number: number; hash: Hex; canonical: boolean; header: BlockHeader }> {
+    return this.#call('GET', `/v1/blocks/${ref}`)
+  }
+
+  /** A Merkle-Patricia proof of the receipt at `index` of a stored block. */
+  async receiptProof(
+    blockHash: Hex,
+    index: number,
+  ): Promise<{
+    block: { number: number; hash: Hex }
+    receiptsRoot: Hex
+    index: number
+    receipt: Receipt
+    proof: Hex[]
+  }> {
+    return this.#call('GET', `/v1/proofs/receipt?block=${blockHash}&index=${index}`)
+  }
+
+  /** An EIP-1186 proof of an interest's account and `slots` at a stored block. */
+  async stateProof(
+    address: Hex,
+    blockHash: Hex,
+    slots: Hex[] = [],
+  ): Promise<{ block: { number: number; hash: Hex }; stateRoot: Hex; proof: AccountProof }> {
+    const query = slots.length > 0 ? `&slots=${slots.join(',')}` : ''
+    return this.#call('GET', `/v1/proofs/state?address=${address}&block=${blockHash}${query}`)
+  }
+
+  /**
+   * Checks an item against the chain instead of trusting the backend: its block header must hash
+   * to the item's block hash, and its receipt and log (`tx`, `log`) or its value (`state` of an
+   * account field or slot) must be proven against that header's roots. Returns the verified header;
+   * where the block hash itself is trusted from (a light client, a second node) is the caller's
+   * choice. View-call values cannot be proven without executing the EVM and are refused as such.
+   */
+  async verifyItem(item: DeliveryItem): Promise<BlockHeader> {
+    if (!item.block) throw new ProofVerificationError('NOT_PROVABLE', `a ${item.kind} item names no block`)
+    const { header } = await this.block(item.block.hash)
+    verifyBlockHeader(header, item.block.hash)
+    if ((item.kind === 'tx' || item.kind === 'log') && item.txIndex !== null) {
+      const { receipt, proof } = await this.receiptProof(item.block.hash, item.txIndex)
+      await verifyReceiptProof({ receiptsRoot: header.receiptsRoot, index: item.txIndex, receipt, proof })
+      const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+      if (item.kind === 'log') {
+        const proven = receipt.logs.find((log) => Number(log.logIndex) === item.logIndex)
+        const { address, topics, data } = item.log ?? {}
+        if (
+          !proven ||
+          !same(
+            [address?.toLowerCase(), topics, data],
+            [proven.address.toLowerCase(), proven.topics, proven.data],
+          )
+        ) {
+          throw new ProofVerificationError(
+            'VALUE_MISMATCH',
+            `log ${item.logIndex} differs from the proven receipt's`,
+          )
+        }
+      } else if (item.receipt && !same(encodeReceipt(item.receipt as Receipt), encodeReceipt(receipt))) {
+        throw new ProofVerificationError('VALUE_MISMATCH', 'the receipt differs from the proven one')
+      }
+      return header
+    }
+    if (item.kind === 'state' && item.interest) {
+      const change = item.data as StateChange
+      const kind = change.watch.kind
+      if (kind === 'call')
+        throw new ProofVerificationError('NOT_PROVABLE', 'a view call result is computed, not stored')
+      const slot =
+        kind === 'slot' ? (change.value === undefined ? undefined : (change.watch.args[0] as Hex)) : undefined
+      const { proof } = await this.stateProof(item.interest, item.block.hash, slot ? [slot] : [])
+      const account = await verifyAccountProof(header.stateRoot, proof)
+      const proven =
+        kind === 'slot'
+          ? [...account.storage.values()][0]
+          : {
+              balance: account.balance,
+              nonce: account.nonce,
+              codeHash: account.codeHash,
+              storageRoot: account.storageRoot,
+            }[kind]
+      if (proven === undefined || BigInt(proven) !== BigInt(change.value as Hex)) {
+        throw new ProofVerificationError('VALUE_MISMATCH', `the ${kind} differs from the proven value`)
+      }
+      return header
+    }
+    throw new ProofVerificationError('NOT_PROVABLE', `nothing of a ${item.kind} item is proven yet`)
   }
 
   /** Metered usage, stored data and limits of this client. */

@@ -15,6 +15,16 @@ export type {
   WatchKind,
 } from './types.js'
 export {
+  type AccountProof,
+  type BlockHeader,
+  computeBlockHash,
+  ProofVerificationError,
+  type Receipt,
+  verifyAccountProof,
+  verifyBlockHeader,
+  verifyReceiptProof,
+} from './verify/index.js'
+export {
   type ClientOptions,
   type Stream,
   type StreamOptions,

@@ -1,3 +1,4 @@
+import type { BlockHeader } from '@wallet-backend/sdk/verify'
 import type { Address, Hex } from 'viem'
 
 /** A log as the node's JSON-RPC returns it. */
@@ -50,31 +51,8 @@ export type RpcTransaction = {
   [field: string]: unknown
 }
 
-/** Header fields, enough to recompute the block hash. */
-export type RpcBlockHeader = {
-  hash: Hex
-  parentHash: Hex
-  sha3Uncles: Hex
-  miner: Address
-  stateRoot: Hex
-  transactionsRoot: Hex
-  receiptsRoot: Hex
-  logsBloom: Hex
-  difficulty: Hex
-  number: Hex
-  gasLimit: Hex
-  gasUsed: Hex
-  timestamp: Hex
-  extraData: Hex
-  mixHash: Hex
-  nonce: Hex
-  baseFeePerGas?: Hex
-  withdrawalsRoot?: Hex
-  blobGasUsed?: Hex
-  excessBlobGas?: Hex
-  parentBeaconBlockRoot?: Hex
-  requestsHash?: Hex
-}
+/** Header fields, enough to recompute the block hash (the client SDK checks the same ones). */
+export type RpcBlockHeader = BlockHeader
 
 export type RpcBlock<Tx = RpcTransaction> = RpcBlockHeader & {
   transactions: Tx[]

@@ -9,6 +9,7 @@ import { NotReadyError } from '../api/NotReadyError.js'
 import { authRoutes } from '../api/routes/authRoutes.js'
 import { deliveryRoutes } from '../api/routes/deliveryRoutes.js'
 import { interestRoutes } from '../api/routes/interestRoutes.js'
+import { proofRoutes } from '../api/routes/proofRoutes.js'
 import { transactionRoutes } from '../api/routes/transactionRoutes.js'
 import { usageRoutes } from '../api/routes/usageRoutes.js'
 import { walletStateRoutes } from '../api/routes/walletStateRoutes.js'
@@ -148,6 +149,7 @@ export class Service {
       { prefix: '/v1', plugin: deliveryRoutes },
       { prefix: '/v1/wallet-state', plugin: walletStateRoutes },
       { prefix: '/v1/usage', plugin: usageRoutes },
+      { prefix: '/v1', plugin: proofRoutes },
       { prefix: '/v1/transactions', plugin: transactionRoutes },
     ])
     const address = await this.#app.listen({ host: this.config.host, port: this.config.port })

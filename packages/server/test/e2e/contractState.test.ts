@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { DeliveryItem, StateChange, WalletBackendClient, WalletBackendError } from '@wallet-backend/sdk'
+import type { DeliveryItem, StateChange, WalletBackendError } from '@wallet-backend/sdk'
 import { getContractAddress, type Hex, keccak256 } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -58,14 +58,7 @@ const keyOf = (item: DeliveryItem) => (item.data as StateChange).watch.kind
 const stateOf = (items: DeliveryItem[]) => items.filter((i) => i.kind === 'state')
 
 /** Waits until the client has `n` items in all (first values are queued in the background). */
-async function atLeast(c: WalletBackendClient, n: number): Promise<DeliveryItem[]> {
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const items = await backend.everything(c)
-    if (items.length >= n || Date.now() > deadline) return items
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const atLeast = (c: ReturnType<TestBackend['client']>, n: number) => backend.atLeast(c, n)
 
 function readsOfProofs(): Promise<number> {
   return backend.service.metrics

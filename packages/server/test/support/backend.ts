@@ -16,6 +16,8 @@ export type TestBackend = {
   client(account?: LocalAccount): WalletBackendClient
   /** Resolves once the backend has stored the node's head block. */
   synced(): Promise<void>
+  /** Waits until the client has at least `n` items in all (some are queued in the background). */
+  atLeast(client: WalletBackendClient, n: number): Promise<DeliveryItem[]>
   /** Every item of the client's queue after `after`, fetched page by page. */
   everything(client: WalletBackendClient, after?: number, pageSize?: number): Promise<DeliveryItem[]>
   /**
@@ -55,6 +57,15 @@ export async function startBackend(
     return started
   }
   let service = await start()
+  const everything = async (client: WalletBackendClient, after = 0, pageSize = 50) => {
+    const items: DeliveryItem[] = []
+    for (;;) {
+      const page = await client.deliveries({ after, limit: pageSize })
+      items.push(...page.items)
+      if (page.items.length === 0) return items
+      after = page.items.at(-1)!.cursor
+    }
+  }
   return {
     get service() {
       return service
@@ -75,13 +86,13 @@ export async function startBackend(
         await new Promise((resolve) => setTimeout(resolve, 25))
       }
     },
-    everything: async (client, after = 0, pageSize = 50) => {
-      const items: DeliveryItem[] = []
+    everything,
+    atLeast: async (client, n) => {
+      const deadline = Date.now() + 15_000
       for (;;) {
-        const page = await client.deliveries({ after, limit: pageSize })
-        items.push(...page.items)
-        if (page.items.length === 0) return items
-        after = page.items.at(-1)!.cursor
+        const items = await everything(client)
+        if (items.length >= n || Date.now() > deadline) return items
+        await new Promise((resolve) => setTimeout(resolve, 50))
       }
     },
     restart: async (whileDown) => {

@@ -23,7 +23,8 @@ const TOUCH_INTERVAL_MS = 60_000
 /** What a request costs the limits: reads are cheap, writes dearer, sign-in and streams dearest. */
 export function requestCost(request: FastifyRequest): number {
   const url = request.url
-  if (url.startsWith('/v1/auth') || url.startsWith('/v1/stream')) return 5
+  // Sign-in costs hashing, a stream holds a socket, a proof costs the node a whole block or trie walk.
+  if (url.startsWith('/v1/auth') || url.startsWith('/v1/stream') || url.startsWith('/v1/proofs')) return 5
   return request.method === 'GET' || request.method === 'HEAD' ? 1 : 3
 }
 

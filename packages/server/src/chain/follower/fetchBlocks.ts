@@ -1,7 +1,7 @@
+import { computeBlockHash } from '@wallet-backend/sdk/verify'
 import { BaseError } from '../../errors/BaseError.js'
 import type { NodeClient, RpcBatchResult } from '../NodeClient.js'
 import type { RpcBlock, RpcReceipt } from '../types.js'
-import { computeBlockHash } from '../verify/computeBlockHash.js'
 import { computeReceiptsRoot } from '../verify/computeReceiptsRoot.js'
 
 export type FetchedBlock = { block: RpcBlock; receipts: RpcReceipt[] }

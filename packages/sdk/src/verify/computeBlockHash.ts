@@ -1,17 +1,14 @@
-import { type Hex, keccak256, toRlp } from 'viem'
-import type { RpcBlockHeader } from '../types.js'
-
-function quantity(value: Hex): Hex {
-  const trimmed = BigInt(value).toString(16)
-  return trimmed === '0' ? '0x' : `0x${trimmed.length % 2 ? '0' : ''}${trimmed}`
-}
+import { keccak256, toRlp } from 'viem'
+import type { Hex } from '../types.js'
+import { rlpQuantity as quantity } from './quantity.js'
+import type { BlockHeader } from './types.js'
 
 /**
  * keccak256 of the RLP-encoded header. Fields added by later forks (London's base fee, Shanghai's
  * withdrawals root, Cancun's blob gas and beacon root, Prague's requests hash) are appended when
  * the node returns them, which is how the header encoding itself grew.
  */
-export function computeBlockHash(header: RpcBlockHeader): Hex {
+export function computeBlockHash(header: BlockHeader): Hex {
   const fields: Hex[] = [
     header.parentHash,
     header.sha3Uncles,

@@ -1,0 +1,7 @@
+export { computeBlockHash } from './computeBlockHash.js'
+export { encodeReceipt, receiptKey } from './encodeReceipt.js'
+export { ProofVerificationError } from './ProofVerificationError.js'
+export type { AccountProof, BlockHeader, Receipt } from './types.js'
+export { type VerifiedAccount, verifyAccountProof } from './verifyAccountProof.js'
+export { verifyBlockHeader } from './verifyBlockHeader.js'
+export { verifyReceiptProof } from './verifyReceiptProof.js'
