@@ -144,7 +144,8 @@ describe('wallet-backend CLI', () => {
   it('starts on embedded defaults, reaches live, and drains on SIGTERM with exit code 0', async () => {
     const dataDir = tempDir()
     const { child, exit, stderr } = run(['start', '--data-dir', dataDir, '--port', '0'])
-    const deadline = Date.now() + 30_000
+    // A new PGlite database takes seconds to create, many more on a loaded machine.
+    const deadline = Date.now() + 100_000
     let url: string | undefined
     while (!url && Date.now() < deadline) {
       url = /listening on (http:\/\/\S+)/.exec(stderr())?.[1]
@@ -166,7 +167,7 @@ describe('wallet-backend CLI', () => {
     expect(readdirSync(dataDir).sort()).toEqual(
       expect.arrayContaining(['admin-token', 'anvil', 'chain.json', 'pglite']),
     )
-  })
+  }, 150_000)
 
   it('prints help and version', async () => {
     const help = run(['--help'])
