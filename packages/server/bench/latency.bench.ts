@@ -10,7 +10,7 @@ import { createLogger } from '../src/observability/createLogger.js'
 import { Service } from '../src/service/Service.js'
 import { startAnvil } from '../test/support/anvil.js'
 import { deployTransferEmitter, sendTransfer } from '../test/support/chainActivity.js'
-import { createScratchDatabase } from './support/scratchDatabase.js'
+import { createTestDatabase } from '../test/support/createTestDatabase.js'
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -33,7 +33,7 @@ export async function runLatencyBench(options: {
     for (const count of streamCounts) {
       const anvil = await startAnvil()
       const dataDir = mkdtempSync(join(tmpdir(), 'wb-latency-'))
-      const scratch = driver === 'postgres' ? await createScratchDatabase(options.databaseUrl!) : undefined
+      const scratch = driver === 'postgres' ? await createTestDatabase(options.databaseUrl!) : undefined
       const config = loadConfig({
         flags: {
           port: '0',

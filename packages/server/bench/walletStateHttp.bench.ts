@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/loadConfig.js'
 import { createLogger } from '../src/observability/createLogger.js'
 import { Service } from '../src/service/Service.js'
 import { startAnvil } from '../test/support/anvil.js'
-import { createScratchDatabase } from './support/scratchDatabase.js'
+import { createTestDatabase } from '../test/support/createTestDatabase.js'
 
 async function session(url: string): Promise<string> {
   const account = privateKeyToAccount(generatePrivateKey())
@@ -66,7 +66,7 @@ export async function runWalletStateHttpBench(options: {
     for (const driver of ['pglite', 'postgres'] as const) {
       if (driver === 'postgres' && !options.databaseUrl) continue
       const dataDir = mkdtempSync(join(tmpdir(), 'wb-wsbench-'))
-      const scratch = driver === 'postgres' ? await createScratchDatabase(options.databaseUrl!) : undefined
+      const scratch = driver === 'postgres' ? await createTestDatabase(options.databaseUrl!) : undefined
       const databaseUrl = scratch?.url
       const config = loadConfig({
         flags: {

@@ -68,21 +68,4 @@ export function describeEachDriver(
   }
 }
 
-/** A fresh PostgreSQL database for a whole service under test, dropped by the returned function. */
-export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  if (!TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set')
-  const name = `wb_${randomBytes(6).toString('hex')}`
-  const admin = await openStorage({ driver: 'postgres', url: TEST_DATABASE_URL, poolSize: 1 })
-  await sql.raw(`create database ${name}`).execute(admin.db)
-  await admin.close()
-  const url = new URL(TEST_DATABASE_URL)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const cleanup = await openStorage({ driver: 'postgres', url: TEST_DATABASE_URL, poolSize: 1 })
-      await sql.raw(`drop database if exists ${name} with (force)`).execute(cleanup.db)
-      await cleanup.close()
-    },
-  }
-}
+export { createTestDatabase } from './createTestDatabase.js'
