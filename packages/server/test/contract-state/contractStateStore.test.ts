@@ -21,21 +21,19 @@ describeEachDriver('contract_states', (storage) => {
       .insertInto('deployed_contracts')
       .values({ address: hexToBytes(watched) })
       .execute()
-    await db
-      .transaction()
-      .execute((trx) =>
-        insertStates(trx, [
-          ...[1, 5, 9].map((n) => ({
-            address: watched,
-            key: 'slot:0',
-            blockHash: hash(n),
-            blockNumber: n,
-            json: `"v${n}"`,
-          })),
-          { address: watched, key: 'balance', blockHash: hash(2), blockNumber: 2, json: '"0x1"' },
-          { address: forgotten, key: 'balance', blockHash: hash(3), blockNumber: 3, json: '"0x2"' },
-        ]),
-      )
+    await db.transaction().execute((trx) =>
+      insertStates(trx, [
+        ...[1, 5, 9].map((n) => ({
+          address: watched,
+          key: 'slot:0',
+          blockHash: hash(n),
+          blockNumber: n,
+          json: `"v${n}"`,
+        })),
+        { address: watched, key: 'balance', blockHash: hash(2), blockNumber: 2, json: '"0x1"' },
+        { address: forgotten, key: 'balance', blockHash: hash(3), blockNumber: 3, json: '"0x2"' },
+      ]),
+    )
     const latest = await loadLatestValues(db)
     expect(latest.get(valueId(watched, 'slot:0'))).toEqual({ json: '"v9"', blockNumber: 9 })
     expect(latest.size).toBe(3)
