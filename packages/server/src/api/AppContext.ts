@@ -4,6 +4,8 @@ import type { Registry } from 'prom-client'
 import type { Follower } from '../chain/follower/Follower.js'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { CostLimiter } from '../clients/abuse/CostLimiter.js'
+import type { StageTransitions } from '../clients/lifecycle/StageTransitions.js'
+import type { PlanBook } from '../clients/plans/PlanBook.js'
 import type { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { Config } from '../config/settings.js'
 import type { StateWatcher } from '../contract-state/StateWatcher.js'
@@ -44,6 +46,10 @@ export type AppContext = {
   lifecycle: Lifecycle
   adminToken: string
   limiter: CostLimiter
+  /** The configured plans (quotas per client), changeable at runtime through the admin API. */
+  plans: PlanBook
+  /** Counts stage changes of clients (dormant, pruned, deleted) by reason. */
+  transitions?: StageTransitions
   setLogLevel(level: LogLevel): void
   health(): HealthReport
 }

@@ -9,7 +9,8 @@ import Fastify, {
   type FastifyPluginAsync,
   LogController,
 } from 'fastify'
-import { Histogram } from 'prom-client'
+import { Counter, Histogram } from 'prom-client'
+import { limitConnectionsPerIp } from '../clients/abuse/limitConnectionsPerIp.js'
 import { subnetOf } from '../clients/abuse/subnetOf.js'
 import { VERSION } from '../version.js'
 import type { AppContext } from './AppContext.js'
@@ -47,6 +48,17 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const refusedConnections = new Counter({
+    name: 'wallet_backend_connections_refused_total',
+    help: 'TCP connections closed at once because their IP address held --max-connections-per-ip',
+    registers: [context.metrics],
+  })
+  limitConnectionsPerIp(
+    app.server,
+    () => context.config.maxConnectionsPerIp,
+    () => refusedConnections.inc(),
+  )
 
   app.addSchema(ErrorResponse)
   app.addSchema(HealthReport)
@@ -109,7 +121,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+  await app.register(websocket, { options: { maxPayload: context.config.wsMaxMessageBytes } })
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   await app.register(async (scope) => operationsRoutes(scope, context))

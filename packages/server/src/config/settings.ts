@@ -2,6 +2,7 @@ import { redactRpcUrl } from '../chain/rpc/redactRpcUrl.js'
 import type { LogLevel } from '../observability/createLogger.js'
 import { LOG_LEVELS } from '../observability/createLogger.js'
 import { ConfigError } from './ConfigError.js'
+import { type PlanOverrides, parsePlans } from './parsePlans.js'
 
 /**
  * Every setting of the service, declared once. The CLI's flags, the environment variables, the
@@ -27,6 +28,10 @@ export type Config = {
   maxInterestsPerClient: number
   maxFiltersPerInterest: number
   maxWatchesPerInterest: number
+  maxFilterCostPerClient: number
+  maxBacklogItems: number
+  maxBacklogBytes: number
+  plans: PlanOverrides
   clientCostPerSecond: number
   clientCostBurst: number
   subnetCostPerSecond: number
@@ -34,6 +39,16 @@ export type Config = {
   streamBacklogBytes: number
   maxStreamsPerClient: number
   maxStreamsPerSubnet: number
+  maxConnectionsPerIp: number
+  wsMaxMessageBytes: number
+  registrationCalmPerMinute: number
+  dormantAfterSeconds: number
+  absentAfterSeconds: number
+  dormantAbsentBacklogItems: number
+  dormantAbsentWork: number
+  pruneAfterSeconds: number
+  walletStateRetentionSeconds: number
+  pruneIntervalMs: number
   deploymentSweepMs: number
   maxRawTransactionBytes: number
   submissionTtlMs: number
@@ -309,6 +324,45 @@ export const SETTINGS = [
     parse: integer(0, 1000),
   }),
   define({
+    key: 'maxFilterCostPerClient',
+    flag: 'max-filter-cost-per-client',
+    env: 'WALLET_BACKEND_MAX_FILTER_COST_PER_CLIENT',
+    description:
+      "Filter complexity one client may install: the sum of its filters' costs (all 2, logs 1 + constrained topics, calls 1, transfers 2, value 1).",
+    allowed: 'an integer from 1 to 10000000',
+    default: 1_000,
+    parse: integer(1, 10_000_000),
+  }),
+  define({
+    key: 'maxBacklogItems',
+    flag: 'max-backlog-items',
+    env: 'WALLET_BACKEND_MAX_BACKLOG_ITEMS',
+    description:
+      'Items queued for one client and not acknowledged; a client above it goes dormant (no more matching) until it acknowledges, then gets a gap item.',
+    allowed: 'an integer from 10 to 100000000',
+    default: 100_000,
+    parse: integer(10, 100_000_000),
+  }),
+  define({
+    key: 'maxBacklogBytes',
+    flag: 'max-backlog-bytes',
+    env: 'WALLET_BACKEND_MAX_BACKLOG_BYTES',
+    description: 'Bytes queued for one client and not acknowledged; above it, as for max-backlog-items.',
+    allowed: 'an integer from 1024 to 1099511627776',
+    default: 64 * 1024 * 1024,
+    parse: integer(1024, 1024 ** 4),
+  }),
+  define({
+    key: 'plans',
+    flag: 'plans',
+    env: 'WALLET_BACKEND_PLANS',
+    description:
+      'Named plans of quotas, assigned per client with PUT /admin/clients/{id}/plan: {"<plan>": {"<quota>": <integer>, …}, …}. Quotas: interests, filtersPerInterest, watchesPerInterest, filterCost, backlogItems, backlogBytes, walletStateBytes, costPerSecond, costBurst, streams; a missing quota is the default plan\'s. The plan "default" is built from the settings above and may be overridden here.',
+    allowed: 'a JSON object of plans (in a config file: the object itself)',
+    default: {},
+    parse: parsePlans,
+  }),
+  define({
     key: 'clientCostPerSecond',
     flag: 'client-cost-per-second',
     env: 'WALLET_BACKEND_CLIENT_COST_PER_SECOND',
@@ -375,6 +429,104 @@ export const SETTINGS = [
     allowed: 'an integer from 1 to 1000000',
     default: 2000,
     parse: integer(1, 1_000_000),
+  }),
+  define({
+    key: 'maxConnectionsPerIp',
+    flag: 'max-connections-per-ip',
+    env: 'WALLET_BACKEND_MAX_CONNECTIONS_PER_IP',
+    description:
+      'TCP connections one IP address may hold open at once (per instance); further ones are closed at once.',
+    allowed: 'an integer from 1 to 1000000',
+    default: 512,
+    parse: integer(1, 1_000_000),
+  }),
+  define({
+    key: 'wsMaxMessageBytes',
+    flag: 'ws-max-message-bytes',
+    env: 'WALLET_BACKEND_WS_MAX_MESSAGE_BYTES',
+    description: 'Largest WebSocket message a client may send; a larger one closes the stream (1009).',
+    allowed: 'an integer from 256 to 16777216',
+    default: 64 * 1024,
+    parse: integer(256, 16 * 1024 * 1024),
+  }),
+  define({
+    key: 'registrationCalmPerMinute',
+    flag: 'registration-calm-per-minute',
+    env: 'WALLET_BACKEND_REGISTRATION_CALM_PER_MINUTE',
+    description:
+      'Registrations in the last minute that count as calm; each doubling beyond asks one more bit of proof of work (at most 8 more), falling back as the burst passes.',
+    allowed: 'an integer from 1 to 1000000',
+    default: 30,
+    parse: integer(1, 1_000_000),
+  }),
+  define({
+    key: 'dormantAfterSeconds',
+    flag: 'dormant-after-seconds',
+    env: 'WALLET_BACKEND_DORMANT_AFTER_SECONDS',
+    description:
+      'Abandoned clients, stage 1: a client not heard from for this long goes dormant (no more matching or queuing; identity, interests, filters and wallet state kept).',
+    allowed: 'an integer from 60 to 315360000',
+    default: 30 * 86_400,
+    parse: integer(60, 315_360_000),
+  }),
+  define({
+    key: 'absentAfterSeconds',
+    flag: 'absent-after-seconds',
+    env: 'WALLET_BACKEND_ABSENT_AFTER_SECONDS',
+    description:
+      'A client not heard from for this long counts as absent: it goes dormant early when its backlog or the filter work spent on it exceeds the two settings below.',
+    allowed: 'an integer from 60 to 315360000',
+    default: 86_400,
+    parse: integer(60, 315_360_000),
+  }),
+  define({
+    key: 'dormantAbsentBacklogItems',
+    flag: 'dormant-absent-backlog-items',
+    env: 'WALLET_BACKEND_DORMANT_ABSENT_BACKLOG_ITEMS',
+    description: 'An absent client with more unacknowledged items than this goes dormant.',
+    allowed: 'an integer from 0 to 100000000',
+    default: 10_000,
+    parse: integer(0, 100_000_000),
+  }),
+  define({
+    key: 'dormantAbsentWork',
+    flag: 'dormant-absent-work',
+    env: 'WALLET_BACKEND_DORMANT_ABSENT_WORK',
+    description:
+      'An absent client whose filters cost more than this (filter evaluations weighted by cost) since its last contact goes dormant.',
+    allowed: 'an integer from 0 to 1000000000000',
+    default: 1_000_000,
+    parse: integer(0, 1_000_000_000_000),
+  }),
+  define({
+    key: 'pruneAfterSeconds',
+    flag: 'prune-after-seconds',
+    env: 'WALLET_BACKEND_PRUNE_AFTER_SECONDS',
+    description:
+      'Abandoned clients, stage 2: a client dormant for this long is pruned — its interests, filters, watches, queue, submissions and sessions are deleted; its identity, usage and wallet state stay for the wallet-state retention.',
+    allowed: 'an integer from 60 to 315360000',
+    default: 90 * 86_400,
+    parse: integer(60, 315_360_000),
+  }),
+  define({
+    key: 'walletStateRetentionSeconds',
+    flag: 'wallet-state-retention-seconds',
+    env: 'WALLET_BACKEND_WALLET_STATE_RETENTION_SECONDS',
+    description:
+      'A pruned client that has not come back for this long is deleted with its wallet state, entirely.',
+    allowed: 'an integer from 60 to 3153600000',
+    default: 365 * 86_400,
+    parse: integer(60, 3_153_600_000),
+  }),
+  define({
+    key: 'pruneIntervalMs',
+    flag: 'prune-interval-ms',
+    env: 'WALLET_BACKEND_PRUNE_INTERVAL_MS',
+    description:
+      'How often the abandoned-client policy and the garbage collection of unreferenced rows run (in bounded batches).',
+    allowed: 'an integer from 100 to 86400000',
+    default: 60_000,
+    parse: integer(100, 86_400_000),
   }),
   define({
     key: 'deploymentSweepMs',

@@ -3,7 +3,7 @@ import { SETTINGS } from './settings.js'
 const shown = (value: unknown) =>
   value === undefined || (Array.isArray(value) && value.length === 0)
     ? '—'
-    : `\`${Array.isArray(value) ? value.join(',') : value}\``
+    : `\`${Array.isArray(value) ? value.join(',') : typeof value === 'object' ? JSON.stringify(value) : value}\``
 
 /** The Markdown table of every setting, as docs/configuration.md shows it. */
 export function settingsTable(): string {

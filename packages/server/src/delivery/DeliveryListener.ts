@@ -4,10 +4,12 @@ import { Counter, type Registry } from 'prom-client'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BlockRef, ChainListener } from '../chain/follower/ChainListener.js'
 import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
+import type { PlanBook } from '../clients/plans/PlanBook.js'
 import type { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { FilterIndex, Match, StoredInterest } from '../filters/FilterIndex.js'
 import type { ClientDeliveriesTable, DB, DeliveryKind } from '../storage/schema.js'
 import type { Notifier } from './Notifier.js'
+import { releaseBacklog } from './releaseBacklog.js'
 
 /** An item to queue for one client; the queue gives it its cursor. */
 export type QueueItem = {
@@ -49,6 +51,11 @@ export class DeliveryListener implements ChainListener {
 
   readonly #usage: UsageMeter | undefined
   readonly #producers: ItemProducer[] = []
+  /** Bounds the backlog of each client by its plan; without it the backlog is not bounded. */
+  readonly #plans: Pick<PlanBook, 'get'> | undefined
+  /** Clients a full backlog made dormant in the transaction being committed. */
+  #overflowed = new Set<Hex>()
+  readonly #onOverflow: ((clientIds: Hex[]) => void) | undefined
 
   constructor(options: {
     filters: FilterIndex
@@ -56,8 +63,13 @@ export class DeliveryListener implements ChainListener {
     logger: Logger
     metrics: Registry
     usage?: UsageMeter
+    plans?: Pick<PlanBook, 'get'>
+    /** After the commit that made them dormant: take these clients out of every live index. */
+    onOverflow?: (clientIds: Hex[]) => void
   }) {
     this.#usage = options.usage
+    this.#plans = options.plans
+    this.#onOverflow = options.onOverflow
     this.#filters = options.filters
     this.#notifier = options.notifier
     this.#log = options.logger.child({ component: 'delivery' })
@@ -109,6 +121,8 @@ export class DeliveryListener implements ChainListener {
   }
 
   async blocksAdded(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<void> {
+    // A transaction that failed before its commit made nobody dormant.
+    this.#overflowed.clear()
     const last = blocks[blocks.length - 1]
     if (last) this.#nextExpected = Number(last.block.number) + 1
     const work = this.#usage ? new Map<Hex, number>() : undefined
@@ -134,6 +148,7 @@ export class DeliveryListener implements ChainListener {
 
   async blocksRemoved(trx: Transaction<DB>, blocks: readonly BlockRef[]): Promise<void> {
     if (blocks.length === 0) return
+    this.#overflowed.clear()
     this.#nextExpected = Math.min(...blocks.map((block) => block.number))
     const hashes = blocks.map((block) => hexToBytes(block.hash))
     const withdrawn = await trx
@@ -152,9 +167,14 @@ export class DeliveryListener implements ChainListener {
         'd.tx_index',
         'd.log_index',
         'd.delivered_at',
+        'd.bytes',
         'c.acked_cursor',
       ])
       .execute()
+    await releaseBacklog(
+      trx,
+      withdrawn.filter((row) => row.cursor > row.acked_cursor),
+    )
     await trx.deleteFrom('verified_txs').where('block_hash', 'in', hashes).execute()
     const undone = await trx
       .updateTable('deployed_contracts')
@@ -251,6 +271,12 @@ export class DeliveryListener implements ChainListener {
   }
 
   committed(): void {
+    if (this.#overflowed.size > 0) {
+      const overflowed = [...this.#overflowed]
+      this.#overflowed = new Set()
+      for (const id of overflowed) this.#filters.removeClient(id)
+      this.#onOverflow?.(overflowed)
+    }
     if (this.#touched.size === 0) return
     const touched = this.#touched
     this.#touched = new Set()
@@ -371,33 +397,56 @@ export class DeliveryListener implements ChainListener {
 
   /**
    * Gives each item the next cursor of its client and stores it, in `trx`; clients that are not
-   * active get nothing. Every producer of items (matching, contract state, submissions) queues here.
+   * active get nothing (but a dormant client still gets its `removed` notices: what it was told
+   * must be taken back). Every producer of items (matching, contract state, submissions) queues
+   * here. A client whose backlog this takes above its plan's bound goes dormant from the next
+   * block on: it is matched no more until it acknowledges, and then gets a `gap` item.
    */
   async enqueue(trx: Transaction<DB>, items: readonly QueueItem[]): Promise<void> {
-    const perClient = new Map<Hex, QueueItem[]>()
+    const perClient = new Map<Hex, { items: QueueItem[]; payloads: string[]; bytes: number }>()
+    let noticesOnly = true
     for (const item of items) {
-      const list = perClient.get(item.clientId)
-      if (list) list.push(item)
-      else perClient.set(item.clientId, [item])
+      const payload = JSON.stringify(item.payload)
+      const entry = perClient.get(item.clientId) ?? { items: [], payloads: [], bytes: 0 }
+      entry.items.push(item)
+      entry.payloads.push(payload)
+      entry.bytes += payload.length
+      perClient.set(item.clientId, entry)
+      if (item.kind !== 'removed') noticesOnly = false
     }
     const clients = [...perClient.keys()]
     const rows: Insertable<ClientDeliveriesTable>[] = []
+    const overflowing: Hex[] = []
     for (let i = 0; i < clients.length; i += CHUNK) {
       const chunk = clients.slice(i, i + CHUNK)
       const values = sql.join(
-        chunk.map((id) => sql`(${hexToBytes(id)}::bytea, ${perClient.get(id)!.length}::bigint)`),
+        chunk.map((id) => {
+          const entry = perClient.get(id)!
+          return sql`(${hexToBytes(id)}::bytea, ${entry.items.length}::bigint, ${entry.bytes}::bigint)`
+        }),
       )
-      const allocated = await sql<{ id: Uint8Array; next_cursor: number }>`
-        update clients as c set next_cursor = c.next_cursor + v.n
-        from (values ${values}) as v(id, n)
-        where c.id = v.id and c.stage = 'active'
-        returning c.id, c.next_cursor`.execute(trx)
+      const stages = noticesOnly ? sql`c.stage in ('active', 'dormant')` : sql`c.stage = 'active'`
+      const allocated = await sql<{
+        id: Uint8Array
+        next_cursor: number
+        plan: string
+        stage: string
+        backlog_items: number
+        backlog_bytes: number
+      }>`
+        update clients as c set
+          next_cursor = c.next_cursor + v.n,
+          backlog_items = c.backlog_items + v.n,
+          backlog_bytes = c.backlog_bytes + v.bytes
+        from (values ${values}) as v(id, n, bytes)
+        where c.id = v.id and ${stages}
+        returning c.id, c.next_cursor, c.plan, c.stage, c.backlog_items, c.backlog_bytes`.execute(trx)
       for (const row of allocated.rows) {
         const id = bytesToHex(row.id)
-        const list = perClient.get(id)!
-        const first = Number(row.next_cursor) - list.length
-        list.forEach((item, offset) => {
-          const payload = JSON.stringify(item.payload)
+        const entry = perClient.get(id)!
+        const first = Number(row.next_cursor) - entry.items.length
+        entry.items.forEach((item, offset) => {
+          const payload = entry.payloads[offset]!
           rows.push({
             client_id: row.id,
             cursor: first + offset,
@@ -413,10 +462,17 @@ export class DeliveryListener implements ChainListener {
             bytes: payload.length,
           })
           this.#queued.inc({ kind: item.kind })
-          this.#usage?.add(id, 'items_queued')
-          this.#usage?.add(id, 'bytes_queued', payload.length)
         })
+        this.#usage?.add(id, 'items_queued', entry.items.length)
+        this.#usage?.add(id, 'bytes_queued', entry.bytes)
         this.#touched.add(id)
+        const plan = this.#plans?.get(row.plan)
+        if (
+          plan &&
+          row.stage === 'active' &&
+          (Number(row.backlog_items) > plan.backlogItems || Number(row.backlog_bytes) > plan.backlogBytes)
+        )
+          overflowing.push(id)
       }
     }
     for (let i = 0; i < rows.length; i += CHUNK) {
@@ -425,5 +481,25 @@ export class DeliveryListener implements ChainListener {
         .values(rows.slice(i, i + CHUNK))
         .execute()
     }
+    if (overflowing.length > 0) await this.#overflow(trx, overflowing)
+  }
+
+  /** Clients whose backlog is full stop being matched from the first block not matched yet. */
+  async #overflow(trx: Transaction<DB>, clientIds: Hex[]): Promise<void> {
+    await trx
+      .updateTable('clients')
+      .set({ stage: 'dormant', stage_changed_at: new Date(), dormant_from_block: this.#nextExpected ?? 0 })
+      .where(
+        'id',
+        'in',
+        clientIds.map((id) => hexToBytes(id)),
+      )
+      .where('stage', '=', 'active')
+      .execute()
+    for (const id of clientIds) this.#overflowed.add(id)
+    this.#log.warn(
+      { clients: clientIds.length, first: clientIds[0] },
+      'backlog full: clients made dormant until they acknowledge',
+    )
   }
 }

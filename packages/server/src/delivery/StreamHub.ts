@@ -6,11 +6,15 @@ import type { DB } from '../storage/schema.js'
 import { type ChainPosition, type DeliveryItem, readDeliveriesOfMany } from './deliveryStore.js'
 import type { Notifier } from './Notifier.js'
 
-/** One connected stream: where it stands, and how to hand it items (resolves once they are sent). */
+/**
+ * One connected stream: where it stands, and how to hand it items. `send` resolves to how many of
+ * them it took, in order: a stream that is full takes fewer and wakes its client again once it
+ * has room, so one slow consumer never holds up the others.
+ */
 export type StreamSession = {
   clientId: Uint8Array
   position: number
-  send(items: DeliveryItem[]): Promise<void>
+  send(items: DeliveryItem[]): Promise<number>
   fail(error: unknown): void
 }
 
@@ -114,8 +118,8 @@ export class StreamHub {
             const fresh = found.filter((item) => item.cursor > session.position)
             if (fresh.length === 0) continue
             try {
-              await session.send(fresh)
-              session.position = fresh[fresh.length - 1]!.cursor
+              const taken = await session.send(fresh)
+              if (taken > 0) session.position = fresh[Math.min(taken, fresh.length) - 1]!.cursor
             } catch (error) {
               session.fail(error)
             }

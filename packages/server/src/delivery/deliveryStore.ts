@@ -243,7 +243,17 @@ export async function acknowledge(
     if (cursor > client.next_cursor - 1) throw new CursorOutOfRangeError(cursor, client.next_cursor - 1)
     const acked = Math.max(client.acked_cursor, cursor)
     if (acked !== client.acked_cursor) {
-      await trx.updateTable('clients').set({ acked_cursor: acked }).where('id', '=', clientId).execute()
+      // What the ack takes off the backlog: the items between the old and the new acked cursor.
+      await sql`
+        update clients c set
+          acked_cursor = ${acked},
+          backlog_items = greatest(0, c.backlog_items - q.items),
+          backlog_bytes = greatest(0, c.backlog_bytes - q.bytes)
+        from (
+          select count(*) as items, coalesce(sum(bytes), 0) as bytes from client_deliveries
+          where client_id = ${clientId} and cursor > ${client.acked_cursor} and cursor <= ${acked}
+        ) q
+        where c.id = ${clientId}`.execute(trx)
     }
     await trx
       .deleteFrom('client_deliveries')

@@ -19,6 +19,9 @@ import type { ChainListener } from '../chain/follower/ChainListener.js'
 import { combineListeners } from '../chain/follower/ChainListener.js'
 import { Follower } from '../chain/follower/Follower.js'
 import { CostLimiter } from '../clients/abuse/CostLimiter.js'
+import { ClientPruner } from '../clients/lifecycle/ClientPruner.js'
+import { StageTransitions } from '../clients/lifecycle/StageTransitions.js'
+import { PlanBook } from '../clients/plans/PlanBook.js'
 import { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { Config } from '../config/settings.js'
 import { StateWatcher } from '../contract-state/StateWatcher.js'
@@ -45,6 +48,8 @@ export type ServiceOptions = {
   logging: LoggerHandle
   /** Called for progress a person at a terminal wants to see (listening URL, node, data directory). */
   announce?: (line: string) => void
+  /** The clock of the abandoned-client policy (tests move it); Date.now by default. */
+  clock?: () => number
 }
 
 /**
@@ -72,6 +77,10 @@ export class Service {
   #sweeper: DeploymentSweeper | undefined
   #usage: UsageMeter | undefined
   #submissions: SubmissionTracker | undefined
+  #pruner: ClientPruner | undefined
+  readonly #clock: () => number
+  readonly plans: PlanBook
+  readonly #transitions: StageTransitions
   readonly #tasks: BackgroundTasks
   #stopping: Promise<void> | undefined
   readonly #abort = new AbortController()
@@ -85,6 +94,9 @@ export class Service {
     this.metrics = createMetrics()
     this.lifecycle = new Lifecycle({ logger: this.logger, metrics: this.metrics })
     this.#tasks = new BackgroundTasks({ logger: this.logger, metrics: this.metrics })
+    this.#clock = options.clock ?? Date.now
+    this.plans = new PlanBook(options.config, this.logger.child({ component: 'plans' }))
+    this.#transitions = new StageTransitions(this.metrics)
   }
 
   /** Starts the service and resolves once the HTTP server listens; the rest comes up in the background. */
@@ -122,6 +134,8 @@ export class Service {
       lifecycle: this.lifecycle,
       adminToken: this.config.adminToken ?? readOrCreateAdminToken(this.dataDir),
       setLogLevel: this.#logging.setLevel,
+      plans: this.plans,
+      transitions: this.#transitions,
       limiter: new CostLimiter(
         {
           client: {
@@ -191,12 +205,18 @@ export class Service {
     const usage = new UsageMeter(db, this.logger, this.metrics)
     usage.start()
     this.#usage = usage
+    let contractStateIndex: WatchIndex | undefined
     const delivery = new DeliveryListener({
       filters,
       notifier,
       logger: this.logger,
       metrics: this.metrics,
       usage,
+      plans: this.plans,
+      onOverflow: (clientIds) => {
+        this.#transitions.count('dormant', 'backlog', clientIds.length)
+        for (const id of clientIds) contractStateIndex?.removeClient(id)
+      },
     })
     await delivery.loadUndeployed(db)
     const contractState = new StateWatcher({
@@ -207,6 +227,7 @@ export class Service {
       logger: this.logger,
       metrics: this.metrics,
     })
+    contractStateIndex = contractState.index
     delivery.addProducer(contractState)
     this.#listeners.push(delivery, contractState)
     rpc.onAvailability((available, reason) => this.#setCondition('node', available ? undefined : reason))
@@ -310,6 +331,23 @@ export class Service {
       intervalMs: this.config.deploymentSweepMs,
     })
     this.#sweeper.start()
+    this.#pruner = new ClientPruner({
+      indexes: { db, filters, contractState },
+      policy: this.config,
+      head: () => this.#follower?.snapshot().head,
+      finalized: () => this.#follower?.snapshot().finalized?.number,
+      transitions: this.#transitions,
+      logger: this.logger,
+      metrics: this.metrics,
+      intervalMs: this.config.pruneIntervalMs,
+      now: this.#clock,
+    })
+    this.#pruner.start()
+  }
+
+  /** The abandoned-client policy and garbage collection, once the service is up. */
+  get pruner(): ClientPruner | undefined {
+    return this.#pruner
   }
 
   /** What is wrong right now, by dependency; the lifecycle state follows from it. */
@@ -383,6 +421,7 @@ export class Service {
           }
         : {}),
       background: this.#tasks.list(),
+      ...(this.#pruner ? { pruner: this.#pruner.status() } : {}),
     }
     return report
   }
@@ -399,6 +438,7 @@ export class Service {
     // Stop taking requests first, then the chain (its last batch commits), then what it used.
     await this.#app?.close()
     await this.#sweeper?.stop()
+    await this.#pruner?.stop()
     await this.#backfills?.stop()
     await this.#submissions?.stop()
     await this.#follower?.stop()

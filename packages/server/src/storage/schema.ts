@@ -42,6 +42,9 @@ export interface ClientsTable {
   dormant_from_block: number | null
   next_cursor: ColumnType<number, number | undefined, number>
   acked_cursor: ColumnType<number, number | undefined, number>
+  /** Items queued after the acknowledged cursor, and their bytes (migration 0004). */
+  backlog_items: ColumnType<number, number | undefined, number>
+  backlog_bytes: ColumnType<number, number | undefined, number>
 }
 
 type Counter = ColumnType<number, number | undefined, number>

@@ -5,6 +5,7 @@ import type { AppContext } from '../../src/api/AppContext.js'
 import { buildApp } from '../../src/api/buildApp.js'
 import { NotReadyError } from '../../src/api/NotReadyError.js'
 import { CostLimiter } from '../../src/clients/abuse/CostLimiter.js'
+import { PlanBook } from '../../src/clients/plans/PlanBook.js'
 import { loadConfig } from '../../src/config/loadConfig.js'
 import { Lifecycle } from '../../src/lifecycle/Lifecycle.js'
 import { createLogger } from '../../src/observability/createLogger.js'
@@ -27,6 +28,7 @@ beforeAll(async () => {
     lifecycle,
     adminToken: ADMIN,
     setLogLevel: setLevel,
+    plans: new PlanBook(config),
     limiter: new CostLimiter(
       { client: { perSecond: 1, soft: 5, hard: 10 }, subnet: { perSecond: 1, soft: 5, hard: 10 } },
       { logger, metrics },

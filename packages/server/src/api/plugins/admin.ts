@@ -1,11 +1,15 @@
 import { timingSafeEqual } from 'node:crypto'
-import { Type } from '@sinclair/typebox'
+import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
+import { sql } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import { makeDormant } from '../../clients/lifecycle/clientStages.js'
+import { deleteClient, pruneClient } from '../../clients/lifecycle/pruneClient.js'
+import { PLAN_NAME, PLAN_QUOTAS, type PlanLimits } from '../../config/parsePlans.js'
 import { BaseError } from '../../errors/BaseError.js'
 import { LOG_LEVELS } from '../../observability/createLogger.js'
-import type { AppContext } from '../AppContext.js'
+import type { ClientStage } from '../../storage/schema.js'
+import type { AppContext, Runtime } from '../AppContext.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 
 export class AdminUnauthorizedError extends BaseError {
@@ -24,9 +28,36 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 
 const ClientParams = Type.Object({ id: Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' }) })
 const ClientsQuery = Type.Object(
-  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), stage: Type.Optional(Type.String()) },
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    stage: Type.Optional(Type.Union(['active', 'dormant', 'pruned'].map((stage) => Type.Literal(stage)))),
+    plan: Type.Optional(Type.String({ maxLength: 32 })),
+    idPrefix: Type.Optional(
+      Type.String({ pattern: '^(0x)?[0-9a-fA-F]{1,40}$', description: 'Clients whose id starts with this' }),
+    ),
+    seenBefore: Type.Optional(Type.String({ format: 'date-time', description: 'Last contact before' })),
+    seenAfter: Type.Optional(Type.String({ format: 'date-time', description: 'Last contact after' })),
+  },
   { additionalProperties: false },
 )
+const PlanName = Type.String({ pattern: PLAN_NAME.source })
+const PlanBody = Type.Object({ plan: PlanName }, { additionalProperties: false })
+const PlanParams = Type.Object({ name: PlanName })
+const Quotas = Type.Object(
+  Object.fromEntries(PLAN_QUOTAS.map((quota) => [quota, Type.Optional(Type.Integer({ minimum: 0 }))])),
+  { additionalProperties: false },
+)
+const Limits = Type.Object(Object.fromEntries(PLAN_QUOTAS.map((quota) => [quota, Type.Integer()])))
+const ClientSummary = Type.Object({
+  id: Type.String(),
+  plan: Type.String(),
+  stage: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  lastSeenAt: Type.String({ format: 'date-time' }),
+  stageChangedAt: Type.String({ format: 'date-time' }),
+  backlog: Type.Object({ items: Type.Integer(), bytes: Type.Integer() }),
+  usage: Type.Record(Type.String(), Type.Integer()),
+})
 
 class ClientNotFoundError extends BaseError {
   override readonly name = 'ClientNotFoundError'
@@ -74,89 +105,178 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
     },
   )
 
+  const clients = (runtime: Runtime) =>
+    runtime.db
+      .selectFrom('clients as c')
+      .leftJoin('client_usage as u', 'u.client_id', 'c.id')
+      .select([
+        'c.id',
+        'c.plan',
+        'c.stage',
+        'c.created_at',
+        'c.last_seen_at',
+        'c.stage_changed_at',
+        'c.backlog_items',
+        'c.backlog_bytes',
+        'u.requests',
+        'u.filter_work',
+        'u.items_queued',
+        'u.bytes_queued',
+        'u.bytes_delivered',
+        'u.submissions',
+        'u.work_while_absent',
+      ])
+  type ClientRow = Awaited<ReturnType<ReturnType<typeof clients>['execute']>>[number]
+  const summary = (row: ClientRow) => ({
+    id: bytesToHex(row.id),
+    plan: row.plan,
+    stage: row.stage,
+    createdAt: row.created_at.toISOString(),
+    lastSeenAt: row.last_seen_at.toISOString(),
+    stageChangedAt: row.stage_changed_at.toISOString(),
+    backlog: { items: row.backlog_items, bytes: row.backlog_bytes },
+    usage: {
+      requests: row.requests ?? 0,
+      filterWork: row.filter_work ?? 0,
+      itemsQueued: row.items_queued ?? 0,
+      bytesQueued: row.bytes_queued ?? 0,
+      bytesDelivered: row.bytes_delivered ?? 0,
+      submissions: row.submissions ?? 0,
+      workWhileAbsent: row.work_while_absent ?? 0,
+    },
+  })
+  const found = async (runtime: Runtime, id: string) => {
+    const row = await clients(runtime)
+      .where('c.id', '=', hexToBytes(id as Hex))
+      .executeTakeFirst()
+    if (!row) throw new ClientNotFoundError(id)
+    return row
+  }
+
   app.get(
     '/clients',
     {
       schema: {
         tags: ['admin'],
-        summary: 'Clients with their stage, last contact and usage, most recently seen first',
+        summary:
+          'Clients with their stage, plan, backlog and usage, most recently seen first; filters combine',
         security,
         querystring: ClientsQuery,
         response: {
-          200: Type.Object({ clients: Type.Array(Type.Record(Type.String(), Type.Unknown())) }),
-          ...errorResponses(401),
+          200: Type.Object({ clients: Type.Array(ClientSummary) }),
+          ...errorResponses(400, 401, 503),
         },
       },
     },
     async (request) => {
-      const { limit = 100, stage } = request.query as { limit?: number; stage?: string }
-      let query = context
-        .runtime()
-        .db.selectFrom('clients as c')
-        .leftJoin('client_usage as u', 'u.client_id', 'c.id')
-        .select([
-          'c.id',
-          'c.plan',
-          'c.stage',
-          'c.created_at',
-          'c.last_seen_at',
-          'c.acked_cursor',
-          'c.next_cursor',
-          'u.requests',
-          'u.filter_work',
-          'u.items_queued',
-          'u.bytes_delivered',
-        ])
+      const q = request.query as Static<typeof ClientsQuery>
+      const runtime = context.runtime()
+      await runtime.usage.flush()
+      let query = clients(runtime)
         .orderBy('c.last_seen_at', 'desc')
-        .limit(limit)
-      if (stage === 'active' || stage === 'dormant' || stage === 'pruned')
-        query = query.where('c.stage', '=', stage)
-      const rows = await query.execute()
-      return {
-        clients: rows.map((row) => ({
-          id: bytesToHex(row.id),
-          plan: row.plan,
-          stage: row.stage,
-          createdAt: row.created_at.toISOString(),
-          lastSeenAt: row.last_seen_at.toISOString(),
-          backlog: row.next_cursor - 1 - row.acked_cursor,
-          usage: {
-            requests: row.requests ?? 0,
-            filterWork: row.filter_work ?? 0,
-            itemsQueued: row.items_queued ?? 0,
-            bytesDelivered: row.bytes_delivered ?? 0,
-          },
-        })),
+        .limit(q.limit ?? 100)
+      if (q.stage) query = query.where('c.stage', '=', q.stage as ClientStage)
+      if (q.plan) query = query.where('c.plan', '=', q.plan)
+      if (q.seenBefore) query = query.where('c.last_seen_at', '<', new Date(q.seenBefore))
+      if (q.seenAfter) query = query.where('c.last_seen_at', '>', new Date(q.seenAfter))
+      if (q.idPrefix) {
+        const prefix = q.idPrefix.replace(/^0x/, '').toLowerCase()
+        query = query.where(sql<boolean>`encode(c.id, 'hex') like ${`${prefix}%`}`)
       }
+      return { clients: (await query.execute()).map(summary) }
     },
   )
 
-  app.post(
-    '/clients/:id/dormant',
+  app.get(
+    '/clients/:id',
     {
       schema: {
         tags: ['admin'],
-        summary:
-          'Make a client dormant: no more matching or queuing; it gets a gap item when it signs in again',
+        summary: "One client with its usage and its plan's limits",
         security,
         params: ClientParams,
-        response: { 200: Type.Object({ stage: Type.String() }), ...errorResponses(401, 404) },
+        response: {
+          200: Type.Composite([ClientSummary, Type.Object({ limits: Limits })]),
+          ...errorResponses(401, 404, 503),
+        },
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string }
+      const { id } = request.params as Static<typeof ClientParams>
       const runtime = context.runtime()
-      const done = await makeDormant(runtime, id.toLowerCase() as Hex, runtime.follower.snapshot().head)
-      if (!done) {
-        const exists = await runtime.db
-          .selectFrom('clients')
-          .select('stage')
-          .where('id', '=', hexToBytes(id as Hex))
-          .executeTakeFirst()
-        if (!exists) throw new ClientNotFoundError(id)
-      }
-      return { stage: 'dormant' }
+      await runtime.usage.flush()
+      const row = await found(runtime, id)
+      return { ...summary(row), limits: context.plans.get(row.plan) }
     },
+  )
+
+  app.put(
+    '/clients/:id/plan',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Assign a configured plan to a client (applies from its next request on)',
+        security,
+        params: ClientParams,
+        body: PlanBody,
+        response: {
+          200: Type.Object({ plan: Type.String(), limits: Limits }),
+          ...errorResponses(400, 401, 404, 503),
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as Static<typeof ClientParams>
+      const { plan } = request.body as Static<typeof PlanBody>
+      const limits = context.plans.require(plan)
+      const updated = await context
+        .runtime()
+        .db.updateTable('clients')
+        .set({ plan })
+        .where('id', '=', hexToBytes(id as Hex))
+        .executeTakeFirst()
+      if (updated.numUpdatedRows === 0n) throw new ClientNotFoundError(id)
+      context.logger.warn({ client: id.toLowerCase(), plan }, `plan ${plan} assigned through the admin API`)
+      return { plan, limits }
+    },
+  )
+
+  /** A route that moves a client to a stage by hand; it answers the stage the client is in. */
+  const stageRoute = (
+    stage: 'dormant' | 'pruned',
+    summary: string,
+    move: (runtime: Runtime, id: Hex) => Promise<boolean>,
+  ) =>
+    app.post(
+      `/clients/:id/${stage === 'dormant' ? 'dormant' : 'prune'}`,
+      {
+        schema: {
+          tags: ['admin'],
+          summary,
+          security,
+          params: ClientParams,
+          response: { 200: Type.Object({ stage: Type.String() }), ...errorResponses(401, 404, 503) },
+        },
+      },
+      async (request) => {
+        const { id } = request.params as Static<typeof ClientParams>
+        const runtime = context.runtime()
+        if (await move(runtime, id.toLowerCase() as Hex)) {
+          context.transitions?.count(stage, 'admin')
+          return { stage }
+        }
+        return { stage: (await found(runtime, id)).stage }
+      },
+    )
+  stageRoute(
+    'dormant',
+    'Make a client dormant: no more matching or queuing; it gets a gap item when it is back',
+    (runtime, id) => makeDormant(runtime, id, runtime.follower.snapshot().head),
+  )
+  stageRoute(
+    'pruned',
+    'Prune a client: delete all it owns but its identity, usage and wallet state (kept for the wallet-state retention)',
+    (runtime, id) => pruneClient(runtime, id),
   )
 
   app.delete(
@@ -164,23 +284,50 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
     {
       schema: {
         tags: ['admin'],
-        summary: 'Prune a client: delete it and everything of its own',
+        summary: 'Delete a client and everything of its own, wallet state included',
         security,
         params: ClientParams,
-        response: { 204: Type.Null(), ...errorResponses(401, 404) },
+        response: { 204: Type.Null(), ...errorResponses(401, 404, 503) },
       },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string }
-      const runtime = context.runtime()
-      const gone = await runtime.db
-        .deleteFrom('clients')
-        .where('id', '=', hexToBytes(id as Hex))
-        .executeTakeFirst()
-      if (gone.numDeletedRows === 0n) throw new ClientNotFoundError(id)
-      runtime.filters.removeClient(id.toLowerCase() as Hex)
-      runtime.contractState.index.removeClient(id.toLowerCase() as Hex)
+      const { id } = request.params as Static<typeof ClientParams>
+      if (!(await deleteClient(context.runtime(), id.toLowerCase() as Hex))) throw new ClientNotFoundError(id)
+      context.transitions?.count('deleted', 'admin')
       return reply.status(204).send()
+    },
+  )
+
+  app.get(
+    '/plans',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'The plans of this instance and their limits',
+        security,
+        response: { 200: Type.Object({ plans: Type.Record(Type.String(), Limits) }), ...errorResponses(401) },
+      },
+    },
+    async () => ({ plans: context.plans.list() }),
+  )
+
+  app.put(
+    '/plans/:name',
+    {
+      schema: {
+        tags: ['admin'],
+        summary:
+          'Create a plan or change some of its limits at runtime, on this instance, until the next start',
+        security,
+        params: PlanParams,
+        body: Quotas,
+        response: { 200: Type.Object({ plan: Type.String(), limits: Limits }), ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const { name } = request.params as Static<typeof PlanParams>
+      const limits = context.plans.set(name, request.body as Partial<PlanLimits>)
+      return { plan: name, limits }
     },
   )
 }

@@ -1,10 +1,21 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex } from 'viem'
 import { AuthError } from '../../clients/auth/errors.js'
 import { findSession } from '../../clients/auth/sessionStore.js'
+import { wakeClient } from '../../clients/lifecycle/clientStages.js'
+import type { PlanLimits } from '../../config/parsePlans.js'
+import type { DB } from '../../storage/schema.js'
 import type { AppContext } from '../AppContext.js'
 
-export type SessionClient = { id: Hex; idBytes: Uint8Array; token: string }
+export type SessionClient = {
+  id: Hex
+  idBytes: Uint8Array
+  token: string
+  /** The name of the client's plan and its limits, as they stand for this request. */
+  planName: string
+  plan: PlanLimits
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,6 +31,14 @@ export function sessionOf(request: FastifyRequest): SessionClient {
 
 const TOUCH_INTERVAL_MS = 60_000
 
+/** Whether a client's backlog leaves room under its plan (a full one keeps it dormant). */
+export function withinBacklog(
+  client: { backlogItems: number; backlogBytes: number },
+  plan: PlanLimits,
+): boolean {
+  return client.backlogItems < plan.backlogItems && client.backlogBytes < plan.backlogBytes
+}
+
 /** What a request costs the limits: reads are cheap, writes dearer, sign-in and streams dearest. */
 export function requestCost(request: FastifyRequest): number {
   const url = request.url
@@ -30,7 +49,9 @@ export function requestCost(request: FastifyRequest): number {
 
 /**
  * Every route in the scope needs "Authorization: Bearer <session token>". The client's last
- * contact is refreshed at most once a minute, which is all the pruning policy needs.
+ * contact is refreshed at most once a minute, which is all the pruning policy needs; so is the
+ * filter work counted while it was absent. A dormant client whose backlog is within its plan's
+ * bounds is back: it is woken, and its queue gets a `gap` item.
  */
 export function requireSession(app: FastifyInstance, context: AppContext): void {
   if (!app.hasRequestDecorator('client')) app.decorateRequest('client', undefined)
@@ -46,23 +67,41 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     const token = header.slice('Bearer '.length).trim()
     if (token.length < 20 || token.length > 200)
       throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
-    const { db, usage } = context.runtime()
+    const runtime = context.runtime()
+    const { db, usage } = runtime
     const session = await findSession(db, token)
     if (!session) throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
     const id = bytesToHex(session.clientId)
-    request.client = { id, idBytes: session.clientId, token }
+    const plan = context.plans.get(session.plan)
+    request.client = { id, idBytes: session.clientId, token, planName: session.plan, plan }
     usage.add(id, 'requests')
-    const delay = context.limiter.charge('client', id, requestCost(request))
+    const delay = context.limiter.charge(
+      'client',
+      id,
+      requestCost(request),
+      context.limiter.limitsOf('client', plan),
+    )
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+    if (session.stage !== 'active' && withinBacklog(session, plan)) {
+      await wakeClient(runtime, id, runtime.follower.snapshot().head)
+    }
     const now = Date.now()
     if ((touched.get(id) ?? 0) + TOUCH_INTERVAL_MS < now) {
       touched.set(id, now)
       if (touched.size > 100_000) touched.clear()
-      await db
-        .updateTable('clients')
-        .set({ last_seen_at: new Date() })
-        .where('id', '=', session.clientId)
-        .execute()
+      await touchClient(db, session.clientId)
     }
+  })
+}
+
+/** Contact: the client is here now, so nothing spent on it from now on counts as spent while absent. */
+export async function touchClient(db: Kysely<DB>, clientId: Uint8Array): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('clients').set({ last_seen_at: new Date() }).where('id', '=', clientId).execute()
+    await trx
+      .updateTable('client_usage')
+      .set({ work_while_absent: 0 })
+      .where('client_id', '=', clientId)
+      .execute()
   })
 }

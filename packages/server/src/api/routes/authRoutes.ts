@@ -9,7 +9,7 @@ import { RegistrationDifficulty } from '../../clients/auth/RegistrationDifficult
 import { createSession, deleteSession } from '../../clients/auth/sessionStore.js'
 import { wakeClient } from '../../clients/lifecycle/clientStages.js'
 import type { AppContext } from '../AppContext.js'
-import { requireSession, sessionOf } from '../plugins/requireSession.js'
+import { requireSession, sessionOf, touchClient, withinBacklog } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 
 const Address = Type.String({ pattern: '^0x[0-9a-fA-F]{40}$', description: 'An EVM address (20 bytes, hex)' })
@@ -58,7 +58,7 @@ function origin(request: FastifyRequest): { domain: string; uri: string } {
 export async function authRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
   const difficulty = new RegistrationDifficulty({
     baseBits: context.config.registrationPowBits,
-    calmPerWindow: 30,
+    calmPerWindow: context.config.registrationCalmPerMinute,
     windowMs: 60_000,
     maxExtraBits: 8,
   })
@@ -169,12 +169,16 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
       const id = hexToBytes(address)
       const known = await db
         .selectFrom('clients')
-        .select(['id', 'stage'])
+        .select(['id', 'stage', 'plan', 'backlog_items', 'backlog_bytes'])
         .where('id', '=', id)
         .executeTakeFirst()
-      if (known?.stage === 'dormant') {
-        const runtime = context.runtime()
-        await wakeClient(runtime, address, runtime.follower.snapshot().head)
+      if (known) {
+        const backlog = { backlogItems: known.backlog_items, backlogBytes: known.backlog_bytes }
+        if (known.stage !== 'active' && withinBacklog(backlog, context.plans.get(known.plan))) {
+          const runtime = context.runtime()
+          await wakeClient(runtime, address, runtime.follower.snapshot().head)
+        }
+        await touchClient(db, id)
       }
       if (!known) {
         const asked = Number(fields.nonce.split('x')[0])

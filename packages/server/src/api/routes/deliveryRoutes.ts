@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
+import { Counter } from 'prom-client'
 import type { WebSocket } from 'ws'
 import { subnetOf } from '../../clients/abuse/subnetOf.js'
 import { acknowledge, readDeliveries } from '../../delivery/deliveryStore.js'
@@ -56,8 +57,19 @@ const StreamQuery = Type.Object(
   { additionalProperties: false },
 )
 
+/** How long a stream may stay over --stream-backlog-bytes before its consumer counts as too slow. */
+const SLOW_CONSUMER_GRACE_MS = 5_000
+
+/** Delivered bytes per unit of cost (a read request costs 1). */
+export const BYTES_PER_COST_UNIT = 16 * 1024
+
 /** The durable per-client queue: pages, acknowledgements, and the WebSocket stream. */
 export async function deliveryRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+  const slowConsumers = new Counter({
+    name: 'wallet_backend_stream_slow_consumers_total',
+    help: 'Streams disconnected because their consumer fell more than --stream-backlog-bytes behind',
+    registers: [context.metrics],
+  })
   // Browsers cannot set headers on a WebSocket: the stream also takes the token as ?token=.
   app.addHook('onRequest', async (request) => {
     const token = (request.query as { token?: unknown }).token
@@ -70,8 +82,8 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
   app.addHook('preHandler', async (request) => {
     if (!request.url.startsWith('/v1/stream')) return
     const client = sessionOf(request)
-    if (context.runtime().streams.count(client.id) >= context.config.maxStreamsPerClient) {
-      throw new StreamLimitError('client', context.config.maxStreamsPerClient)
+    if (context.runtime().streams.count(client.id) >= client.plan.streams) {
+      throw new StreamLimitError('client', client.plan.streams)
     }
     if ((streamsPerSubnet.get(subnetOf(request.ip)) ?? 0) >= context.config.maxStreamsPerSubnet) {
       throw new StreamLimitError('subnet', context.config.maxStreamsPerSubnet)
@@ -109,7 +121,14 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
         limit,
         chain: chain(),
       })
-      context.runtime().usage.add(client.id, 'bytes_delivered', JSON.stringify(page.items).length)
+      const bytes = JSON.stringify(page.items).length
+      context.runtime().usage.add(client.id, 'bytes_delivered', bytes)
+      context.limiter.spend(
+        'client',
+        client.id,
+        bytes / BYTES_PER_COST_UNIT,
+        context.limiter.limitsOf('client', client.plan),
+      )
       return page
     },
   )
@@ -150,31 +169,65 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
       const subnet = subnetOf(request.ip)
       streamsPerSubnet.set(subnet, (streamsPerSubnet.get(subnet) ?? 0) + 1)
       let closed = false
-      const send = (frame: string) =>
-        new Promise<void>((resolve, reject) =>
-          socket.send(frame, (error) => (error ? reject(error) : resolve())),
-        )
+      const limits = context.limiter.limitsOf('client', client.plan)
+      const shut = (code: number, reason: string) => {
+        closed = true
+        socket.close(code, reason)
+        // A peer that does not read never answers the close either: let it go after a grace.
+        setTimeout(() => socket.terminate(), 2_000).unref()
+      }
+      // Over the bound the stream pauses (no more reads for it); one that does not drain below it
+      // within the grace is disconnected.
+      let draining: NodeJS.Timeout | undefined
+      const waitForDrain = () => {
+        if (draining) return
+        const since = Date.now()
+        draining = setInterval(() => {
+          if (closed) return clearInterval(draining)
+          if (socket.bufferedAmount <= context.config.streamBacklogBytes) {
+            clearInterval(draining)
+            draining = undefined
+            runtime.streams.wake(client.id)
+          } else if (Date.now() - since > SLOW_CONSUMER_GRACE_MS) {
+            clearInterval(draining)
+            slowConsumers.inc()
+            shut(1013, 'slow consumer: reconnect with ?after=<last cursor>')
+          }
+        }, 50)
+        draining.unref()
+      }
       const detach = runtime.streams.attach({
         clientId: client.idBytes,
         position: (request.query as Static<typeof StreamQuery>).after ?? 0,
         send: async (items) => {
+          let bytes = 0
+          let sent = 0
           for (const item of items) {
-            if (closed) return
-            const frame = JSON.stringify({ type: 'item', item })
-            // A consumer that does not read is disconnected, not buffered for without end.
+            if (closed) break
+            // A consumer that does not read is disconnected, not buffered for without end: what
+            // waits for it is at most the backlog bound plus one frame.
             if (socket.bufferedAmount > context.config.streamBacklogBytes) {
-              closed = true
-              socket.close(1013, 'slow consumer: reconnect with ?after=<last cursor>')
-              return
+              waitForDrain()
+              break
             }
-            await send(frame)
-            runtime.usage.add(client.id, 'bytes_delivered', frame.length)
+            const frame = JSON.stringify({ type: 'item', item })
+            socket.send(frame)
+            bytes += frame.length
+            sent += 1
           }
+          runtime.usage.add(client.id, 'bytes_delivered', bytes)
+          // Delivered bytes cost too; a client over its hard limit is closed with a reason and
+          // resumes from its cursor later (the position below is where it stands).
+          const retryAfter = context.limiter.spend('client', client.id, bytes / BYTES_PER_COST_UNIT, limits)
+          if (retryAfter > 0 && !closed) {
+            shut(4029, `rate limited: reconnect with ?after=<last cursor> in ${retryAfter} s`)
+          }
+          return sent
         },
         fail: (error) => {
           if (closed) return
           request.log.warn({ err: error }, 'stream failed')
-          socket.close(1011, 'stream failed; reconnect with ?after=<last cursor>')
+          shut(1011, 'stream failed; reconnect with ?after=<last cursor>')
         },
       })
       socket.on('message', (data) => {
@@ -216,6 +269,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
       })
       socket.on('close', () => {
         closed = true
+        clearInterval(draining)
         detach()
         const left = (streamsPerSubnet.get(subnet) ?? 1) - 1
         if (left > 0) streamsPerSubnet.set(subnet, left)

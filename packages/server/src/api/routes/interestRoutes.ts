@@ -125,22 +125,24 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
       const { address: raw } = request.params as Static<typeof Params>
       const body = request.body as Static<typeof InterestBody>
       const address = raw.toLowerCase() as Hex
-      if (body.filters.length > context.config.maxFiltersPerInterest) {
-        throw new TooManyFiltersError(context.config.maxFiltersPerInterest)
-      }
-      for (const [i, filter] of body.filters.entries()) compileFilter(filter.code, filter.args, i)
+      const { plan } = client
+      if (body.filters.length > plan.filtersPerInterest)
+        throw new TooManyFiltersError(plan.filtersPerInterest)
+      const filters = body.filters.map((filter, i) => ({
+        ...filter,
+        cost: compileFilter(filter.code, filter.args, i).cost,
+      }))
       const watches = body.watches ?? []
-      if (watches.length > context.config.maxWatchesPerInterest) {
-        throw new TooManyWatchesError(context.config.maxWatchesPerInterest)
-      }
+      if (watches.length > plan.watchesPerInterest) throw new TooManyWatchesError(plan.watchesPerInterest)
       for (const [i, watch] of watches.entries()) compileWatch(watch.kind, watch.args, i)
       const runtime = context.runtime()
       const { interest, stored, watched } = await putInterest(runtime.db, client.idBytes, address, {
-        filters: body.filters,
+        filters,
         watches,
         startBlock: body.startBlock ?? null,
         abi: body.abi ?? null,
-        maxInterests: context.config.maxInterestsPerClient,
+        maxInterests: plan.interests,
+        maxFilterCost: plan.filterCost,
       })
       // History first: with a start block at or below the stored head, a back-fill scans up to
       // live matching and hands the interest over there; otherwise it is live from now on.

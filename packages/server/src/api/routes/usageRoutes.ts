@@ -1,6 +1,7 @@
-import { Type } from '@sinclair/typebox'
+import { type TInteger, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
+import { PLAN_QUOTAS } from '../../config/parsePlans.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
@@ -18,17 +19,18 @@ const Usage = Type.Object({
   stored: Type.Object({
     interests: Type.Integer(),
     filters: Type.Integer(),
+    filterCost: Type.Integer({ description: 'Summed cost of the filters (bounded by limits.filterCost)' }),
     backlogItems: Type.Integer({ description: 'Items queued and not yet acknowledged' }),
     backlogBytes: Type.Integer(),
     walletStateBytes: Type.Integer(),
   }),
-  limits: Type.Object({
-    costPerSecond: Type.Integer(),
-    costBurst: Type.Integer(),
-    interests: Type.Integer(),
-    filtersPerInterest: Type.Integer(),
-    walletStateBytes: Type.Integer(),
-  }),
+  limits: Type.Object(
+    Object.fromEntries(PLAN_QUOTAS.map((quota) => [quota, Type.Integer()])) as Record<
+      (typeof PLAN_QUOTAS)[number],
+      TInteger
+    >,
+    { description: "The plan's quotas (see the plans setting)" },
+  ),
 })
 
 /** `GET /v1/usage`: what the signed-in client has used and stored, and its plan's limits. */
@@ -57,6 +59,7 @@ export async function usageRoutes(app: FastifyInstance, context: AppContext): Pr
         plan: string
         interests: number
         filters: number
+        filter_cost: number
         backlog_items: number
         backlog_bytes: number
         wallet_state_bytes: number
@@ -64,8 +67,8 @@ export async function usageRoutes(app: FastifyInstance, context: AppContext): Pr
         select c.plan,
           (select count(*) from client_contracts i where i.client_id = c.id)::int as interests,
           (select count(*) from client_tx_filters f where f.client_id = c.id)::int as filters,
-          (select count(*) from client_deliveries d where d.client_id = c.id and d.cursor > c.acked_cursor)::int as backlog_items,
-          (select coalesce(sum(d.bytes), 0) from client_deliveries d where d.client_id = c.id and d.cursor > c.acked_cursor)::bigint as backlog_bytes,
+          (select coalesce(sum(f.cost), 0) from client_tx_filters f where f.client_id = c.id)::int as filter_cost,
+          c.backlog_items, c.backlog_bytes,
           (select coalesce(octet_length(w.data), 0) from wallet_states w where w.client_id = c.id)::bigint as wallet_state_bytes
         from clients c where c.id = ${client.idBytes}`.execute(db)
       const stored = rows[0]!
@@ -82,17 +85,12 @@ export async function usageRoutes(app: FastifyInstance, context: AppContext): Pr
         stored: {
           interests: stored.interests,
           filters: stored.filters,
-          backlogItems: stored.backlog_items,
+          filterCost: stored.filter_cost,
+          backlogItems: Number(stored.backlog_items),
           backlogBytes: Number(stored.backlog_bytes),
           walletStateBytes: Number(stored.wallet_state_bytes),
         },
-        limits: {
-          costPerSecond: context.config.clientCostPerSecond,
-          costBurst: context.config.clientCostBurst,
-          interests: context.config.maxInterestsPerClient,
-          filtersPerInterest: context.config.maxFiltersPerInterest,
-          walletStateBytes: context.config.walletStateMaxBytes,
-        },
+        limits: client.plan,
       }
     },
   )

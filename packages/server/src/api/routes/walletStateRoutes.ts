@@ -53,8 +53,10 @@ const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1 }) })
  */
 export async function walletStateRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
   requireSession(app, context)
-  const limit = context.config.walletStateMaxBytes
-  app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit: limit + 1 }, (_request, body, done) =>
+  // The body is refused while it streams in above the largest plan's quota; each client's own
+  // plan is checked once it is in.
+  const largest = Math.max(context.plans.max('walletStateBytes'), context.config.walletStateMaxBytes)
+  app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit: largest + 1 }, (_request, body, done) =>
     done(null, body),
   )
   const security = [{ session: [] }]
@@ -89,7 +91,7 @@ export async function walletStateRoutes(app: FastifyInstance, context: AppContex
   app.put(
     '/',
     {
-      bodyLimit: limit + 1,
+      bodyLimit: largest + 1,
       schema: {
         tags: ['wallet-state'],
         summary: 'Store a new encrypted wallet state if the current one is the one named by If-Match',
@@ -115,6 +117,7 @@ export async function walletStateRoutes(app: FastifyInstance, context: AppContex
           },
         )
       }
+      const limit = sessionOf(request).plan.walletStateBytes
       if (body.length > limit) {
         throw new WalletStateError(
           'WALLET_STATE_TOO_LARGE',

@@ -38,6 +38,17 @@ export const HealthReport = Type.Object(
     safe: Type.Optional(BlockRef),
     finalized: Type.Optional(BlockRef),
     chain: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Follower details' })),
+    pruner: Type.Optional(
+      Type.Object(
+        {
+          intervalMs: Type.Integer(),
+          running: Type.Boolean(),
+          lastRun: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          lastError: Type.Optional(Type.String()),
+        },
+        { description: 'The abandoned-client policy and garbage collection: its last pass' },
+      ),
+    ),
     background: Type.Optional(
       Type.Array(Type.Record(Type.String(), Type.Unknown()), {
         description: 'Long-running maintenance work',

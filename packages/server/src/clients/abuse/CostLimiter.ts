@@ -23,7 +23,7 @@ export class RateLimitedError extends BaseError {
   }
 }
 
-type Account = { cost: number; at: number; throttled: boolean }
+type Account = { cost: number; at: number; throttled: boolean; perSecond: number }
 
 const MAX_ACCOUNTS = 200_000
 const MAX_DELAY_MS = 2_000
@@ -56,27 +56,27 @@ export class CostLimiter {
   /** The current cost of a key, after decay. */
   cost(scope: CostScope, key: string): number {
     const account = this.#accounts.get(`${scope}:${key}`)
-    return account ? this.#decayed(scope, account) : 0
+    return account ? this.#decayed(account) : 0
+  }
+
+  /** The limits of a scope, or of one client's plan. */
+  limitsOf(scope: CostScope, plan?: { costPerSecond: number; costBurst: number }): CostLimits {
+    if (!plan) return this.limits[scope]
+    return { perSecond: Math.max(1, plan.costPerSecond), soft: plan.costBurst / 2, hard: plan.costBurst }
   }
 
   /**
    * Adds `units` to the key's cost. Returns how long to delay the request (0 when under the soft
    * limit); throws RateLimitedError above the hard limit, without charging the refused request.
+   * `limits` are the key's own (a client's plan), else the scope's.
    */
-  charge(scope: CostScope, key: string, units: number): number {
-    const limits = this.limits[scope]
-    const id = `${scope}:${key}`
-    let account = this.#accounts.get(id)
-    if (!account) {
-      if (this.#accounts.size >= MAX_ACCOUNTS) this.#evict()
-      account = { cost: 0, at: this.now(), throttled: false }
-      this.#accounts.set(id, account)
-    }
-    const current = this.#decayed(scope, account)
+  charge(scope: CostScope, key: string, units: number, limits: CostLimits = this.limits[scope]): number {
+    const account = this.#account(scope, key, limits)
+    const current = this.#decayed(account)
     account.at = this.now()
     if (current + units > limits.hard) {
       account.cost = current
-      this.#throttle(scope, key, account, current)
+      this.#throttle(scope, key, account, current, limits)
       throw new RateLimitedError(
         scope,
         Math.max(1, Math.ceil((current + units - limits.hard) / limits.perSecond)),
@@ -87,29 +87,55 @@ export class CostLimiter {
       account.throttled = false
       return 0
     }
-    this.#throttle(scope, key, account, account.cost)
+    this.#throttle(scope, key, account, account.cost, limits)
     return Math.min(MAX_DELAY_MS, ((account.cost - limits.soft) / limits.perSecond) * 1000)
   }
 
-  #decayed(scope: CostScope, account: Account): number {
-    return Math.max(0, account.cost - ((this.now() - account.at) / 1000) * this.limits[scope].perSecond)
+  /**
+   * Adds the cost of work already done (bytes pushed down a stream), which cannot be refused.
+   * Returns the seconds until the key is under its hard limit again: 0 while it is, so a stream
+   * can be closed with a reason as soon as its client is over.
+   */
+  spend(scope: CostScope, key: string, units: number, limits: CostLimits = this.limits[scope]): number {
+    const account = this.#account(scope, key, limits)
+    account.cost = this.#decayed(account) + units
+    account.at = this.now()
+    if (account.cost <= limits.hard) return 0
+    this.#throttle(scope, key, account, account.cost, limits)
+    return Math.max(1, Math.ceil((account.cost - limits.hard) / limits.perSecond))
   }
 
-  #throttle(scope: CostScope, key: string, account: Account, cost: number): void {
+  #account(scope: CostScope, key: string, limits: CostLimits): Account {
+    const id = `${scope}:${key}`
+    let account = this.#accounts.get(id)
+    if (!account) {
+      if (this.#accounts.size >= MAX_ACCOUNTS) this.#evict()
+      account = { cost: 0, at: this.now(), throttled: false, perSecond: limits.perSecond }
+      this.#accounts.set(id, account)
+    } else if (account.perSecond !== limits.perSecond) {
+      // A plan changed: decay so far at the old rate, from now on at the new one.
+      account.cost = this.#decayed(account)
+      account.at = this.now()
+      account.perSecond = limits.perSecond
+    }
+    return account
+  }
+
+  #decayed(account: Account): number {
+    return Math.max(0, account.cost - ((this.now() - account.at) / 1000) * account.perSecond)
+  }
+
+  #throttle(scope: CostScope, key: string, account: Account, cost: number, limits: CostLimits): void {
     this.#throttled.inc({ scope })
     if (account.throttled) return
     account.throttled = true
-    this.#log.warn(
-      { scope, key, cost: Math.round(cost), limits: this.limits[scope] },
-      `throttling ${scope} ${key}`,
-    )
+    this.#log.warn({ scope, key, cost: Math.round(cost), limits }, `throttling ${scope} ${key}`)
   }
 
   /** Forgets the accounts that have drained, or the oldest half when none has. */
   #evict(): void {
     for (const [id, account] of this.#accounts) {
-      const scope = id.split(':')[0] as CostScope
-      if (this.#decayed(scope, account) === 0) this.#accounts.delete(id)
+      if (this.#decayed(account) === 0) this.#accounts.delete(id)
     }
     if (this.#accounts.size < MAX_ACCOUNTS) return
     let drop = this.#accounts.size / 2

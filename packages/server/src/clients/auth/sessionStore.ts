@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { DB } from '../../storage/schema.js'
+import type { ClientStage, DB } from '../../storage/schema.js'
 
 const hashToken = (token: string) => createHash('sha256').update(token).digest()
 
@@ -19,18 +19,32 @@ export async function createSession(
   return { token, expiresAt }
 }
 
-/** The client of a live session, or undefined for an unknown or expired token. */
-export async function findSession(
-  db: Kysely<DB>,
-  token: string,
-): Promise<{ clientId: Uint8Array } | undefined> {
+export type SessionOwner = {
+  clientId: Uint8Array
+  plan: string
+  stage: ClientStage
+  backlogItems: number
+  backlogBytes: number
+}
+
+/** The client of a live session, with what the limits need of it, or undefined for an unknown or expired token. */
+export async function findSession(db: Kysely<DB>, token: string): Promise<SessionOwner | undefined> {
   const row = await db
-    .selectFrom('sessions')
-    .select(['client_id'])
-    .where('token_hash', '=', hashToken(token))
-    .where('expires_at', '>', new Date())
+    .selectFrom('sessions as s')
+    .innerJoin('clients as c', 'c.id', 's.client_id')
+    .select(['s.client_id', 'c.plan', 'c.stage', 'c.backlog_items', 'c.backlog_bytes'])
+    .where('s.token_hash', '=', hashToken(token))
+    .where('s.expires_at', '>', new Date())
     .executeTakeFirst()
-  return row ? { clientId: row.client_id } : undefined
+  return row
+    ? {
+        clientId: row.client_id,
+        plan: row.plan,
+        stage: row.stage,
+        backlogItems: row.backlog_items,
+        backlogBytes: row.backlog_bytes,
+      }
+    : undefined
 }
 
 export async function deleteSession(db: Kysely<DB>, token: string): Promise<void> {

@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { WatchedInterest } from '../../contract-state/WatchIndex.js'
+import { releaseBacklog } from '../../delivery/releaseBacklog.js'
 import { BaseError } from '../../errors/BaseError.js'
 import type { StoredInterest } from '../../filters/FilterIndex.js'
 import type { DB } from '../../storage/schema.js'
 
-export type FilterInput = { code: string; args: unknown[] }
+export type FilterInput = { code: string; args: unknown[]; cost?: number }
 export type WatchInput = { kind: string; args: unknown[] }
 
 export type Interest = {
@@ -29,6 +30,17 @@ export class TooManyInterestsError extends BaseError {
   }
 }
 
+export class FilterCostExceededError extends BaseError {
+  override readonly name = 'FilterCostExceededError'
+  constructor(limit: number, wanted: number) {
+    super(
+      'FILTER_COST_EXCEEDED',
+      `The filters of a client may cost at most ${limit} together; these would make ${wanted}`,
+      { status: 409, details: { limit, wanted } },
+    )
+  }
+}
+
 /**
  * Creates or replaces the client's interest in `address` with exactly these filters, in one
  * transaction. The contract row is made first (the interest refers to it); the database drops it
@@ -44,6 +56,8 @@ export async function putInterest(
     startBlock: number | null
     abi: unknown[] | null
     maxInterests: number
+    /** Bound on the summed cost of all the client's filters (filter complexity), this interest's new ones included. */
+    maxFilterCost?: number
   },
 ): Promise<{ interest: Interest; stored: StoredInterest; watched: WatchedInterest }> {
   const addressBytes = hexToBytes(address)
@@ -66,6 +80,17 @@ export async function putInterest(
         .where('client_id', '=', clientId)
         .executeTakeFirstOrThrow()
       if (Number(count) >= input.maxInterests) throw new TooManyInterestsError(input.maxInterests)
+    }
+    if (input.maxFilterCost !== undefined) {
+      const others = await trx
+        .selectFrom('client_tx_filters as f')
+        .innerJoin('client_contracts as i', 'i.id', 'f.client_contract_id')
+        .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('f.cost'), eb.lit(0)).as('cost'))
+        .where('f.client_id', '=', clientId)
+        .where('i.address', '!=', addressBytes)
+        .executeTakeFirstOrThrow()
+      const wanted = Number(others.cost) + input.filters.reduce((sum, f) => sum + (f.cost ?? 1), 0)
+      if (wanted > input.maxFilterCost) throw new FilterCostExceededError(input.maxFilterCost, wanted)
     }
     const values = {
       start_block: input.startBlock,
@@ -94,6 +119,7 @@ export async function putInterest(
             client_id: clientId,
             code: filter.code,
             args: JSON.stringify(filter.args),
+            cost: filter.cost ?? 1,
           })),
         )
         .execute()
@@ -132,19 +158,33 @@ export async function putInterest(
   })
 }
 
-/** Withdraws the interest; returns its id, or undefined if there was none. */
+/** Withdraws the interest (its queued items go with it); returns its id, or undefined if there was none. */
 export async function deleteInterest(
   db: Kysely<DB>,
   clientId: Uint8Array,
   address: Hex,
 ): Promise<number | undefined> {
-  const row = await db
-    .deleteFrom('client_contracts')
-    .where('client_id', '=', clientId)
-    .where('address', '=', hexToBytes(address))
-    .returning('id')
-    .executeTakeFirst()
-  return row?.id
+  return db.transaction().execute(async (trx) => {
+    // The cascade takes the interest's queued items; those not acknowledged leave the backlog.
+    const gone = await trx
+      .selectFrom('client_deliveries as d')
+      .innerJoin('clients as c', 'c.id', 'd.client_id')
+      .innerJoin('client_contracts as i', 'i.id', 'd.client_contract_id')
+      .select(['d.client_id', 'd.bytes'])
+      .where('d.client_id', '=', clientId)
+      .where('i.address', '=', hexToBytes(address))
+      .whereRef('d.cursor', '>', 'c.acked_cursor')
+      .execute()
+    const row = await trx
+      .deleteFrom('client_contracts')
+      .where('client_id', '=', clientId)
+      .where('address', '=', hexToBytes(address))
+      .returning('id')
+      .executeTakeFirst()
+    if (!row) return undefined
+    await releaseBacklog(trx, gone)
+    return row.id
+  })
 }
 
 /** The client's interests (or the one in `address`), with their filters. */

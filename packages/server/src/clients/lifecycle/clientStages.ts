@@ -6,18 +6,26 @@ import { loadWatchedInterests } from '../../contract-state/WatchIndex.js'
 import type { StoredInterest } from '../../filters/FilterIndex.js'
 import type { DB } from '../../storage/schema.js'
 
+/** Where a client's live matching lives: the database and the in-memory indexes of filters and watches. */
+export type ClientIndexes = {
+  db: Runtime['db']
+  filters: Pick<Runtime['filters'], 'removeClient'>
+  contractState: { index: Pick<Runtime['contractState']['index'], 'removeClient'> }
+}
+
 /**
  * Stage 1 of the abandoned-client policy: the client stops being matched and queued for; its
  * identity, interests, filters and wallet state stay. Returns false if it was not active.
  */
 export async function makeDormant(
-  { db, filters, contractState }: Pick<Runtime, 'db' | 'filters' | 'contractState'>,
+  { db, filters, contractState }: ClientIndexes,
   clientId: Hex,
   head: BlockRef | undefined,
+  at: Date = new Date(),
 ): Promise<boolean> {
   const row = await db
     .updateTable('clients')
-    .set({ stage: 'dormant', stage_changed_at: new Date(), dormant_from_block: (head?.number ?? -1) + 1 })
+    .set({ stage: 'dormant', stage_changed_at: at, dormant_from_block: (head?.number ?? -1) + 1 })
     .where('id', '=', hexToBytes(clientId))
     .where('stage', '=', 'active')
     .returning('id')
@@ -30,8 +38,9 @@ export async function makeDormant(
 }
 
 /**
- * A dormant client is back: active again, its filters live again, and a `gap` item names the
- * blocks it missed, which it can back-fill (an interest with a startBlock) if it wants them.
+ * A dormant (or pruned) client is back: active again, its filters live again, and a `gap` item
+ * names the blocks it missed, which it can back-fill (an interest with a startBlock) if it wants
+ * them. A pruned client has no interests left; its gap tells it from where to re-register them.
  */
 export async function wakeClient(
   { db, filters, delivery, contractState }: Pick<Runtime, 'db' | 'filters' | 'delivery' | 'contractState'>,
@@ -44,7 +53,7 @@ export async function wakeClient(
       .selectFrom('clients')
       .select('dormant_from_block')
       .where('id', '=', id)
-      .where('stage', '=', 'dormant')
+      .where('stage', 'in', ['dormant', 'pruned'])
       .forUpdate()
       .executeTakeFirst()
     if (!row) return undefined

@@ -77,6 +77,7 @@ export class UsageMeter {
           bytes_queued = u.bytes_queued + v.bytes_queued,
           bytes_delivered = u.bytes_delivered + v.bytes_delivered,
           submissions = u.submissions + v.submissions,
+          work_while_absent = u.work_while_absent + v.filter_work,
           updated_at = now()
         from (values ${sql.join(rows.slice(i, i + 500))})
           as v(client_id, requests, filter_work, items_queued, bytes_queued, bytes_delivered, submissions)

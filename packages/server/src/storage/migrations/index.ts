@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely'
 import * as m0001 from './0001_initial.js'
 import * as m0002 from './0002_contract_state_outlives_blocks.js'
 import * as m0003 from './0003_submission_tracking.js'
+import * as m0004 from './0004_client_backlog_counters.js'
 
 /** Every migration, in order. Add new ones at the end; never edit or remove a landed one. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_contract_state_outlives_blocks': m0002,
   '0003_submission_tracking': m0003,
+  '0004_client_backlog_counters': m0004,
 }
 
 export const migrationProvider: MigrationProvider = {

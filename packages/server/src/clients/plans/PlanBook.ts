@@ -1,0 +1,96 @@
+import type { Logger } from 'pino'
+import { PLAN_NAME, type PLAN_QUOTAS, type PlanLimits, type PlanOverrides } from '../../config/parsePlans.js'
+import type { Config } from '../../config/settings.js'
+import { BaseError } from '../../errors/BaseError.js'
+
+export class PlanNotFoundError extends BaseError {
+  override readonly name = 'PlanNotFoundError'
+  constructor(name: string, known: string[]) {
+    super('PLAN_NOT_FOUND', `No plan "${name.slice(0, 40)}"; plans: ${known.join(', ')}`, {
+      status: 404,
+      details: { plans: known },
+    })
+  }
+}
+
+export class InvalidPlanNameError extends BaseError {
+  override readonly name = 'InvalidPlanNameError'
+  constructor(name: string) {
+    super('INVALID_PLAN_NAME', `plan name "${name.slice(0, 40)}" must match ${PLAN_NAME}`, { status: 400 })
+  }
+}
+
+/** The default plan: today's individual settings. */
+export function defaultPlanOf(config: Config): PlanLimits {
+  return {
+    interests: config.maxInterestsPerClient,
+    filtersPerInterest: config.maxFiltersPerInterest,
+    watchesPerInterest: config.maxWatchesPerInterest,
+    filterCost: config.maxFilterCostPerClient,
+    backlogItems: config.maxBacklogItems,
+    backlogBytes: config.maxBacklogBytes,
+    walletStateBytes: config.walletStateMaxBytes,
+    costPerSecond: config.clientCostPerSecond,
+    costBurst: config.clientCostBurst,
+    streams: config.maxStreamsPerClient,
+  }
+}
+
+/**
+ * The plans of this instance: named sets of quotas from configuration, each filled in from the
+ * default plan. Clients name their plan (`clients.plan`); a name no longer configured falls back to
+ * the default plan rather than locking the client out. Runtime changes through the admin API live
+ * in this instance's memory until the next start — configuration stays the source of truth.
+ */
+export class PlanBook {
+  readonly #plans = new Map<string, PlanLimits>()
+
+  constructor(
+    config: Config,
+    private readonly logger?: Logger,
+  ) {
+    const base = { ...defaultPlanOf(config), ...config.plans.default }
+    this.#plans.set('default', base)
+    for (const [name, quotas] of Object.entries(config.plans as PlanOverrides)) {
+      if (name !== 'default') this.#plans.set(name, { ...base, ...quotas })
+    }
+  }
+
+  names(): string[] {
+    return [...this.#plans.keys()]
+  }
+
+  has(name: string): boolean {
+    return this.#plans.has(name)
+  }
+
+  /** The limits of a plan; an unknown name gets the default plan's. */
+  get(name: string): PlanLimits {
+    return this.#plans.get(name) ?? this.#plans.get('default')!
+  }
+
+  /** Like `get`, but an unknown name is an error (for the admin API). */
+  require(name: string): PlanLimits {
+    const plan = this.#plans.get(name)
+    if (!plan) throw new PlanNotFoundError(name, this.names())
+    return plan
+  }
+
+  /** Creates a plan or changes some of its quotas, from now on, on this instance. */
+  set(name: string, quotas: Partial<PlanLimits>): PlanLimits {
+    if (!PLAN_NAME.test(name)) throw new InvalidPlanNameError(name)
+    const plan = { ...(this.#plans.get(name) ?? this.#plans.get('default')!), ...quotas }
+    this.#plans.set(name, plan)
+    this.logger?.warn({ plan: name, quotas }, `plan ${name} changed through the admin API`)
+    return plan
+  }
+
+  /** The largest value of a quota over every plan (for bounds that must be fixed at start). */
+  max(quota: (typeof PLAN_QUOTAS)[number]): number {
+    return Math.max(...[...this.#plans.values()].map((plan) => plan[quota]))
+  }
+
+  list(): Record<string, PlanLimits> {
+    return Object.fromEntries(this.#plans)
+  }
+}
