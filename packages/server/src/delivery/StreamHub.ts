@@ -113,17 +113,20 @@ export class StreamHub {
         requests.map(async (request) => {
           const id = bytesToHex(request.clientId)
           const found = items.get(id) ?? []
-          if (found.length >= PAGE) this.#due.add(id) // more pages to come
+          let full = false
           for (const session of request.sessions) {
             const fresh = found.filter((item) => item.cursor > session.position)
             if (fresh.length === 0) continue
             try {
               const taken = await session.send(fresh)
               if (taken > 0) session.position = fresh[Math.min(taken, fresh.length) - 1]!.cursor
+              if (taken < fresh.length) full = true
             } catch (error) {
               session.fail(error)
             }
           }
+          // More pages to come, unless a stream is full: that one wakes its client when it drains.
+          if (found.length >= PAGE && !full) this.#due.add(id)
         }),
       )
     }

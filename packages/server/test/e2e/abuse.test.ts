@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type Hex, hexToBytes } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -13,7 +14,7 @@ let anvil: TestAnvil
 let service: Service
 let dataDir: string
 
-async function session(): Promise<string> {
+async function signIn(): Promise<{ token: string; clientId: Hex }> {
   const account = privateKeyToAccount(generatePrivateKey())
   const post = (path: string, body: unknown) =>
     fetch(`${service.url}${path}`, {
@@ -23,7 +24,83 @@ async function session(): Promise<string> {
     })
   const challenge = await (await post('/v1/auth/challenge', { address: account.address })).json()
   const signature = await account.signMessage({ message: challenge.message })
-  return (await (await post('/v1/auth/session', { message: challenge.message, signature })).json()).token
+  return (await post('/v1/auth/session', { message: challenge.message, signature })).json()
+}
+const session = async (): Promise<string> => (await signIn()).token
+
+/** Queues `count` items of about `bytes` each for a client, straight into its queue. */
+async function queue(clientId: Hex, count: number, bytes: number): Promise<void> {
+  const db = service.storage!.db
+  const id = hexToBytes(clientId)
+  await db.transaction().execute(async (trx) => {
+    const { next_cursor } = await trx
+      .updateTable('clients')
+      .set((eb) => ({
+        next_cursor: eb('next_cursor', '+', count),
+        backlog_items: eb('backlog_items', '+', count),
+      }))
+      .where('id', '=', id)
+      .returning('next_cursor')
+      .executeTakeFirstOrThrow()
+    const first = next_cursor - count
+    for (let i = 0; i < count; i += 200) {
+      await trx
+        .insertInto('client_deliveries')
+        .values(
+          Array.from({ length: Math.min(200, count - i) }, (_, j) => {
+            const payload = JSON.stringify({ fromBlock: i + j, toBlock: i + j, pad: 'x'.repeat(bytes) })
+            return {
+              client_id: id,
+              cursor: first + i + j,
+              kind: 'gap' as const,
+              payload,
+              bytes: payload.length,
+            }
+          }),
+        )
+        .execute()
+    }
+  })
+}
+
+const admin = (method: string, path: string, body?: unknown) =>
+  fetch(`${service.url}/admin${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  })
+
+type Stream = { socket: WebSocket; items: number[]; closed: Promise<{ code: number; reason: string }> }
+function stream(token: string, after = 0): Promise<Stream> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(
+      `${service.url.replace('http', 'ws')}/v1/stream?token=${token}&after=${after}`,
+    )
+    const items: number[] = []
+    const closed = new Promise<{ code: number; reason: string }>((done) =>
+      socket.once('close', (code, reason) => done({ code, reason: reason.toString() })),
+    )
+    socket.on('message', (data) => {
+      const message = JSON.parse(data.toString())
+      if (message.type === 'item') items.push(message.item.cursor)
+    })
+    socket.once('open', () => resolve({ socket, items, closed }))
+    socket.once('unexpected-response', (_request, response) =>
+      reject(new Error(`status ${response.statusCode}`)),
+    )
+    socket.on('error', () => {})
+  })
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
 }
 
 beforeAll(async () => {
@@ -39,6 +116,10 @@ beforeAll(async () => {
       'client-cost-burst': '60',
       'subnet-cost-burst': '100000',
       'subnet-cost-per-second': '100000',
+      'body-limit-bytes': '4096',
+      'ws-max-message-bytes': '1024',
+      'stream-backlog-bytes': '65536',
+      plans: JSON.stringify({ bulk: { costPerSecond: 1_000_000, costBurst: 100_000_000 } }),
     },
   })
   service = await Service.start({ config, logging: createLogger({ level: 'silent' }) })
@@ -109,5 +190,80 @@ describe('a flooding client', () => {
     expect(calmStatuses.every((status) => status === 200)).toBe(true)
     const metrics = await (await fetch(`${service.url}/metrics`)).text()
     expect(metrics).toMatch(/wallet_backend_throttled_total\{scope="client"[^}]*\} [1-9]/)
+  })
+})
+
+describe('size bounds', () => {
+  it('refuses an oversized body with 413 and an oversized WebSocket message by closing with 1009', async () => {
+    const token = await session()
+    const big = await fetch(`${service.url}/v1/interests/0x${'12'.repeat(20)}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ filters: [], abi: ['x'.repeat(8000)] }),
+    })
+    expect(big.status).toBe(413)
+    expect(await big.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' })
+    const s = await stream(token)
+    s.socket.send(JSON.stringify({ type: 'ack', cursor: 0, pad: 'x'.repeat(2000) }))
+    expect((await s.closed).code).toBe(1009)
+    // The same client is served on as before.
+    const fine = await fetch(`${service.url}/v1/interests`, { headers: { authorization: `Bearer ${token}` } })
+    expect(fine.status).toBe(200)
+  })
+})
+
+describe('a slow WebSocket consumer', () => {
+  it('is disconnected once it falls behind, without the server buffering its backlog, and others are served meanwhile', async () => {
+    const slow = await signIn()
+    const quick = await signIn()
+    // No cost limit gets in the way: what is tested is the send backlog.
+    expect((await admin('PUT', `/clients/${slow.clientId}/plan`, { plan: 'bulk' })).status).toBe(200)
+    const queuedBytes = 2_500 * 8_000
+    await queue(slow.clientId, 2_500, 8_000)
+    const slowStream = await stream(slow.token)
+    slowStream.socket.pause() // reads nothing more: TCP pushes back, the server's buffer fills
+    await queue(quick.clientId, 50, 100)
+    const quickStream = await stream(quick.token)
+    await until(() => quickStream.items.length === 50, 'the other client’s items')
+    expect(quickStream.items).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+    const disconnected = async () =>
+      /wallet_backend_stream_slow_consumers_total\{[^}]*\} (\d+)/.exec(
+        await (await fetch(`${service.url}/metrics`)).text(),
+      )?.[1] === '1'
+    await until(disconnected, 'the slow consumer to be disconnected')
+    // What the server handed to the socket: at most its bound and the kernel's buffers, not the backlog.
+    const detail = await (await admin('GET', `/clients/${slow.clientId}`)).json()
+    expect(detail.usage.bytesDelivered).toBeGreaterThan(0)
+    expect(detail.usage.bytesDelivered).toBeLessThan(queuedBytes / 2)
+    slowStream.socket.resume()
+    expect((await slowStream.closed).code).not.toBe(1000)
+    // Its cursor kept its place: a new stream resumes after the last item it received.
+    const last = slowStream.items.at(-1) ?? 0
+    const resumed = await stream(slow.token, last)
+    await until(() => resumed.items.length > 0, 'the resumed stream')
+    expect(resumed.items[0]).toBe(last + 1)
+    resumed.socket.close()
+    quickStream.socket.close()
+  })
+})
+
+describe('a stream over its client’s cost limit', () => {
+  it('is closed with a reason, and resumes from its cursor', async () => {
+    const c = await signIn()
+    // 300 items of 8 kB: about 150 cost units delivered, against a burst of 60.
+    await queue(c.clientId, 300, 8_000)
+    const s = await stream(c.token)
+    const closed = await s.closed
+    expect(closed.code).toBe(4029)
+    expect(closed.reason).toMatch(/rate limited: reconnect with \?after=<last cursor> in \d+ s/)
+    const last = s.items.at(-1)!
+    expect(last).toBeGreaterThan(0)
+    expect(last).toBeLessThan(300)
+    const wait = Number(/in (\d+) s/.exec(closed.reason)![1])
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000 + 100))
+    const resumed = await stream(c.token, last)
+    await until(() => resumed.items.length > 0, 'the resumed stream')
+    expect(resumed.items[0]).toBe(last + 1)
+    resumed.socket.close()
   })
 })
