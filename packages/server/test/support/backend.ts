@@ -35,6 +35,7 @@ export type TestBackend = {
 export async function startBackend(
   anvil: TestAnvil,
   flags: Record<string, string | string[]> = {},
+  options: { clock?: () => number } = {},
 ): Promise<TestBackend> {
   const dataDir = mkdtempSync(join(tmpdir(), 'wb-e2e-'))
   const config = loadConfig({
@@ -51,6 +52,7 @@ export async function startBackend(
   const start = async () => {
     const started = await Service.start({
       config,
+      ...(options.clock ? { clock: options.clock } : {}),
       logging: createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent' }),
     })
     await started.lifecycle.waitFor('live')
