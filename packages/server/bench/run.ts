@@ -5,6 +5,7 @@ import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runWalletStateBench } from '../../wallet-state/bench/walletState.bench.js'
+import { runAbuseBench } from './abuse.bench.js'
 import { runCatchUpBench } from './catchUp.bench.js'
 import { runLatencyBench } from './latency.bench.js'
 import { runMatchingBench } from './matching.bench.js'
@@ -33,6 +34,7 @@ results.matching = await runMatchingBench({ quick })
 results.latency = await runLatencyBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })
 results.nodeCalls = await runNodeCallsBench({ quick })
 results.memory = await runMemoryBench({ quick })
+results.abuse = await runAbuseBench({ quick })
 results.walletState = {
   ...(await runWalletStateBench({ quick })),
   ...(await runWalletStateHttpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })),

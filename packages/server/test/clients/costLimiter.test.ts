@@ -53,4 +53,21 @@ describe('CostLimiter', () => {
     expect(l.charge('client', 'calm', 1)).toBe(0)
     expect(l.charge('subnet', 'flood', 1)).toBe(0)
   })
+
+  it('refuses early without charging, counts delivered work that cannot be refused, and takes a plan’s own limits', () => {
+    const clock = { now: 0 }
+    const l = limiter(clock)
+    l.refuseEarly('client', 'new', 1) // no account yet: nothing to refuse
+    expect(l.cost('client', 'new')).toBe(0)
+    expect(l.spend('client', 'a', 90)).toBe(0)
+    expect(() => l.refuseEarly('client', 'a', 20)).toThrow(RateLimitedError)
+    expect(l.cost('client', 'a')).toBe(90)
+    expect(l.spend('client', 'a', 30)).toBe(2) // 20 over the hard limit at 10/s
+    const plan = l.limitsOf('client', { costPerSecond: 1000, costBurst: 10_000 })
+    expect(plan).toEqual({ perSecond: 1000, soft: 5000, hard: 10_000 })
+    expect(l.charge('client', 'b', 4_000, plan)).toBe(0)
+    expect(() => l.charge('client', 'b', 4_000)).toThrow(RateLimitedError) // the scope's limits
+    clock.now += 1_000
+    expect(l.cost('client', 'b')).toBe(3_990) // decays at the rate its account was last charged at
+  })
 })

@@ -119,4 +119,20 @@ describe('docs/configuration.md', () => {
     const doc = readFileSync(new URL('../../../../docs/configuration.md', import.meta.url), 'utf8')
     expect(doc).toContain(settingsTable())
   })
+
+  it('reads plans as JSON and refuses unknown quotas, bad values and bad names', () => {
+    const config = loadConfig({ flags: { plans: '{"pro":{"interests":500,"costBurst":9000}}' } })
+    expect(config.plans).toEqual({ pro: { interests: 500, costBurst: 9000 } })
+    expectConfigError(
+      () => loadConfig({ flags: { plans: '{"pro":{"intrests":5}}' } }),
+      'plans',
+      'unknown quota',
+    )
+    expectConfigError(
+      () => loadConfig({ flags: { plans: '{"pro":{"interests":-1}}' } }),
+      'non-negative integer',
+    )
+    expectConfigError(() => loadConfig({ flags: { plans: '{"Pro Plan":{}}' } }), 'plan name')
+    expectConfigError(() => loadConfig({ flags: { plans: '{' } }), 'not valid JSON')
+  })
 })

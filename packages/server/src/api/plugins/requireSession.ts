@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex } from 'viem'
+import type { CostLimits } from '../../clients/abuse/CostLimiter.js'
 import { AuthError } from '../../clients/auth/errors.js'
 import { findSession } from '../../clients/auth/sessionStore.js'
 import { wakeClient } from '../../clients/lifecycle/clientStages.js'
@@ -56,6 +57,7 @@ export function requestCost(request: FastifyRequest): number {
 export function requireSession(app: FastifyInstance, context: AppContext): void {
   if (!app.hasRequestDecorator('client')) app.decorateRequest('client', undefined)
   const touched = new Map<Hex, number>()
+  const owners = new Map<string, { id: Hex; limits: CostLimits }>()
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization
     if (!header?.startsWith('Bearer ')) {
@@ -69,11 +71,17 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
       throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
     const runtime = context.runtime()
     const { db, usage } = runtime
+    // A token seen before names its client: one over its hard limit is refused before the
+    // database is asked anything, so a flood costs a map lookup per request.
+    const known = owners.get(token)
+    if (known) context.limiter.refuseEarly('client', known.id, requestCost(request), known.limits)
     const session = await findSession(db, token)
     if (!session) throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
     const id = bytesToHex(session.clientId)
     const plan = context.plans.get(session.plan)
     request.client = { id, idBytes: session.clientId, token, planName: session.plan, plan }
+    if (owners.size >= 100_000) owners.clear()
+    owners.set(token, { id, limits: context.limiter.limitsOf('client', plan) })
     usage.add(id, 'requests')
     const delay = context.limiter.charge(
       'client',

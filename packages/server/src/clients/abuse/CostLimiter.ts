@@ -92,6 +92,23 @@ export class CostLimiter {
   }
 
   /**
+   * Refuses (RateLimitedError) what `charge` would refuse, without charging or creating an
+   * account: for turning a flood away before any work is done for it.
+   */
+  refuseEarly(scope: CostScope, key: string, units: number, limits: CostLimits = this.limits[scope]): void {
+    const account = this.#accounts.get(`${scope}:${key}`)
+    if (!account) return
+    const current = this.#decayed(account)
+    if (current + units > limits.hard) {
+      this.#throttled.inc({ scope })
+      throw new RateLimitedError(
+        scope,
+        Math.max(1, Math.ceil((current + units - limits.hard) / limits.perSecond)),
+      )
+    }
+  }
+
+  /**
    * Adds the cost of work already done (bytes pushed down a stream), which cannot be refused.
    * Returns the seconds until the key is under its hard limit again: 0 while it is, so a stream
    * can be closed with a reason as soon as its client is over.
