@@ -2,30 +2,17 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { loadConfig } from '../src/config/loadConfig.js'
 import { createLogger } from '../src/observability/createLogger.js'
 import { Service } from '../src/service/Service.js'
 import { startAnvil } from '../test/support/anvil.js'
+import { signIn } from './support/signIn.js'
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
 }
 const round = (value: number) => Math.round(value * 100) / 100
-
-async function session(url: string): Promise<string> {
-  const account = privateKeyToAccount(generatePrivateKey())
-  const post = (path: string, body: unknown) =>
-    fetch(`${url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    })
-  const challenge = await (await post('/v1/auth/challenge', { address: account.address })).json()
-  const signature = await account.signMessage({ message: challenge.message })
-  return (await (await post('/v1/auth/session', { message: challenge.message, signature })).json()).token
-}
 
 /** One GET over `agent`; resolves with its status once the body is read. */
 function get(url: URL, token: string, agent: Agent): Promise<number> {
@@ -59,7 +46,7 @@ export async function runAbuseBench(options: { quick: boolean }): Promise<Record
   try {
     await service.lifecycle.waitFor('live')
     const url = new URL('/v1/interests', service.url)
-    const [calm, flooder] = [await session(service.url), await session(service.url)]
+    const [calm, flooder] = [await signIn(service.url), await signIn(service.url)]
     const measure = async () => {
       const latencies: number[] = []
       const statuses: number[] = []

@@ -2,32 +2,19 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { loadConfig } from '../src/config/loadConfig.js'
 import { createLogger } from '../src/observability/createLogger.js'
 import { Service } from '../src/service/Service.js'
 import { startAnvil } from '../test/support/anvil.js'
 import { createTestDatabase } from '../test/support/createTestDatabase.js'
-
-async function session(url: string): Promise<string> {
-  const account = privateKeyToAccount(generatePrivateKey())
-  const post = (path: string, body: unknown) =>
-    fetch(`${url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    })
-  const challenge = await (await post('/v1/auth/challenge', { address: account.address })).json()
-  const signature = await account.signMessage({ message: challenge.message })
-  return (await (await post('/v1/auth/session', { message: challenge.message, signature })).json()).token
-}
+import { signIn } from './support/signIn.js'
 
 /** Sequential GET and compare-and-set PUT of a 16 kB wallet state, per second, on one client. */
 async function measure(
   url: string,
   operations: number,
 ): Promise<{ putsPerSecond: number; getsPerSecond: number }> {
-  const token = await session(url)
+  const token = await signIn(url)
   const auth = { authorization: `Bearer ${token}` }
   let etag: string | undefined
   let started = performance.now()
