@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely'
+import { pruneStates } from '../../contract-state/contractStateStore.js'
 import { dropFinalAcknowledged } from '../../delivery/deliveryStore.js'
 import type { DB } from '../../storage/schema.js'
 
@@ -20,10 +21,10 @@ async function deleted(db: Kysely<DB>, statement: ReturnType<typeof sql>): Promi
 
 /**
  * Deletes, in bounded batches of `limit` rows per kind, what nobody refers to any more: acknowledged
- * items of final blocks, verified transactions of final blocks no queued item refers to, stored
- * values of contracts nobody watches, contract rows no interest refers to (the trigger of
- * migration 0001 keeps that true; this catches rows left by older versions), expired sessions and
- * sign-in challenges. Blocks are pruned by the follower (--retain-finalized-blocks).
+ * items of final blocks, verified transactions of final blocks no queued item refers to, contract
+ * rows no interest refers to (the trigger of migration 0001 keeps that true; this catches rows left
+ * by older versions) and the stored values of those contracts, expired sessions and sign-in
+ * challenges. Blocks are pruned by the follower (--retain-finalized-blocks).
  */
 export async function collectGarbage(
   db: Kysely<DB>,
@@ -45,15 +46,6 @@ export async function collectGarbage(
               limit ${limit})`,
           )
         : 0,
-    contractStates: await deleted(
-      db,
-      sql`delete from contract_states where ctid in (
-        select s.ctid from contract_states s
-        where not exists (
-          select 1 from client_state_watches w join client_contracts i on i.id = w.client_contract_id
-          where i.address = s.address)
-        limit ${limit})`,
-    ),
     contracts: await deleted(
       db,
       sql`delete from deployed_contracts where address in (
@@ -61,6 +53,8 @@ export async function collectGarbage(
         where not exists (select 1 from client_contracts c where c.address = d.address)
         limit ${limit})`,
     ),
+    // After the contract rows: values of contracts nobody is interested in go with them.
+    contractStates: await pruneStates(db, final, limit),
     sessions: await deleted(
       db,
       sql`delete from sessions where token_hash in (
