@@ -75,7 +75,11 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
     reply.header('x-request-id', request.id)
     // The client API is paid for per IP subnet before anything else is done for it.
     if (request.url.startsWith('/v1/')) {
-      const delay = context.limiter.charge('subnet', subnetOf(request.ip), requestCost(request))
+      const delay = context.limiter.charge(
+        'subnet',
+        subnetOf(request.ip),
+        requestCost(request, context.config.requestCosts),
+      )
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
     }
   })

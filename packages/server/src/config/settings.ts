@@ -3,6 +3,7 @@ import type { LogLevel } from '../observability/createLogger.js'
 import { LOG_LEVELS } from '../observability/createLogger.js'
 import { ConfigError } from './ConfigError.js'
 import { type PlanOverrides, parsePlans } from './parsePlans.js'
+import { DEFAULT_REQUEST_COSTS, parseRequestCosts, type RequestCosts } from './parseRequestCosts.js'
 
 /**
  * Every setting of the service, declared once. The CLI's flags, the environment variables, the
@@ -32,6 +33,7 @@ export type Config = {
   maxBacklogItems: number
   maxBacklogBytes: number
   plans: PlanOverrides
+  requestCosts: RequestCosts
   clientCostPerSecond: number
   clientCostBurst: number
   subnetCostPerSecond: number
@@ -363,11 +365,21 @@ export const SETTINGS = [
     parse: parsePlans,
   }),
   define({
+    key: 'requestCosts',
+    flag: 'request-costs',
+    env: 'WALLET_BACKEND_REQUEST_COSTS',
+    description:
+      'Cost units of a request by route class, charged to its client and its IP subnet: {"read": 1, "write": 3, "auth": 5, "stream": 5, "proof": 5} (auth: sign-in; stream: opening a stream; proof: /v1/proofs). Classes left out keep these defaults.',
+    allowed: 'a JSON object of route classes and integers from 0 to 10000',
+    default: DEFAULT_REQUEST_COSTS,
+    parse: parseRequestCosts,
+  }),
+  define({
     key: 'clientCostPerSecond',
     flag: 'client-cost-per-second',
     env: 'WALLET_BACKEND_CLIENT_COST_PER_SECOND',
     description:
-      'Cost units a client may spend per second, sustained (a read costs 1, a write 3, sign-in and a stream 5).',
+      'Cost units a client may spend per second, sustained (see --request-costs for what a request costs).',
     allowed: 'an integer from 1 to 1000000',
     default: 20,
     parse: integer(1, 1_000_000),

@@ -135,4 +135,25 @@ describe('docs/configuration.md', () => {
     expectConfigError(() => loadConfig({ flags: { plans: '{"Pro Plan":{}}' } }), 'plan name')
     expectConfigError(() => loadConfig({ flags: { plans: '{' } }), 'not valid JSON')
   })
+
+  it('reads request costs by route class, keeping the defaults of the classes left out', () => {
+    expect(loadConfig({}).requestCosts).toEqual({ read: 1, write: 3, auth: 5, stream: 5, proof: 5 })
+    expect(loadConfig({ flags: { 'request-costs': '{"proof":20,"read":0}' } }).requestCosts).toEqual({
+      read: 0,
+      write: 3,
+      auth: 5,
+      stream: 5,
+      proof: 20,
+    })
+    expectConfigError(
+      () => loadConfig({ flags: { 'request-costs': '{"reads":1}' } }),
+      'request-costs',
+      'unknown route class',
+    )
+    expectConfigError(
+      () => loadConfig({ flags: { 'request-costs': '{"write":1.5}' } }),
+      'integer from 0 to 10000',
+    )
+    expectConfigError(() => loadConfig({ flags: { 'request-costs': '[1]' } }), 'JSON object')
+  })
 })

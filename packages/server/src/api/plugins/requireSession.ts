@@ -6,6 +6,7 @@ import { AuthError } from '../../clients/auth/errors.js'
 import { findSession } from '../../clients/auth/sessionStore.js'
 import { wakeClient } from '../../clients/lifecycle/clientStages.js'
 import type { PlanLimits } from '../../config/parsePlans.js'
+import type { RequestCosts } from '../../config/parseRequestCosts.js'
 import type { DB } from '../../storage/schema.js'
 import type { AppContext } from '../AppContext.js'
 
@@ -40,12 +41,16 @@ export function withinBacklog(
   return client.backlogItems < plan.backlogItems && client.backlogBytes < plan.backlogBytes
 }
 
-/** What a request costs the limits: reads are cheap, writes dearer, sign-in and streams dearest. */
-export function requestCost(request: FastifyRequest): number {
+/**
+ * What a request costs the limits, by its route class: reads are cheap, writes dearer; sign-in
+ * costs hashing, a stream holds a socket, a proof costs the node a whole block or a trie walk.
+ */
+export function requestCost(request: FastifyRequest, costs: RequestCosts): number {
   const url = request.url
-  // Sign-in costs hashing, a stream holds a socket, a proof costs the node a whole block or trie walk.
-  if (url.startsWith('/v1/auth') || url.startsWith('/v1/stream') || url.startsWith('/v1/proofs')) return 5
-  return request.method === 'GET' || request.method === 'HEAD' ? 1 : 3
+  if (url.startsWith('/v1/auth')) return costs.auth
+  if (url.startsWith('/v1/stream')) return costs.stream
+  if (url.startsWith('/v1/proofs')) return costs.proof
+  return request.method === 'GET' || request.method === 'HEAD' ? costs.read : costs.write
 }
 
 /**
@@ -74,7 +79,13 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     // A token seen before names its client: one over its hard limit is refused before the
     // database is asked anything, so a flood costs a map lookup per request.
     const known = owners.get(token)
-    if (known) context.limiter.refuseEarly('client', known.id, requestCost(request), known.limits)
+    if (known)
+      context.limiter.refuseEarly(
+        'client',
+        known.id,
+        requestCost(request, context.config.requestCosts),
+        known.limits,
+      )
     const session = await findSession(db, token)
     if (!session) throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
     const id = bytesToHex(session.clientId)
@@ -86,7 +97,7 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     const delay = context.limiter.charge(
       'client',
       id,
-      requestCost(request),
+      requestCost(request, context.config.requestCosts),
       context.limiter.limitsOf('client', plan),
     )
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
