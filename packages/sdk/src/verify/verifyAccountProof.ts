@@ -57,7 +57,11 @@ export async function verifyAccountProof(stateRoot: Hex, answer: AccountProof): 
   const storage = new Map<Hex, bigint>()
   for (const slot of answer.storageProof) {
     const key = word(slot.key)
-    const value = await prove(storageRoot as Hex, key, slot.proof, 'STORAGE_PROOF_INVALID')
+    // An empty storage trie holds nothing: every slot is zero, whatever nodes came with it.
+    const value =
+      storageRoot === EMPTY_TRIE_ROOT
+        ? null
+        : await prove(storageRoot as Hex, key, slot.proof, 'STORAGE_PROOF_INVALID')
     const raw = value ? (fromRlp(bytesToHex(value), 'hex') as Hex) : '0x'
     const provenValue = raw === '0x' ? 0n : BigInt(raw)
     if (provenValue !== BigInt(slot.value)) {

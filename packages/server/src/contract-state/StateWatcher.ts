@@ -1,10 +1,11 @@
+import { verifyAccountProof } from '@wallet-backend/sdk/verify'
 import type { Kysely, Transaction } from 'kysely'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
-import type { Hex } from 'viem'
+import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BlockRef, ChainListener } from '../chain/follower/ChainListener.js'
 import type { Follower } from '../chain/follower/Follower.js'
-import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
+import { type FetchedBlock, InconsistentNodeDataError } from '../chain/follower/fetchBlocks.js'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { DeliveryListener, ItemProducer, QueueItem } from '../delivery/DeliveryListener.js'
 import type { DB } from '../storage/schema.js'
@@ -21,6 +22,7 @@ import {
 } from './contractStateStore.js'
 import { decodeCallResult } from './decodeCallResult.js'
 import {
+  type AccountReading,
   type AccountState,
   type CallResult,
   EMPTY_CODE_HASH,
@@ -32,7 +34,7 @@ import type { WatchedInterest, Watcher, WatchIndex } from './WatchIndex.js'
 
 /** What was read of one contract at one block; a view call not read there is absent from `calls`. */
 type Reading = { account: AccountState; slots: Map<Hex, Hex>; calls: Map<Hex, CallResult> }
-type BlockToRead = BlockRef & { touched: ReadonlySet<Hex> | 'all' }
+type BlockToRead = BlockRef & { stateRoot: Hex; touched: ReadonlySet<Hex> | 'all' }
 export type StateReason = 'initial' | 'changed' | 'deployed' | 'reorg'
 
 /** Prune superseded values once in this many stored batches. */
@@ -70,7 +72,7 @@ export class StateWatcher implements ChainListener, ItemProducer {
   #pending = this.#emptyPending()
   #batches = 0
   #priming: Promise<void> | undefined
-  readonly #m: { reads: Counter<'method'>; changes: Counter }
+  readonly #m: { reads: Counter<'method'>; changes: Counter; refused: Counter }
 
   readonly #delivery: DeliveryListener
 
@@ -98,6 +100,11 @@ export class StateWatcher implements ChainListener, ItemProducer {
       changes: new Counter({
         name: 'wallet_backend_contract_state_changes_total',
         help: 'Watched values found changed and stored',
+        registers,
+      }),
+      refused: new Counter({
+        name: 'wallet_backend_contract_state_proofs_refused_total',
+        help: 'Node state answers refused because their proof did not lead to the block state root',
         registers,
       }),
     }
@@ -135,6 +142,7 @@ export class StateWatcher implements ChainListener, ItemProducer {
     const toRead = blocks.map(({ block }, i) => ({
       number: Number(block.number),
       hash: block.hash,
+      stateRoot: block.stateRoot,
       touched: touchedAddresses(blocks[i]!),
     }))
     this.#prepared = await this.#read(toRead, this.#index.addresses())
@@ -230,7 +238,12 @@ export class StateWatcher implements ChainListener, ItemProducer {
     const head = follower.snapshot().head
     const addresses = this.#owedAddresses()
     if (!head || addresses.length === 0) return
-    const block = { ...head, touched: 'all' as const }
+    const stored = await this.#db
+      .selectFrom('blocks')
+      .select('state_root')
+      .where('hash', '=', hexToBytes(head.hash))
+      .executeTakeFirstOrThrow()
+    const block = { ...head, stateRoot: bytesToHex(stored.state_root), touched: 'all' as const }
     const prepared = await this.#read([block], addresses)
     this.#pending = this.#emptyPending()
     let items: QueueItem[] = []
@@ -284,14 +297,30 @@ export class StateWatcher implements ChainListener, ItemProducer {
     const previous = new Map<Hex, AccountState | undefined>(addresses.map((a) => [a, this.#accounts.get(a)]))
     const calls: { block: BlockRef; address: Hex; data: Hex }[] = []
     for (const [i, request] of requests.entries()) {
-      const answer = accounts[i]!
       const { block, address } = request
+      const before = previous.get(address)
+      let answer = accounts[i]!
+      // A reading that shows a change must prove it against the block's state root: a node's
+      // answer for another block (a race inside it, a lagging replica) would be a false change.
+      // Unchanged readings are not checked, so the cost follows the changes, not the watches.
+      if (!(answer instanceof Error) && this.#showsChange(address, before, answer)) {
+        const reading = answer
+        answer = await verifyAccountProof(block.stateRoot, reading.proof).then(
+          () => reading,
+          (error: Error) => {
+            this.#m.refused.inc()
+            return new InconsistentNodeDataError(
+              `eth_getProof of ${address} at block ${block.number} does not prove against its state root: ${error.message}`,
+              { address, block: block.hash },
+            )
+          },
+        )
+      }
       if (answer instanceof Error) {
         if (block.hash === last.hash) throw answer
         continue
       }
       readings.get(block.hash)!.set(address, { ...answer, calls: new Map() })
-      const before = previous.get(address)
       previous.set(address, answer.account)
       const callWatches = [...this.#index.valuesOf(address).values()].filter((v) => v.watch.kind === 'call')
       if (callWatches.length === 0) continue
@@ -324,6 +353,10 @@ export class StateWatcher implements ChainListener, ItemProducer {
       readings.get(call.block.hash)!.get(call.address)!.calls.set(call.data, result)
     }
     return readings
+  }
+
+  #showsChange(address: Hex, before: AccountState | undefined, reading: AccountReading): boolean {
+    return showsChangeOf(before, reading, (slot) => this.#latest.get(valueId(address, `slot:${slot}`))?.json)
   }
 
   /** Compares readings with the latest values, stores what changed, and makes the items owed. */
@@ -384,6 +417,17 @@ export class StateWatcher implements ChainListener, ItemProducer {
     this.#m.changes.inc(rows.length)
     return items
   }
+}
+
+/** Whether a reading differs from the one before it (or from the latest values, at the first block). */
+function showsChangeOf(
+  before: AccountState | undefined,
+  reading: AccountReading,
+  latestSlot: (slot: Hex) => string | undefined,
+): boolean {
+  if (!before || !sameAccount(before, reading.account)) return true
+  for (const [slot, value] of reading.slots) if (latestSlot(slot) !== JSON.stringify(value)) return true
+  return false
 }
 
 function sameAccount(a: AccountState, b: AccountState): boolean {

@@ -1,3 +1,4 @@
+import type { AccountProof } from '@wallet-backend/sdk/verify'
 import type { Hex } from 'viem'
 import type { NodeClient } from '../chain/NodeClient.js'
 import { RpcResponseError } from '../chain/rpc/errors.js'
@@ -8,21 +9,14 @@ export type AccountState = { balance: Hex; nonce: Hex; codeHash: Hex; storageRoo
 /** What a view call answered: its return data, or that it reverted (a value too: it can change). */
 export type CallResult = { result: Hex } | { reverted: true; error: string }
 
-export type AccountReading = { account: AccountState; slots: Map<Hex, Hex> }
+/** The node's EIP-1186 answer is kept: a reading that shows a change is checked against it. */
+export type AccountReading = { account: AccountState; slots: Map<Hex, Hex>; proof: AccountProof }
 
 export type AccountRequest = { address: Hex; slots: readonly Hex[]; blockHash: Hex }
 export type CallRequest = { address: Hex; data: Hex; blockHash: Hex }
 
 /** keccak256 of empty code: the code hash of an address with no contract (yet). */
 export const EMPTY_CODE_HASH = '0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470'
-
-type ProofAnswer = {
-  balance: Hex
-  nonce: Hex
-  codeHash: Hex
-  storageHash: Hex
-  storageProof: { key: Hex; value: Hex }[]
-}
 
 const word = (quantity: Hex): Hex => `0x${BigInt(quantity).toString(16).padStart(64, '0')}`
 const quantity = (value: Hex): Hex => `0x${BigInt(value).toString(16)}`
@@ -37,7 +31,7 @@ export async function readAccounts(
   requests: readonly AccountRequest[],
 ): Promise<(AccountReading | Error)[]> {
   if (requests.length === 0) return []
-  const results = await node.batch<ProofAnswer>(
+  const results = await node.batch<AccountProof>(
     requests.map((r) => ({
       method: 'eth_getProof',
       params: [r.address, r.slots, { blockHash: r.blockHash }],
@@ -54,6 +48,7 @@ export async function readAccounts(
         storageRoot: answer.storageHash.toLowerCase() as Hex,
       },
       slots: new Map(answer.storageProof.map((p) => [word(p.key), word(p.value)])),
+      proof: answer,
     }
   })
 }

@@ -16,6 +16,7 @@ import {
   waitForReceipt,
   word,
 } from '../support/chainActivity.js'
+import { startFaultyNode } from '../support/faultyNode.js'
 
 let anvil: TestAnvil
 let backend: TestBackend
@@ -272,6 +273,46 @@ describe('contract-state watches (on anvil, compared with the node)', () => {
     const items = await atLeast(c, 2)
     expect(items.map((i) => i.kind)).toEqual(['gap', 'state'])
     expect(items[1]!.data).toMatchObject({ reason: 'initial', value: word(9n) })
+  })
+
+  it('refuses a state answer that does not prove against its block, and reports the change where it happened', async () => {
+    // anvil answers honestly; a proxy makes it answer once with a slot value its proof does not hold.
+    const faulty = await startFaultyNode(anvil.node.httpUrl)
+    const proxied = await startBackend(anvil, { 'node-url': [faulty.url] })
+    try {
+      const store = await deploy(anvil, STORE_INIT)
+      await proxied.synced()
+      const c = proxied.client()
+      await c.signIn()
+      await c.putInterest(store, { filters: [], watches: [{ kind: 'slot', args: ['0x0'] }] })
+      const [initial] = await proxied.atLeast(c, 1)
+      let forged = 0
+      faulty.tamper = (message, answer) => {
+        if (message.method !== 'eth_getProof' || forged > 0) return undefined
+        const result = answer.result as { storageProof: { value: string }[] }
+        forged++
+        return {
+          ...answer,
+          result: { ...result, storageProof: [{ ...result.storageProof[0]!, value: '0x63' }] },
+        }
+      }
+      await send({ from: accounts[2]!, to: accounts[3]!, value: '0x1' }) // the forged block: nothing changed
+      await proxied.synced()
+      await send({ from: accounts[0]!, to: store, data: word(4n) }) // the real change
+      await proxied.synced()
+      expect(forged).toBe(1)
+      const items = await proxied.everything(c, initial!.cursor)
+      expect(items.map((i) => [i.block!.number, (i.data as StateChange).value])).toEqual([
+        [await anvil.blockNumber(), word(4n)],
+      ])
+      const refused = await proxied.service.metrics
+        .getSingleMetric('wallet_backend_contract_state_proofs_refused_total')!
+        .get()
+      expect(refused.values[0]?.value).toBe(1)
+    } finally {
+      await proxied.stop()
+      await faulty.close()
+    }
   })
 
   it('refuses malformed watches with 400 and a code, and stores nothing of them', async () => {
