@@ -11,7 +11,7 @@ import { createLogger } from '../src/observability/createLogger.js'
 import { Service } from '../src/service/Service.js'
 import { startAnvil, type TestAnvil } from '../test/support/anvil.js'
 import { deployTransferEmitter, sendTransfer } from '../test/support/chainActivity.js'
-import { type CountingProxy, startCountingProxy } from './support/countingProxy.js'
+import { type FaultyNode, startFaultyNode } from '../test/support/faultyNode.js'
 
 const POLL_MS = 1_000
 const TRANSFER_EVENT = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)')
@@ -20,20 +20,21 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** Node calls per block while one transfer is mined every poll interval, over `blocks` blocks. */
 async function callsPerBlock(
   anvil: TestAnvil,
-  proxy: CountingProxy,
+  proxy: FaultyNode,
   token: `0x${string}`,
   blocks: number,
 ): Promise<number> {
   const [from, to] = await anvil.accounts()
   await sleep(POLL_MS) // let every poller settle into its rhythm
-  proxy.reset()
+  proxy.calls.clear()
   const start = await anvil.blockNumber()
   for (let i = 0; i < blocks; i++) {
     await sendTransfer(anvil, token, from!, to!, 1n)
     await sleep(POLL_MS)
   }
   const mined = (await anvil.blockNumber()) - start
-  return Math.round((proxy.total() / mined) * 10) / 10
+  const calls = [...proxy.calls.values()].reduce((sum, n) => sum + n, 0)
+  return Math.round((calls / mined) * 10) / 10
 }
 
 /**
@@ -46,7 +47,8 @@ export async function runNodeCallsBench(options: { quick: boolean }): Promise<Re
   const blocks = options.quick ? 6 : 20
   const many = 1_000
   const anvil = await startAnvil()
-  const proxy = await startCountingProxy(anvil.node.httpUrl)
+  // A proxy that tampers with nothing: it only counts the calls through it.
+  const proxy = await startFaultyNode(anvil.node.httpUrl)
   const dataDir = mkdtempSync(join(tmpdir(), 'wb-node-calls-'))
   const figures: Record<string, number> = {}
   try {
