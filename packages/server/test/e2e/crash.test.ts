@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { WalletBackendClient } from '@wallet-backend/sdk'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -10,72 +8,34 @@ import WebSocket from 'ws'
 import { freePort } from '../../src/chain/node/spawnAnvil.js'
 import { TRANSFER_TOPIC } from '../../src/filters/compileFilter.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
+import { type BackendProcess, backendProcess } from '../support/backendProcess.js'
 import { deployTransferEmitter, sendTransfer } from '../support/chainActivity.js'
+import { waitUntil } from '../support/waitUntil.js'
 
-const bin = fileURLToPath(new URL('../../bin/wallet-backend.mjs', import.meta.url))
 let anvil: TestAnvil
 let dataDir: string
-let port: number
-let backend: ChildProcess | undefined
-
-function startBackend(): Promise<void> {
-  backend = spawn(
-    process.execPath,
-    [
-      bin,
-      'start',
-      '--data-dir',
-      dataDir,
-      '--port',
-      String(port),
-      '--node-url',
-      anvil.node.wsUrl,
-      '--registration-pow-bits',
-      '0',
-      '--poll-interval-ms',
-      '50',
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'ignore' },
-  )
-  return waitUntil(async () => {
-    const response = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined)
-    return response?.status === 200
-  }, 30_000)
-}
-
-async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
-async function stopBackend(signal: NodeJS.Signals): Promise<void> {
-  const child = backend
-  if (!child || child.exitCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill(signal)
-  await exited
-}
+let backend: BackendProcess
 
 beforeAll(async () => {
   anvil = await startAnvil()
   dataDir = mkdtempSync(join(tmpdir(), 'wb-crash-'))
-  port = await freePort()
+  backend = backendProcess({
+    dataDir,
+    port: await freePort(),
+    nodeUrl: anvil.node.wsUrl,
+    flags: ['--registration-pow-bits', '0', '--poll-interval-ms', '50', '--log-level', 'warn'],
+  })
 })
 afterAll(async () => {
-  await stopBackend('SIGKILL')
+  await backend.kill()
   await anvil.stop()
   rmSync(dataDir, { recursive: true, force: true })
 })
 
 describe('crashes while streaming', () => {
   it('kill -9 and a restart in the middle of streaming lose nothing and re-send nothing acknowledged', async () => {
-    await startBackend()
-    const url = `http://127.0.0.1:${port}`
+    await backend.start()
+    const url = backend.url
     const token = await deployTransferEmitter(anvil)
     const account = privateKeyToAccount(generatePrivateKey())
     const client = new WalletBackendClient({ url, account })
@@ -113,7 +73,7 @@ describe('crashes while streaming', () => {
         return
       }
       const ackedAtConnect = ackedByServer
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/stream?after=${lastCursor}&token=${session}`)
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream?after=${lastCursor}&token=${session}`)
       socket = ws
       ws.on('message', (data) => {
         const message = JSON.parse(data.toString())
@@ -141,20 +101,20 @@ describe('crashes while streaming', () => {
         await new Promise((resolve) => setTimeout(resolve, 15))
       }
     })()
-    await waitUntil(() => received.length >= 10, 20_000)
-    await stopBackend('SIGKILL') // crash
+    await waitUntil(() => received.length >= 10, 20_000, 'the first items')
+    await backend.kill() // crash
     await new Promise((resolve) => setTimeout(resolve, 200))
-    await startBackend()
-    await waitUntil(() => received.length >= 35, 30_000)
-    await stopBackend('SIGTERM') // a clean restart too
-    await startBackend()
+    await backend.start()
+    await waitUntil(() => received.length >= 35, 30_000, 'items after the crash')
+    await backend.stop() // a clean restart too
+    await backend.start()
     await traffic
     const truth = await anvil.rpc<{ blockNumber: string; logIndex: string }[]>('eth_getLogs', [
       { fromBlock: `0x${(first + 1).toString(16)}`, toBlock: 'latest', address: token },
     ])
     expect(truth).toHaveLength(60)
     const wanted = truth.map((log) => `${Number(log.blockNumber)}:${Number(log.logIndex)}`)
-    await waitUntil(() => wanted.every((key) => received.some((r) => r.key === key)), 30_000)
+    await waitUntil(() => wanted.every((key) => received.some((r) => r.key === key)), 30_000, 'every log')
     stopped = true
     socket?.close()
 

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { waitUntil } from './waitUntil.js'
+
+const bin = fileURLToPath(new URL('../../bin/wallet-backend.mjs', import.meta.url))
+
+export type BackendProcessOptions = {
+  dataDir: string
+  port: number
+  nodeUrl: string
+  /** More CLI flags, appended after the ones this helper sets. */
+  flags?: string[]
+  /** Where the backend's stdout and stderr go (appended); discarded when omitted. */
+  logFile?: string
+  /** How long `start()` waits for `/ready`. Default 30 s. */
+  readyTimeoutMs?: number
+}
+
+export type BackendProcess = {
+  readonly url: string
+  readonly running: boolean
+  /** Exits that nobody asked for (not through `kill`/`stop`), with their code or signal. */
+  readonly unexpectedExits: string[]
+  /** Spawns the CLI and resolves once `/ready` answers 200 (the backend is live). */
+  start(): Promise<void>
+  /** SIGKILL, as in a crash. */
+  kill(): Promise<void>
+  /** SIGTERM: the backend drains and exits. */
+  stop(): Promise<void>
+}
+
+/**
+ * The backend as a separate process running the `wallet-backend start` CLI, so that it can be
+ * killed with SIGKILL at any moment and started again on the same data directory and port.
+ */
+export function backendProcess(options: BackendProcessOptions): BackendProcess {
+  const url = `http://127.0.0.1:${options.port}`
+  let child: ChildProcess | undefined
+  const unexpectedExits: string[] = []
+  const ready = async () => {
+    const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) }).catch(
+      () => undefined,
+    )
+    return response?.status === 200
+  }
+  const end = async (signal: NodeJS.Signals) => {
+    const running = child
+    if (!running || running.exitCode !== null || running.signalCode !== null) return
+    // An exit asked for is not an unexpected one.
+    running.removeAllListeners('exit')
+    const exited = new Promise((resolve) => running.once('exit', resolve))
+    running.kill(signal)
+    await exited
+  }
+  return {
+    url,
+    get running() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null
+    },
+    unexpectedExits,
+    start: async () => {
+      const log = options.logFile ? openSync(options.logFile, 'a') : undefined
+      const spawned = spawn(
+        process.execPath,
+        [
+          bin,
+          'start',
+          '--data-dir',
+          options.dataDir,
+          '--port',
+          String(options.port),
+          '--node-url',
+          options.nodeUrl,
+          ...(options.flags ?? []),
+        ],
+        { stdio: ['ignore', log ?? 'ignore', log ?? 'ignore'] },
+      )
+      if (log !== undefined) closeSync(log)
+      child = spawned
+      spawned.once('exit', (code, signal) => unexpectedExits.push(`${signal ?? `exit ${code}`}`))
+      await waitUntil(
+        async () => {
+          if (spawned.exitCode !== null || spawned.signalCode !== null)
+            throw new Error(`the backend exited at start (${spawned.signalCode ?? spawned.exitCode})`)
+          return ready()
+        },
+        options.readyTimeoutMs ?? 30_000,
+        'the backend to be ready',
+      )
+    },
+    kill: () => end('SIGKILL'),
+    stop: () => end('SIGTERM'),
+  }
+}
