@@ -56,7 +56,10 @@ export type SpawnedAnvil = {
   stateFile: string
   /** Resolves with anvil's exit code (null when a signal ended it). */
   exited: Promise<number | null>
-  /** Saves the state now (atomically), as the periodic save does. */
+  /**
+   * Saves the state (atomically), as the periodic save does; resolves once a save that began after
+   * the call is written, so it holds every block mined before it.
+   */
   saveState(): Promise<void>
   /**
    * Stops anvil: SIGTERM (anvil writes its state on the way out, which becomes the state file),
@@ -269,8 +272,11 @@ async function launch(
   )
 
   let saving: Promise<void> | undefined
-  const saveState = (): Promise<void> => {
-    saving ??= (async () => {
+  // A save asked for while one is in flight: that one may have dumped before the caller's latest
+  // blocks, so the caller waits for the next, which every caller in the meantime shares.
+  let next: Promise<void> | undefined
+  const dump = (): Promise<void> =>
+    (async () => {
       const response = await fetch(httpUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -289,7 +295,18 @@ async function launch(
       // anvil gzips the dump; its --load-state reads plain JSON.
       const json = bytes[0] === 0x1f && bytes[1] === 0x8b ? await promisify(gunzip)(bytes) : bytes
       await writeFileAtomic(files.state, json)
-    })().finally(() => {
+    })()
+  const saveState = (): Promise<void> => {
+    if (saving) {
+      next ??= saving
+        .catch(() => {})
+        .then(() => {
+          next = undefined
+          return saveState()
+        })
+      return next
+    }
+    saving = dump().finally(() => {
       saving = undefined
     })
     return saving
@@ -305,7 +322,7 @@ async function launch(
   const end = async (signal: 'SIGTERM' | 'SIGKILL', graceMs: number): Promise<void> => {
     stopping = true
     clearInterval(saveTimer)
-    await saving?.catch(() => {})
+    await (next ?? saving)?.catch(() => {})
     if (child.exitCode === null && child.signalCode === null) {
       child.kill(signal)
       const escalate = setTimeout(() => child.kill('SIGKILL'), graceMs)

@@ -173,6 +173,20 @@ describe('spawnAnvil', () => {
     expect(await second.block('latest')).toEqual(saved)
   })
 
+  it('a save asked for while another is in flight holds the blocks mined before it was asked for', async () => {
+    const dataDir = tempDir()
+    const first = await anvilIn(dataDir)
+    await first.mine(2)
+    const earlier = first.node.saveState()
+    await first.mine(3)
+    await first.node.saveState()
+    await earlier
+    const saved = await first.block('latest')
+    await first.kill()
+    const second = await anvilIn(dataDir)
+    expect(await second.block('latest')).toEqual(saved)
+  })
+
   it('saves the state periodically while it runs', async () => {
     const dataDir = tempDir()
     const anvil = await anvilIn(dataDir, { stateIntervalSeconds: 0.2 })
