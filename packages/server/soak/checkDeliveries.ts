@@ -1,0 +1,146 @@
+import type { DeliveryItem } from '@wallet-backend/sdk'
+import { type ClientRecord, type ExpectedItem, itemKey, matchKey } from './observations.js'
+
+/** The verdict on one client (or, summed, on a run). Every count but `received` must be 0. */
+export type DeliveryCheck = {
+  /** Distinct cursors the client received. */
+  received: number
+  /** Matches on the node's final chain the client should hold. */
+  expected: number
+  /** Expected matches missing from what the client holds. */
+  lost: number
+  /** Items that arrived although the server had confirmed an acknowledgement at or above their cursor. */
+  duplicatedAfterAck: number
+  /** The same match under a second cursor with no `removed` notice for the first. */
+  queuedTwice: number
+  /** Held items that the final chain does not have, or has with other contents; cursors reused; unexpected kinds. */
+  wrong: number
+  /** The first few problems, described. */
+  problems: string[]
+}
+
+const MAX_PROBLEMS = 10
+const MATCH_KINDS = new Set(['tx', 'log'])
+
+/** The fields that make an item what it is; `confirmations` and `final` change between re-sends. */
+function identity(item: DeliveryItem): string {
+  return JSON.stringify([
+    item.kind,
+    item.interest,
+    item.block?.hash,
+    item.txHash,
+    item.txIndex,
+    item.logIndex,
+    item.data?.removedCursor,
+  ])
+}
+
+const sameLog = (a: ExpectedItem['log'], b: DeliveryItem['log']): boolean =>
+  a === undefined ||
+  (b !== undefined &&
+    a.address.toLowerCase() === b.address.toLowerCase() &&
+    a.data.toLowerCase() === b.data.toLowerCase() &&
+    a.topics.length === b.topics.length &&
+    a.topics.every((topic, i) => topic.toLowerCase() === b.topics[i]?.toLowerCase()))
+
+/**
+ * Compares what a client received with the matches of its filters on the final chain. The
+ * client's holding is every `tx`/`log` item it received, minus those a later `removed` notice
+ * named (`data.removedCursor`).
+ */
+export function checkDeliveries(record: ClientRecord, expected: readonly ExpectedItem[]): DeliveryCheck {
+  const check: DeliveryCheck = {
+    received: 0,
+    expected: expected.length,
+    lost: 0,
+    duplicatedAfterAck: 0,
+    queuedTwice: 0,
+    wrong: 0,
+    problems: [],
+  }
+  const problem = (counter: 'lost' | 'duplicatedAfterAck' | 'queuedTwice' | 'wrong', text: string) => {
+    check[counter]++
+    if (check.problems.length < MAX_PROBLEMS) check.problems.push(`${record.name}: ${counter}: ${text}`)
+  }
+
+  const byCursor = new Map<number, DeliveryItem>()
+  for (const { item, ackedBefore, via } of record.received) {
+    if (item.cursor <= ackedBefore) {
+      problem('duplicatedAfterAck', `cursor ${item.cursor} arrived (${via}) after the ack of ${ackedBefore}`)
+    }
+    const earlier = byCursor.get(item.cursor)
+    if (!earlier) byCursor.set(item.cursor, item)
+    else if (identity(earlier) !== identity(item)) {
+      problem('wrong', `cursor ${item.cursor} came as ${identity(earlier)} and later as ${identity(item)}`)
+    }
+  }
+  check.received = byCursor.size
+
+  const removed = new Set<number>()
+  for (const item of byCursor.values()) {
+    if (item.kind === 'removed' && typeof item.data?.removedCursor === 'number') {
+      removed.add(item.data.removedCursor)
+    } else if (!MATCH_KINDS.has(item.kind)) {
+      problem('wrong', `cursor ${item.cursor} is of kind ${item.kind}, which nothing in this run produces`)
+    }
+  }
+
+  const cursorsByKey = new Map<string, number[]>()
+  for (const item of [...byCursor.values()].sort((a, b) => a.cursor - b.cursor)) {
+    if (!MATCH_KINDS.has(item.kind)) continue
+    const key = itemKey(item)
+    const cursors = cursorsByKey.get(key) ?? []
+    const previous = cursors.at(-1)
+    if (previous !== undefined && !removed.has(previous)) {
+      problem('queuedTwice', `${key} under cursor ${previous} and again under ${item.cursor}`)
+    }
+    cursors.push(item.cursor)
+    cursorsByKey.set(key, cursors)
+  }
+
+  const expectedByKey = new Map(expected.map((match) => [matchKey(match), match]))
+  const held = new Set<string>()
+  for (const item of byCursor.values()) {
+    if (!MATCH_KINDS.has(item.kind) || removed.has(item.cursor)) continue
+    const key = itemKey(item)
+    held.add(key)
+    const truth = expectedByKey.get(key)
+    if (!truth) {
+      problem('wrong', `cursor ${item.cursor} holds ${key}, which is not on the final chain`)
+    } else if (
+      truth.blockNumber !== item.block?.number ||
+      truth.txHash.toLowerCase() !== item.txHash?.toLowerCase() ||
+      (item.kind === 'log' && !sameLog(truth.log, item.log))
+    ) {
+      problem('wrong', `cursor ${item.cursor} holds ${key} with contents other than the node's`)
+    }
+  }
+  for (const key of expectedByKey.keys()) {
+    if (!held.has(key)) problem('lost', `${key} was never delivered (or was withdrawn and not re-sent)`)
+  }
+  return check
+}
+
+/** The run's verdict: every client's counts added up. */
+export function sumChecks(checks: readonly DeliveryCheck[]): DeliveryCheck {
+  const total: DeliveryCheck = {
+    received: 0,
+    expected: 0,
+    lost: 0,
+    duplicatedAfterAck: 0,
+    queuedTwice: 0,
+    wrong: 0,
+    problems: [],
+  }
+  for (const check of checks) {
+    total.received += check.received
+    total.expected += check.expected
+    total.lost += check.lost
+    total.duplicatedAfterAck += check.duplicatedAfterAck
+    total.queuedTwice += check.queuedTwice
+    total.wrong += check.wrong
+    total.problems.push(...check.problems)
+  }
+  total.problems = total.problems.slice(0, MAX_PROBLEMS * 2)
+  return total
+}
