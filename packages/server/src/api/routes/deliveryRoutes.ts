@@ -231,14 +231,19 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
         },
       })
       socket.on('message', (data) => {
-        let message: { type?: unknown; cursor?: unknown }
+        let parsed: unknown
         try {
-          message = JSON.parse(data.toString())
+          parsed = JSON.parse(data.toString())
         } catch {
           socket.send(
             JSON.stringify({ type: 'error', code: 'INVALID_JSON', message: 'messages must be JSON' }),
           )
           return
+        }
+        // Valid JSON need not be an object: `null` has no fields to read.
+        const message = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+          type?: unknown
+          cursor?: unknown
         }
         if (
           message.type === 'ack' &&
