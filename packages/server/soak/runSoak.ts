@@ -124,7 +124,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   let chainAlarm: unknown
   let checks: DeliveryCheck[] = []
   try {
-    anvil = await startAnvil({ dataDir: join(dataDir, 'anvil') })
+    // A node's own pace of saving; a crash in the soak saves first and then mines what it will lose.
+    anvil = await startAnvil({ dataDir: join(dataDir, 'anvil'), stateIntervalSeconds: 5 })
     const accounts = await anvil.accounts()
     const plan: TrafficPlan = {
       tokens: [await deployTransferEmitter(anvil), await deployTransferEmitter(anvil)],
