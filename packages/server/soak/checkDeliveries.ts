@@ -7,6 +7,8 @@ export type DeliveryCheck = {
   received: number
   /** Matches on the node's final chain the client should hold. */
   expected: number
+  /** `removed` notices received: how much withdrawing after delivery the run exercised. */
+  removedNotices: number
   /** Expected matches missing from what the client holds. */
   lost: number
   /** Items that arrived although the server had confirmed an acknowledgement at or above their cursor. */
@@ -52,6 +54,7 @@ export function checkDeliveries(record: ClientRecord, expected: readonly Expecte
   const check: DeliveryCheck = {
     received: 0,
     expected: expected.length,
+    removedNotices: 0,
     lost: 0,
     duplicatedAfterAck: 0,
     queuedTwice: 0,
@@ -80,6 +83,7 @@ export function checkDeliveries(record: ClientRecord, expected: readonly Expecte
   for (const item of byCursor.values()) {
     if (item.kind === 'removed' && typeof item.data?.removedCursor === 'number') {
       removed.add(item.data.removedCursor)
+      check.removedNotices++
     } else if (!MATCH_KINDS.has(item.kind)) {
       problem('wrong', `cursor ${item.cursor} is of kind ${item.kind}, which nothing in this run produces`)
     }
@@ -126,6 +130,7 @@ export function sumChecks(checks: readonly DeliveryCheck[]): DeliveryCheck {
   const total: DeliveryCheck = {
     received: 0,
     expected: 0,
+    removedNotices: 0,
     lost: 0,
     duplicatedAfterAck: 0,
     queuedTwice: 0,
@@ -135,6 +140,7 @@ export function sumChecks(checks: readonly DeliveryCheck[]): DeliveryCheck {
   for (const check of checks) {
     total.received += check.received
     total.expected += check.expected
+    total.removedNotices += check.removedNotices
     total.lost += check.lost
     total.duplicatedAfterAck += check.duplicatedAfterAck
     total.queuedTwice += check.queuedTwice

@@ -42,7 +42,7 @@ export function formatReport(result: SoakResult): string {
     ],
     [
       'items checked',
-      `${total.received} received (distinct cursors), ${total.expected} expected on the final chain`,
+      `${total.received} received (distinct cursors; ${total.removedNotices} of them removed notices), ${total.expected} expected on the final chain`,
     ],
     ['**lost**', total.lost],
     ['**duplicated after ack**', total.duplicatedAfterAck],

@@ -1,24 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { loadConfig } from '../../src/config/loadConfig.js'
 import { TRANSFER_TOPIC } from '../../src/filters/compileFilter.js'
-import { createLogger } from '../../src/observability/createLogger.js'
-import { Service } from '../../src/service/Service.js'
+import type { Service } from '../../src/service/Service.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
+import { startBackend, type TestBackend } from '../support/backend.js'
 import { deployTransferEmitter, sendTransfer } from '../support/chainActivity.js'
 import { waitUntil } from '../support/waitUntil.js'
 
 let anvil: TestAnvil
 let service: Service
-let dataDir: string
+let backend: TestBackend
 let token: string
 let wsUrl: string
 
@@ -91,23 +87,15 @@ async function streamsOpen(): Promise<number> {
 
 beforeAll(async () => {
   anvil = await startAnvil()
-  dataDir = mkdtempSync(join(tmpdir(), 'wb-stream-fuzz-'))
-  const config = loadConfig({
-    flags: {
-      port: '0',
-      'data-dir': dataDir,
-      'node-url': [anvil.node.wsUrl],
-      'poll-interval-ms': '50',
-      'registration-pow-bits': '0',
-      // Hundreds of connections from one address are the point here, not what the cost limits are for.
-      'client-cost-per-second': '100000',
-      'client-cost-burst': '1000000',
-      'subnet-cost-per-second': '100000',
-      'subnet-cost-burst': '1000000',
-    },
+  backend = await startBackend(anvil, {
+    'registration-pow-bits': '0',
+    // Hundreds of connections from one address are the point here, not what the cost limits are for.
+    'client-cost-per-second': '100000',
+    'client-cost-burst': '1000000',
+    'subnet-cost-per-second': '100000',
+    'subnet-cost-burst': '1000000',
   })
-  service = await Service.start({ config, logging: createLogger({ level: 'silent' }) })
-  await service.lifecycle.waitFor('live')
+  service = backend.service
   wsUrl = `${service.url.replace(/^http/, 'ws')}/v1/stream`
   token = await signIn()
   const emitter = await deployTransferEmitter(anvil)
@@ -117,9 +105,8 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await service?.stop()
+  await backend?.stop()
   await anvil?.stop()
-  rmSync(dataDir, { recursive: true, force: true })
 })
 
 /** A frame to send: text, binary, text whose bytes are not UTF-8, or a ping. */

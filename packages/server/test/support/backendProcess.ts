@@ -11,8 +11,8 @@ export type BackendProcessOptions = {
   nodeUrl: string
   /** More CLI flags, appended after the ones this helper sets. */
   flags?: string[]
-  /** Where the backend's stdout and stderr go (appended); discarded when omitted. */
-  logFile?: string
+  /** Where the backend's stdout and stderr go (appended), or 'stderr' for this process's stderr; discarded when omitted. */
+  logFile?: string | 'stderr'
   /** How long `start()` waits for `/ready`. Default 30 s. */
   readyTimeoutMs?: number
 }
@@ -20,6 +20,8 @@ export type BackendProcessOptions = {
 export type BackendProcess = {
   readonly url: string
   readonly running: boolean
+  /** The running process's id. */
+  readonly pid: number | undefined
   /** Exits that nobody asked for (not through `kill`/`stop`), with their code or signal. */
   readonly unexpectedExits: string[]
   /** Spawns the CLI and resolves once `/ready` answers 200 (the backend is live). */
@@ -55,12 +57,16 @@ export function backendProcess(options: BackendProcessOptions): BackendProcess {
   }
   return {
     url,
+    get pid() {
+      return child?.pid
+    },
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null
     },
     unexpectedExits,
     start: async () => {
-      const log = options.logFile ? openSync(options.logFile, 'a') : undefined
+      const log = options.logFile && options.logFile !== 'stderr' ? openSync(options.logFile, 'a') : undefined
+      const output = options.logFile === 'stderr' ? 'inherit' : (log ?? 'ignore')
       const spawned = spawn(
         process.execPath,
         [
@@ -74,7 +80,7 @@ export function backendProcess(options: BackendProcessOptions): BackendProcess {
           options.nodeUrl,
           ...(options.flags ?? []),
         ],
-        { stdio: ['ignore', log ?? 'ignore', log ?? 'ignore'] },
+        { stdio: ['ignore', options.logFile === 'stderr' ? 'ignore' : output, output] },
       )
       if (log !== undefined) closeSync(log)
       child = spawned
