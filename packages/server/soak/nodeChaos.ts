@@ -90,24 +90,26 @@ export class NodeChaos {
    * a few more blocks are mined, and the node is killed — those blocks are gone when it comes
    * back, which the backend sees as a reorg. The blocks lost stay fewer than the 64 to finality.
    */
-  async restart(random: Random): Promise<void> {
+  async restart(random: Random): Promise<'graceful' | 'kill -9'> {
     if (random.chance(0.5)) {
       await this.anvil.restart()
       this.counts.gracefulRestarts++
-    } else {
-      await this.anvil.node.saveState()
-      const saved = await this.anvil.blockNumber()
-      const steps = random.int(0, 4)
-      for (let i = 0; i < steps; i++) await trafficStep(this.anvil, this.plan, random, this.traffic)
-      const before = await this.anvil.blockNumber()
-      await this.anvil.kill()
-      await new Promise((resolve) => setTimeout(resolve, random.int(0, 1_500)))
-      await this.anvil.restart()
-      const after = await this.anvil.blockNumber()
-      if (after < saved) throw new Error(`the node came back at block ${after}, below its saved ${saved}`)
-      this.counts.blocksLost += before - after
-      this.counts.crashRestarts++
+      this.#floor = await this.anvil.blockNumber()
+      return 'graceful'
     }
-    this.#floor = await this.anvil.blockNumber()
+    await this.anvil.node.saveState()
+    const saved = await this.anvil.blockNumber()
+    const steps = random.int(0, 4)
+    for (let i = 0; i < steps; i++) await trafficStep(this.anvil, this.plan, random, this.traffic)
+    const before = await this.anvil.blockNumber()
+    await this.anvil.kill()
+    await new Promise((resolve) => setTimeout(resolve, random.int(0, 1_500)))
+    await this.anvil.restart()
+    const after = await this.anvil.blockNumber()
+    if (after < saved) throw new Error(`the node came back at block ${after}, below its saved ${saved}`)
+    this.counts.blocksLost += before - after
+    this.counts.crashRestarts++
+    this.#floor = after
+    return 'kill -9'
   }
 }

@@ -8,8 +8,8 @@ import { startAnvil, type TestAnvil } from '../test/support/anvil.js'
 import { type BackendProcess, backendProcess } from '../test/support/backendProcess.js'
 import { deployTransferEmitter } from '../test/support/chainActivity.js'
 import { waitUntil } from '../test/support/waitUntil.js'
-import { type BackendChaosCounts, killAndRestart } from './backendChaos.js'
-import { type TrafficCounts, type TrafficPlan, trafficStep } from './chainTraffic.js'
+import type { BackendChaosCounts } from './backendChaos.js'
+import type { TrafficCounts, TrafficPlan } from './chainTraffic.js'
 import { checkDeliveries, type DeliveryCheck, sumChecks } from './checkDeliveries.js'
 import { PollingClient } from './clients/PollingClient.js'
 import { RawStreamClient } from './clients/RawStreamClient.js'
@@ -19,7 +19,7 @@ import { expectedItems, fetchReceipts } from './groundTruth.js'
 import { emptyNodeChaosCounts, NodeChaos, type NodeChaosCounts } from './nodeChaos.js'
 import type { SoakInterest } from './observations.js'
 import { Random } from './random.js'
-import { SerialLock } from './SerialLock.js'
+import { type ChaosRates, runChaos } from './runChaos.js'
 
 const TRANSFER_TOPIC: Hex = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
 
@@ -27,8 +27,7 @@ export type SoakOptions = {
   seconds: number
   seed: number
   clients: number
-  /** Mean time between events of each kind, in ms. */
-  meanMs: { backendKill: number; nodeRestart: number; reorg: number; disconnect: number; traffic: number }
+  meanMs: ChaosRates
   log: (line: string) => void
 }
 
@@ -56,15 +55,6 @@ async function health(backend: BackendProcess): Promise<Health | undefined> {
     () => undefined,
   )
   return response?.ok ? ((await response.json()) as Health) : undefined
-}
-
-/** Runs `step` again and again, `delay()` ms apart, until `end` (a time); an error ends the loop and is rethrown. */
-async function repeat(end: number, delay: () => number, step: () => Promise<void> | void): Promise<void> {
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(delay(), end - Date.now()))))
-    if (Date.now() >= end) return
-    await step()
-  }
 }
 
 /** The interests client `index` installs: token logs, transfers to one party, everything of a token. */
@@ -123,6 +113,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   let last = 0
   let chainAlarm: unknown
   let checks: DeliveryCheck[] = []
+  // Interrupted (Ctrl-C) or crashed: the child processes and the data must not outlive the run.
+  const leaveNothing = () => {
+    for (const pid of [backend?.pid, anvil?.node.pid]) {
+      try {
+        if (pid !== undefined) process.kill(pid, 'SIGKILL')
+      } catch {}
+    }
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  const interrupted = (signal: NodeJS.Signals) => {
+    leaveNothing()
+    process.exit(signal === 'SIGINT' ? 130 : 143)
+  }
+  process.on('exit', leaveNothing)
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
   try {
     // A node's own pace of saving; a crash in the soak saves first and then mines what it will lose.
     anvil = await startAnvil({ dataDir: join(dataDir, 'anvil'), stateIntervalSeconds: 5 })
@@ -162,47 +168,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     for (const { client } of clients) client.start()
 
     nodeChaos = new NodeChaos(anvil, plan, traffic, first - 1)
-    const chaos = nodeChaos
-    const lock = new SerialLock()
-    const end = Date.now() + options.seconds * 1000
     const started = Date.now()
     options.log(`soak: chaos for ${options.seconds} s from block ${first}, seed ${options.seed}`)
-    const rngOf = (label: string) => random.fork(label)
-    const trafficRandom = rngOf('traffic')
-    const reorgRandom = rngOf('reorg')
-    const restartRandom = rngOf('node-restart')
-    const killRandom = rngOf('backend-kill')
-    const disconnectRandom = rngOf('disconnect')
-    await Promise.all([
-      repeat(
-        end,
-        () => trafficRandom.delayMs(options.meanMs.traffic),
-        () => lock.run(() => trafficStep(node, plan, trafficRandom, traffic)),
-      ),
-      repeat(
-        end,
-        () => reorgRandom.delayMs(options.meanMs.reorg),
-        () => lock.run(() => chaos.reorg(reorgRandom)),
-      ),
-      repeat(
-        end,
-        () => restartRandom.delayMs(options.meanMs.nodeRestart),
-        () => lock.run(() => chaos.restart(restartRandom)),
-      ),
-      repeat(
-        end,
-        () => killRandom.delayMs(options.meanMs.backendKill),
-        () => killAndRestart(running, killRandom, backendCounts),
-      ),
-      repeat(
-        end,
-        () => disconnectRandom.delayMs(options.meanMs.disconnect),
-        () => {
-          disconnectRandom.pick(clients).client.disconnect(disconnectRandom)
-          disconnects++
-        },
-      ),
-    ])
+    disconnects = await runChaos(
+      {
+        anvil,
+        backend: running,
+        plan,
+        clients: clients.map(({ client }) => client),
+        node: nodeChaos,
+        traffic,
+        backendCounts,
+      },
+      options.meanMs,
+      options.seconds,
+      random,
+      options.log,
+    )
     chaosSeconds = (Date.now() - started) / 1000
 
     // Settle: no more events; the backend follows the final chain and the clients catch up.
@@ -242,6 +224,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await backend?.kill().catch(() => {})
     await anvil?.stop().catch(() => {})
     rmSync(dataDir, { recursive: true, force: true })
+    process.off('exit', leaveNothing)
+    process.off('SIGINT', interrupted)
+    process.off('SIGTERM', interrupted)
   }
   return {
     seed: options.seed,

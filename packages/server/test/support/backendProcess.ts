@@ -85,15 +85,23 @@ export function backendProcess(options: BackendProcessOptions): BackendProcess {
       if (log !== undefined) closeSync(log)
       child = spawned
       spawned.once('exit', (code, signal) => unexpectedExits.push(`${signal ?? `exit ${code}`}`))
-      await waitUntil(
-        async () => {
-          if (spawned.exitCode !== null || spawned.signalCode !== null)
-            throw new Error(`the backend exited at start (${spawned.signalCode ?? spawned.exitCode})`)
-          return ready()
-        },
-        options.readyTimeoutMs ?? 30_000,
-        'the backend to be ready',
-      )
+      try {
+        await waitUntil(
+          async () => {
+            if (spawned.exitCode !== null || spawned.signalCode !== null)
+              throw new Error(`the backend exited at start (${spawned.signalCode ?? spawned.exitCode})`)
+            return ready()
+          },
+          options.readyTimeoutMs ?? 30_000,
+          'the backend to be ready',
+        )
+      } catch (error) {
+        // Say where it stands: not serving HTTP at all, or serving and waiting for something.
+        const health = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) })
+          .then((response) => response.text())
+          .catch(() => 'no answer')
+        throw new Error(`${(error as Error).message}; /health: ${health.slice(0, 600)}`)
+      }
     },
     kill: () => end('SIGKILL'),
     stop: () => end('SIGTERM'),
