@@ -22,6 +22,19 @@ export type DeliveryCheck = {
 }
 
 const MAX_PROBLEMS = 10
+
+function emptyCheck(expected: number): DeliveryCheck {
+  return {
+    received: 0,
+    expected,
+    removedNotices: 0,
+    lost: 0,
+    duplicatedAfterAck: 0,
+    queuedTwice: 0,
+    wrong: 0,
+    problems: [],
+  }
+}
 const MATCH_KINDS = new Set(['tx', 'log'])
 
 /** The fields that make an item what it is; `confirmations` and `final` change between re-sends. */
@@ -51,16 +64,7 @@ const sameLog = (a: ExpectedItem['log'], b: DeliveryItem['log']): boolean =>
  * named (`data.removedCursor`).
  */
 export function checkDeliveries(record: ClientRecord, expected: readonly ExpectedItem[]): DeliveryCheck {
-  const check: DeliveryCheck = {
-    received: 0,
-    expected: expected.length,
-    removedNotices: 0,
-    lost: 0,
-    duplicatedAfterAck: 0,
-    queuedTwice: 0,
-    wrong: 0,
-    problems: [],
-  }
+  const check = emptyCheck(expected.length)
   const problem = (counter: 'lost' | 'duplicatedAfterAck' | 'queuedTwice' | 'wrong', text: string) => {
     check[counter]++
     if (check.problems.length < MAX_PROBLEMS) check.problems.push(`${record.name}: ${counter}: ${text}`)
@@ -127,16 +131,7 @@ export function checkDeliveries(record: ClientRecord, expected: readonly Expecte
 
 /** The run's verdict: every client's counts added up. */
 export function sumChecks(checks: readonly DeliveryCheck[]): DeliveryCheck {
-  const total: DeliveryCheck = {
-    received: 0,
-    expected: 0,
-    removedNotices: 0,
-    lost: 0,
-    duplicatedAfterAck: 0,
-    queuedTwice: 0,
-    wrong: 0,
-    problems: [],
-  }
+  const total = emptyCheck(0)
   for (const check of checks) {
     total.received += check.received
     total.expected += check.expected
