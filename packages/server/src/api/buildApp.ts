@@ -17,6 +17,7 @@ import type { AppContext } from './AppContext.js'
 import { adminRoutes } from './plugins/admin.js'
 import { errorHandling } from './plugins/errorHandling.js'
 import { operationsRoutes } from './plugins/operations.js'
+import { refuseNonFiniteNumbers } from './plugins/refuseNonFiniteNumbers.js'
 import { requestCost } from './plugins/requireSession.js'
 import { ErrorResponse } from './schemas/ErrorResponse.js'
 import { HealthReport } from './schemas/Health.js'
@@ -63,6 +64,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
   app.addSchema(ErrorResponse)
   app.addSchema(HealthReport)
   errorHandling(app)
+  refuseNonFiniteNumbers(app)
 
   const duration = new Histogram({
     name: 'wallet_backend_http_request_duration_seconds',

@@ -145,6 +145,17 @@ describe('the WebSocket stream under hostile input (fuzz)', () => {
     ws.close()
   })
 
+  it('refuses a cursor or limit that reads as Infinity (which the query coercion would let past its maximum)', async () => {
+    for (const query of ['after=1e400', 'after=Infinity', 'limit=Infinity', 'after=-1e400']) {
+      const page = await fetch(`${service.url}/v1/deliveries?${query}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      expect(page.status, query).toBe(400)
+      expect(await page.json()).toMatchObject({ code: 'INVALID_REQUEST' })
+    }
+    expect((await open(`${wsUrl}?after=1e400&token=${token}`)).status).toBe(400)
+  })
+
   it('answers hostile handshakes (cursors, tokens, parameters, headers) with 101 or a 4xx, never a 5xx', async () => {
     await fc.assert(
       fc.asyncProperty(
