@@ -1,16 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { WalletBackendClient } from '@wallet-backend/sdk'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import WebSocket from 'ws'
 import { loadConfig } from '../src/config/loadConfig.js'
-import { TRANSFER_TOPIC } from '../src/filters/compileFilter.js'
 import { createLogger } from '../src/observability/createLogger.js'
 import { Service } from '../src/service/Service.js'
 import { startAnvil } from '../test/support/anvil.js'
 import { deployTransferEmitter, sendTransfer } from '../test/support/chainActivity.js'
 import { createTestDatabase } from '../test/support/createTestDatabase.js'
+import { tokenWatchers } from './support/tokenWatchers.js'
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -52,22 +49,7 @@ export async function runLatencyBench(options: {
         // Transfer i carries amount i: the item says which send it answers, even if it comes first.
         const sentAt = new Map<number, number>()
         const latencies: number[] = []
-        const clients = Array.from(
-          { length: count },
-          () =>
-            new WalletBackendClient({
-              url: service.url,
-              account: privateKeyToAccount(generatePrivateKey()),
-              WebSocket: WebSocket as never,
-            }),
-        )
-        for (let i = 0; i < clients.length; i += 20) {
-          await Promise.all(
-            clients
-              .slice(i, i + 20)
-              .map((c) => c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER_TOPIC] }] })),
-          )
-        }
+        const clients = await tokenWatchers(service.url, token, count)
         let received = 0
         const streams = clients.map((client) =>
           client.stream({

@@ -2,13 +2,11 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { WalletBackendClient } from '@wallet-backend/sdk'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import WebSocket from 'ws'
-import { TRANSFER_TOPIC } from '../src/filters/compileFilter.js'
+import type { WalletBackendClient } from '@wallet-backend/sdk'
 import { startAnvil } from '../test/support/anvil.js'
 import { deployTransferEmitter } from '../test/support/chainActivity.js'
 import { spawnBackend } from './support/spawnBackend.js'
+import { tokenWatchers } from './support/tokenWatchers.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const diskBytes = (dir: string) =>
@@ -34,20 +32,10 @@ export async function runMemoryBench(options: { quick: boolean }): Promise<Recor
     'subnet-cost-per-second': '1000000',
   })
   const figures: Record<string, number> = {}
-  const client = () =>
-    new WalletBackendClient({
-      url: backend.url,
-      account: privateKeyToAccount(generatePrivateKey()),
-      WebSocket: WebSocket as never,
-    })
   try {
     const token = await deployTransferEmitter(anvil)
-    const interest = { filters: [{ code: 'logs' as const, args: [TRANSFER_TOPIC] }] }
     // Idle streams: signed in, interested, connected, nothing to send.
-    const clients = Array.from({ length: streamCount }, client)
-    for (let i = 0; i < clients.length; i += 25) {
-      await Promise.all(clients.slice(i, i + 25).map((c) => c.putInterest(token, interest)))
-    }
+    const clients = await tokenWatchers(backend.url, token, streamCount)
     await sleep(2_000)
     const beforeStreams = backend.rssBytes()
     let open = 0
@@ -61,8 +49,7 @@ export async function runMemoryBench(options: { quick: boolean }): Promise<Recor
     for (const c of clients) await c.deleteInterest(token)
 
     // Queued items: one offline client, many matching logs.
-    const offline = client()
-    await offline.putInterest(token, interest)
+    const [offline] = (await tokenWatchers(backend.url, token, 1)) as [WalletBackendClient]
     const senders = await anvil.accounts()
     await sleep(1_000)
     const beforeItems = backend.rssBytes()

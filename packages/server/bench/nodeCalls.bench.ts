@@ -1,17 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { WalletBackendClient } from '@wallet-backend/sdk'
+import type { WalletBackendClient } from '@wallet-backend/sdk'
 import { createPublicClient, http, parseAbiItem } from 'viem'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import WebSocket from 'ws'
 import { loadConfig } from '../src/config/loadConfig.js'
-import { TRANSFER_TOPIC } from '../src/filters/compileFilter.js'
 import { createLogger } from '../src/observability/createLogger.js'
 import { Service } from '../src/service/Service.js'
 import { startAnvil, type TestAnvil } from '../test/support/anvil.js'
 import { deployTransferEmitter, sendTransfer } from '../test/support/chainActivity.js'
 import { type FaultyNode, startFaultyNode } from '../test/support/faultyNode.js'
+import { tokenWatchers } from './support/tokenWatchers.js'
 
 const POLL_MS = 1_000
 const TRANSFER_EVENT = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)')
@@ -72,22 +70,7 @@ export async function runNodeCallsBench(options: { quick: boolean }): Promise<Re
       const clients: WalletBackendClient[] = []
       const streams: { close(): void }[] = []
       const addClients = async (n: number) => {
-        const fresh = Array.from(
-          { length: n },
-          () =>
-            new WalletBackendClient({
-              url: service.url,
-              account: privateKeyToAccount(generatePrivateKey()),
-              WebSocket: WebSocket as never,
-            }),
-        )
-        for (let i = 0; i < fresh.length; i += 25) {
-          await Promise.all(
-            fresh
-              .slice(i, i + 25)
-              .map((c) => c.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER_TOPIC] }] })),
-          )
-        }
+        const fresh = await tokenWatchers(service.url, token, n)
         for (const c of fresh) streams.push(c.stream({ onItem: () => {} }))
         clients.push(...fresh)
       }

@@ -1,3 +1,4 @@
+import { parseJsonObject } from './parseJsonObject.js'
 /** The quotas a plan sets; the names are those of the `plans` setting and of GET /v1/usage. */
 export const PLAN_QUOTAS = [
   'interests',
@@ -39,17 +40,7 @@ export function parsePlanQuotas(raw: unknown, where: string): Partial<PlanLimits
 
 /** The `plans` setting: a JSON object (a string from a flag or the environment) of named plans. */
 export function parsePlans(raw: unknown): PlanOverrides {
-  let value = raw
-  if (typeof raw === 'string') {
-    try {
-      value = JSON.parse(raw)
-    } catch (error) {
-      throw new TypeError(`not valid JSON (${(error as Error).message})`)
-    }
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError('expected a JSON object of plans')
-  }
+  const value = parseJsonObject(raw, 'plans')
   const plans: PlanOverrides = {}
   for (const [name, quotas] of Object.entries(value)) {
     if (!PLAN_NAME.test(name)) throw new TypeError(`plan name "${name.slice(0, 40)}" must match ${PLAN_NAME}`)

@@ -1,3 +1,5 @@
+import { parseJsonObject } from './parseJsonObject.js'
+
 /** Cost units a request of each route class charges its client and its IP subnet. */
 export type RequestCosts = { read: number; write: number; auth: number; stream: number; proof: number }
 
@@ -5,17 +7,7 @@ export const DEFAULT_REQUEST_COSTS: RequestCosts = { read: 1, write: 3, auth: 5,
 
 /** `{"read": 1, …}` (or its JSON text): the classes given replace the defaults, each 0 to 10,000. */
 export function parseRequestCosts(raw: unknown): RequestCosts {
-  let value = raw
-  if (typeof raw === 'string') {
-    try {
-      value = JSON.parse(raw)
-    } catch (error) {
-      throw new TypeError(`not valid JSON (${(error as Error).message})`)
-    }
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError('expected a JSON object of route classes and their costs')
-  }
+  const value = parseJsonObject(raw, 'route classes and their costs')
   const costs = { ...DEFAULT_REQUEST_COSTS }
   for (const [name, cost] of Object.entries(value)) {
     if (!(name in costs)) {
