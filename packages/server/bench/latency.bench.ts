@@ -38,6 +38,7 @@ export async function runLatencyBench(options: {
           'node-url': [anvil.node.wsUrl],
           'registration-pow-bits': '0',
           'max-streams-per-subnet': String(count + 10),
+          'max-connections-per-ip': String(count + 100),
           ...(scratch ? { 'database-url': scratch.url } : {}),
         },
       })

@@ -27,6 +27,7 @@ export async function runMemoryBench(options: { quick: boolean }): Promise<Recor
     'node-url': anvil.node.wsUrl,
     'registration-pow-bits': '0',
     'max-streams-per-subnet': String(streamCount + 10),
+    'max-connections-per-ip': String(streamCount + 100),
     'client-cost-burst': '100000',
     'subnet-cost-burst': '10000000',
     'subnet-cost-per-second': '1000000',

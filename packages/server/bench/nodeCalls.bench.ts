@@ -59,6 +59,7 @@ export async function runNodeCallsBench(options: { quick: boolean }): Promise<Re
         'node-url': [proxy.url],
         'poll-interval-ms': String(POLL_MS),
         'registration-pow-bits': '0',
+        'max-connections-per-ip': '2000',
         'client-cost-burst': '100000',
         'subnet-cost-burst': '1000000',
         'subnet-cost-per-second': '100000',

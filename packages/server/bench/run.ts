@@ -26,15 +26,28 @@ const machine = {
   node: process.version,
 }
 const results: Record<string, Record<string, number | string>> = {}
+
+/** Runs one benchmark, saying on stderr when it starts and how long it took. */
+async function timed<T>(name: string, run: () => Promise<T>): Promise<T> {
+  const started = performance.now()
+  console.error(`bench: ${name}…`)
+  const figures = await run()
+  console.error(`bench: ${name} done in ${Math.round((performance.now() - started) / 1000)} s`)
+  return figures
+}
 const started = Date.now()
 
 console.error(`bench: ${quick ? 'quick' : 'full'} mode${databaseUrl ? ', with PostgreSQL' : ', PGlite only'}`)
-results.catchUp = await runCatchUpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })
-results.matching = await runMatchingBench({ quick })
-results.latency = await runLatencyBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })
-results.nodeCalls = await runNodeCallsBench({ quick })
-results.memory = await runMemoryBench({ quick })
-results.abuse = await runAbuseBench({ quick })
+results.catchUp = await timed('catchUp', () =>
+  runCatchUpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
+)
+results.matching = await timed('matching', () => runMatchingBench({ quick }))
+results.latency = await timed('latency', () =>
+  runLatencyBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
+)
+results.nodeCalls = await timed('nodeCalls', () => runNodeCallsBench({ quick }))
+results.memory = await timed('memory', () => runMemoryBench({ quick }))
+results.abuse = await timed('abuse', () => runAbuseBench({ quick }))
 results.walletState = {
   ...(await runWalletStateBench({ quick })),
   ...(await runWalletStateHttpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })),
