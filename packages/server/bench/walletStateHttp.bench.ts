@@ -61,6 +61,9 @@ export async function runWalletStateHttpBench(options: {
           'data-dir': dataDir,
           'node-url': [anvil.node.httpUrl],
           'registration-pow-bits': '0',
+          // Throughput is measured here, not the client's cost limit.
+          'client-cost-per-second': '1000000',
+          'client-cost-burst': '10000000',
           ...(databaseUrl ? { 'database-url': databaseUrl } : {}),
         },
       })
