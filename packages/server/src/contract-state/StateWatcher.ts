@@ -39,6 +39,8 @@ export type StateReason = 'initial' | 'changed' | 'deployed' | 'reorg'
 
 /** Prune superseded values once in this many stored batches. */
 const PRUNE_EVERY = 64
+/** How many recent (contract, block) reads are remembered to tell a re-read from a first read. */
+const REREAD_MEMORY = 4096
 
 /**
  * Contract-state watches (DESIGN §3, CONTRACT_STATE): for every block, reads each watched contract's
@@ -72,7 +74,9 @@ export class StateWatcher implements ChainListener, ItemProducer {
   #pending = this.#emptyPending()
   #batches = 0
   #priming: Promise<void> | undefined
-  readonly #m: { reads: Counter<'method'>; changes: Counter; refused: Counter }
+  /** (contract, block) pairs read lately, in order: a batch the follower retries reads them again. */
+  readonly #readLately = new Set<string>()
+  readonly #m: { reads: Counter<'method'>; rereads: Counter; changes: Counter; refused: Counter }
 
   readonly #delivery: DeliveryListener
 
@@ -95,6 +99,11 @@ export class StateWatcher implements ChainListener, ItemProducer {
         name: 'wallet_backend_contract_state_reads_total',
         help: 'Watched-state reads asked of the node, by method',
         labelNames: ['method'],
+        registers,
+      }),
+      rereads: new Counter({
+        name: 'wallet_backend_contract_state_rereads_total',
+        help: 'Of the eth_getProof reads, those of a (contract, block) already read: a retried batch or a refused answer',
         registers,
       }),
       changes: new Counter({
@@ -267,6 +276,19 @@ export class StateWatcher implements ChainListener, ItemProducer {
       )
   }
 
+  #countRereads(requests: readonly { block: BlockRef; address: Hex }[]): void {
+    for (const { block, address } of requests) {
+      const key = `${address}${block.hash}`
+      if (this.#readLately.has(key)) this.#m.rereads.inc()
+      else this.#readLately.add(key)
+    }
+    // A retry comes within a few batches; older pairs only cost memory.
+    for (const key of this.#readLately) {
+      if (this.#readLately.size <= REREAD_MEMORY) break
+      this.#readLately.delete(key)
+    }
+  }
+
   /**
    * Reads `addresses` at `blocks`: account and slots everywhere, view calls where the contract was
    * touched, its account changed since the block before, a reorg or a new watch asks for them. A
@@ -292,6 +314,7 @@ export class StateWatcher implements ChainListener, ItemProducer {
       requests.map((r) => ({ address: r.address, slots: r.slots, blockHash: r.block.hash })),
     )
     this.#m.reads.inc({ method: 'eth_getProof' }, requests.length)
+    this.#countRereads(requests)
     const last = blocks[blocks.length - 1]!
     const readings = new Map<Hex, Map<Hex, Reading>>(blocks.map((block) => [block.hash, new Map()]))
     const previous = new Map<Hex, AccountState | undefined>(addresses.map((a) => [a, this.#accounts.get(a)]))
