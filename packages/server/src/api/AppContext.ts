@@ -11,6 +11,7 @@ import type { Config } from '../config/settings.js'
 import type { StateWatcher } from '../contract-state/StateWatcher.js'
 import type { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import type { DeliveryListener } from '../delivery/DeliveryListener.js'
+import type { ChainPosition } from '../delivery/deliveryStore.js'
 import type { Notifier } from '../delivery/Notifier.js'
 import type { StreamHub } from '../delivery/StreamHub.js'
 import type { FilterIndex } from '../filters/FilterIndex.js'
@@ -20,21 +21,35 @@ import type { DB } from '../storage/schema.js'
 import type { SubmissionTracker } from '../submissions/SubmissionTracker.js'
 import type { HealthReport } from './schemas/Health.js'
 
-/** What client routes need once the service is up (storage open, node connected). */
-export type Runtime = {
+/** What every instance serves from once it is up (storage open, node connected). */
+export type SharedRuntime = {
   db: Kysely<DB>
   chainId: number
-  follower: Follower
   notifier: Notifier
-  filters: FilterIndex
-  delivery: DeliveryListener
   node: NodeClient
-  backfills: BackfillRunner
   streams: StreamHub
   usage: UsageMeter
+  /** Where the chain is: the follower's position on the leader, the last one it recorded on a standby. */
+  chain(): ChainPosition
+}
+
+/** What only the leader has: the follower and the in-memory indexes it matches with. */
+export type LeaderRuntime = {
+  follower: Follower
+  filters: FilterIndex
+  delivery: DeliveryListener
+  backfills: BackfillRunner
   contractState: StateWatcher
   submissions: SubmissionTracker
 }
+
+/** What client routes need; on a standby the leader's parts throw (their routes are forwarded). */
+export type Runtime = SharedRuntime & LeaderRuntime
+
+/** Where writes that need the follower go: here, or to the leader at `url`. */
+export type Leadership =
+  | { kind: 'leader'; secret: string }
+  | { kind: 'standby'; url: string | undefined; secret: string | undefined }
 
 /** What the HTTP layer needs from the running service; routes get it and nothing else. */
 export type AppContext = {
@@ -50,6 +65,8 @@ export type AppContext = {
   plans: PlanBook
   /** Counts stage changes of clients (dormant, pruned, deleted) by reason. */
   transitions?: StageTransitions
+  /** This instance's role; a PGlite service always leads. */
+  leadership(): Leadership
   setLogLevel(level: LogLevel): void
   health(): HealthReport
 }

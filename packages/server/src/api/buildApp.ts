@@ -16,6 +16,7 @@ import { VERSION } from '../version.js'
 import type { AppContext } from './AppContext.js'
 import { adminRoutes } from './plugins/admin.js'
 import { errorHandling } from './plugins/errorHandling.js'
+import { forwardToLeader } from './plugins/forwardToLeader.js'
 import { operationsRoutes } from './plugins/operations.js'
 import { refuseNonFiniteNumbers } from './plugins/refuseNonFiniteNumbers.js'
 import { requestCost } from './plugins/requireSession.js'
@@ -65,6 +66,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
   app.addSchema(HealthReport)
   errorHandling(app)
   refuseNonFiniteNumbers(app)
+  forwardToLeader(app, context)
 
   const duration = new Histogram({
     name: 'wallet_backend_http_request_duration_seconds',
@@ -76,7 +78,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
     // The client API is paid for per IP subnet before anything else is done for it.
-    if (request.url.startsWith('/v1/')) {
+    if (request.url.startsWith('/v1/') && !request.forwarded) {
       const delay = context.limiter.charge(
         'subnet',
         subnetOf(request.ip),

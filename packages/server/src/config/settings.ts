@@ -15,6 +15,8 @@ export type Config = {
   port: number
   dataDir: string
   databaseUrl: string | undefined
+  advertiseUrl: string | undefined
+  leaderRetryMs: number
   databasePoolSize: number
   nodeUrls: string[]
   anvilBlockTimeSeconds: number
@@ -189,6 +191,26 @@ export const SETTINGS = [
     default: undefined,
     redact: (value) => (value === undefined ? undefined : redactUrl(value)),
     parse: optionalText((value) => checkUrl(value, ['postgres:', 'postgresql:'])),
+  }),
+  define({
+    key: 'advertiseUrl',
+    flag: 'advertise-url',
+    env: 'WALLET_BACKEND_ADVERTISE_URL',
+    description:
+      'With several instances on one PostgreSQL database: the URL the other instances reach this one at when it leads (they forward writes that need the chain follower to it). By default the URL it listens on.',
+    allowed: 'an http:// or https:// URL, or empty for the listening URL',
+    default: undefined,
+    parse: optionalText((value) => checkUrl(value, ['http:', 'https:'])),
+  }),
+  define({
+    key: 'leaderRetryMs',
+    flag: 'leader-retry-ms',
+    env: 'WALLET_BACKEND_LEADER_RETRY_MS',
+    description:
+      'With several instances on one PostgreSQL database: how often a standby tries to become the leader and reads where the chain is; also how often the leader checks its lock session.',
+    allowed: 'an integer from 50 to 60000',
+    default: 1_000,
+    parse: integer(50, 60_000),
   }),
   define({
     key: 'databasePoolSize',

@@ -57,7 +57,8 @@ export class CursorOutOfRangeError extends BaseError {
   }
 }
 
-export type ChainPosition = { head: BlockRef | undefined; finalized: BlockRef | undefined }
+/** Where the chain is, as this instance knows it (a standby knows only the finalized number). */
+export type ChainPosition = { head: BlockRef | undefined; finalized: { number: number } | undefined }
 
 /**
  * The client's items after `after` (and after its acknowledged cursor: nothing acknowledged is

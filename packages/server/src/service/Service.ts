@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import type { AppContext, Runtime } from '../api/AppContext.js'
+import type { AppContext, Runtime, SharedRuntime } from '../api/AppContext.js'
 import { buildApp } from '../api/buildApp.js'
 import { NotReadyError } from '../api/NotReadyError.js'
 import { authRoutes } from '../api/routes/authRoutes.js'
@@ -29,11 +29,14 @@ import { WatchIndex } from '../contract-state/WatchIndex.js'
 import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
 import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
+import type { ChainPosition } from '../delivery/deliveryStore.js'
 import { Notifier } from '../delivery/Notifier.js'
 import { StreamHub } from '../delivery/StreamHub.js'
 import { FilterIndex } from '../filters/FilterIndex.js'
 import { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
 import { Lifecycle } from '../lifecycle/Lifecycle.js'
+import { LeaderElection, type Role } from '../lifecycle/leadership/LeaderElection.js'
+import { LeadershipFence } from '../lifecycle/leadership/LeadershipFence.js'
 import type { LoggerHandle } from '../observability/createLogger.js'
 import { createMetrics } from '../observability/createMetrics.js'
 import type { Storage } from '../storage/openStorage.js'
@@ -42,6 +45,7 @@ import { VERSION } from '../version.js'
 import { connectNode, type NodeConnection } from './connectNode.js'
 import { connectStorage, type StorageConnection } from './connectStorage.js'
 import { readOrCreateAdminToken } from './readOrCreateAdminToken.js'
+import { standbyRuntime } from './standbyRuntime.js'
 
 export type ServiceOptions = {
   config: Config
@@ -70,14 +74,22 @@ export class Service {
   #url: string | undefined
   #storage: StorageConnection | undefined
   #node: NodeConnection | undefined
-  #follower: Follower | undefined
+  #shared: SharedRuntime | undefined
+  #election: LeaderElection | undefined
+  /** What runs only while this instance leads. */
+  #leader:
+    | {
+        follower: Follower
+        backfills: BackfillRunner
+        sweeper: DeploymentSweeper
+        pruner: ClientPruner
+        submissions: SubmissionTracker
+        unsubscribe: () => void
+      }
+    | undefined
   #notifier: Notifier | undefined
   #runtime: Runtime | undefined
-  #backfills: BackfillRunner | undefined
-  #sweeper: DeploymentSweeper | undefined
   #usage: UsageMeter | undefined
-  #submissions: SubmissionTracker | undefined
-  #pruner: ClientPruner | undefined
   readonly #clock: () => number
   readonly plans: PlanBook
   readonly #transitions: StageTransitions
@@ -152,6 +164,12 @@ export class Service {
         { logger: this.logger, metrics: this.metrics },
       ),
       health: () => this.health(),
+      leadership: () => {
+        const role = this.#election?.role
+        if (!role || !this.#election) throw new NotReadyError(this.lifecycle.state)
+        if (role.kind === 'leader') return { kind: 'leader', secret: role.secret }
+        return { kind: 'standby', url: role.leader?.url, secret: role.leader?.secret }
+      },
       runtime: () => {
         if (!this.#runtime) throw new NotReadyError(this.lifecycle.state)
         return this.#runtime
@@ -198,20 +216,66 @@ export class Service {
     signal.throwIfAborted()
     const { rpc } = this.#node
     const { db } = this.#storage.storage
-    const filters = await FilterIndex.load(db)
+    rpc.onAvailability((available, reason) => this.#setCondition('node', available ? undefined : reason))
     const notifier = new Notifier(this.#storage.storage)
     await notifier.start()
     this.#notifier = notifier
     const usage = new UsageMeter(db, this.logger, this.metrics)
     usage.start()
     this.#usage = usage
+    this.#shared = {
+      db,
+      chainId: this.#node.chainId,
+      notifier,
+      node: rpc,
+      usage,
+      chain: () => this.#chainPosition(),
+      streams: new StreamHub({
+        db,
+        notifier,
+        chain: () => this.#chainPosition(),
+        logger: this.logger,
+        metrics: this.metrics,
+      }),
+    }
+    this.#runtime = standbyRuntime(this.#shared)
+    this.#election = new LeaderElection({
+      storage: this.#storage.storage,
+      url: this.config.advertiseUrl ?? this.url,
+      logger: this.logger,
+      retryMs: this.config.leaderRetryMs,
+      onElected: (term) => this.#lead(term),
+      onStandby: (leader) => {
+        this.#catchingUp = undefined
+        this.#standingBy = leader.url
+          ? `standing by: the instance at ${leader.url} follows the chain (term ${leader.term})`
+          : 'standing by: no instance follows the chain yet'
+        this.#reconcile()
+      },
+      onDeposed: (reason) => this.#standBy(reason),
+    })
+    this.#catchingUp = 'electing the instance that follows the chain'
+    this.#reconcile()
+    this.#election.start()
+  }
+
+  /**
+   * Elected: builds what follows the chain — the in-memory indexes loaded afresh from the
+   * database, the follower with its listeners behind the term's fence, back-fills, submissions,
+   * the deployment sweep and the pruner — and serves it to the routes.
+   */
+  async #lead(term: number): Promise<void> {
+    const shared = this.#shared!
+    const { db } = shared
+    const { rpc } = this.#node!
+    const filters = await FilterIndex.load(db)
     let contractStateIndex: WatchIndex | undefined
     const delivery = new DeliveryListener({
       filters,
-      notifier,
+      notifier: shared.notifier,
       logger: this.logger,
       metrics: this.metrics,
-      usage,
+      usage: shared.usage,
       plans: this.plans,
       onOverflow: (clientIds) => {
         this.#transitions.count('dormant', 'backlog', clientIds.length)
@@ -229,12 +293,23 @@ export class Service {
     })
     contractStateIndex = contractState.index
     delivery.addProducer(contractState)
-    this.#listeners.push(delivery, contractState)
-    rpc.onAvailability((available, reason) => this.#setCondition('node', available ? undefined : reason))
-    this.#follower = new Follower({
-      db: this.#storage.storage.db,
+    let follower: Follower | undefined
+    const fence = new LeadershipFence({
+      term,
+      finality: () => {
+        const { safe, finalized } = follower?.snapshot() ?? {}
+        return { safe, finalized }
+      },
+      onLost: (error) => {
+        this.logger.error({ term }, error.message)
+        void this.#election?.resign(error.message)
+      },
+    })
+    const listeners: ChainListener[] = [fence, delivery, contractState]
+    follower = new Follower({
+      db,
       node: rpc,
-      listener: combineListeners(this.#listeners),
+      listener: combineListeners(listeners),
       logger: this.logger,
       metrics: this.metrics,
       pollIntervalMs: this.config.pollIntervalMs,
@@ -256,7 +331,7 @@ export class Service {
     const submissions = new SubmissionTracker({
       db,
       node: rpc,
-      follower: this.#follower,
+      follower,
       delivery,
       logger: this.logger,
       metrics: this.metrics,
@@ -265,9 +340,8 @@ export class Service {
       checkMs: this.config.submissionCheckMs,
     })
     await submissions.load()
-    this.#listeners.push(submissions)
-    this.#submissions = submissions
-    this.#follower.onStatus((status) => {
+    listeners.push(submissions)
+    const unsubscribe = follower.onStatus((status) => {
       switch (status.kind) {
         case 'node-unavailable':
           return this.#setCondition('node', status.reason)
@@ -286,73 +360,95 @@ export class Service {
     const backfills = new BackfillRunner({
       db,
       node: rpc,
-      follower: this.#follower,
+      follower,
       delivery,
       tasks: this.#tasks,
       logger: this.logger,
     })
-    this.#backfills = backfills
-    this.#runtime = {
-      db,
-      chainId: this.#node.chainId,
-      follower: this.#follower,
-      notifier,
-      filters,
-      delivery,
-      node: rpc,
-      backfills,
-      usage,
-      contractState,
-      submissions,
-      streams: new StreamHub({
-        db,
-        notifier,
-        chain: () => {
-          const { head, finalized } = this.#follower!.snapshot()
-          return { head, finalized }
-        },
-        logger: this.logger,
-        metrics: this.metrics,
-      }),
-    }
-    this.#catchingUp = 'starting to follow the chain'
-    this.#reconcile()
-    delivery.setPosition((await getCanonicalHead(db))?.number)
-    await contractState.start(this.#follower)
-    await this.#follower.start()
-    await backfills.resume()
-    submissions.start()
-    this.#sweeper = new DeploymentSweeper({
+    const sweeper = new DeploymentSweeper({
       db,
       node: rpc,
-      follower: this.#follower,
+      follower,
       delivery,
       logger: this.logger,
       intervalMs: this.config.deploymentSweepMs,
     })
-    this.#sweeper.start()
-    this.#pruner = new ClientPruner({
+    const pruner = new ClientPruner({
       indexes: { db, filters, contractState },
       policy: this.config,
-      head: () => this.#follower?.snapshot().head,
-      finalized: () => this.#follower?.snapshot().finalized?.number,
+      head: () => follower.snapshot().head,
+      finalized: () => follower.snapshot().finalized?.number,
       transitions: this.#transitions,
       logger: this.logger,
       metrics: this.metrics,
       intervalMs: this.config.pruneIntervalMs,
       now: this.#clock,
     })
-    this.#pruner.start()
+    this.#leader = { follower, backfills, sweeper, pruner, submissions, unsubscribe }
+    this.#runtime = {
+      ...shared,
+      follower,
+      filters,
+      delivery,
+      backfills,
+      contractState,
+      submissions,
+    }
+    this.#catchingUp = 'starting to follow the chain'
+    this.#reconcile()
+    delivery.setPosition((await getCanonicalHead(db))?.number)
+    await contractState.start(follower)
+    await follower.start()
+    await backfills.resume()
+    submissions.start()
+    sweeper.start()
+    pruner.start()
+  }
+
+  /** No longer the leader: stops everything that writes as one, and serves as a standby. */
+  async #standBy(reason: string): Promise<void> {
+    const leader = this.#leader
+    this.#leader = undefined
+    if (this.#shared) this.#runtime = standbyRuntime(this.#shared)
+    this.#catchingUp = 'electing the instance that follows the chain'
+    this.#reconcile()
+    if (!leader) return
+    leader.unsubscribe()
+    await leader.sweeper.stop()
+    await leader.pruner.stop()
+    await leader.backfills.stop()
+    await leader.submissions.stop()
+    await leader.follower.stop()
+    this.logger.info({ reason }, 'standing by: another instance may follow the chain')
+  }
+
+  #chainPosition(): ChainPosition {
+    if (this.#leader) {
+      const { head, finalized } = this.#leader.follower.snapshot()
+      return { head, finalized }
+    }
+    const role = this.#election?.role
+    const known = role?.kind === 'standby' ? role.leader : undefined
+    return {
+      head: known?.head,
+      finalized: known?.finalized === undefined ? undefined : { number: known.finalized },
+    }
+  }
+
+  /** Where this instance stands among those sharing the database. */
+  get role(): Role | undefined {
+    return this.#election?.role
   }
 
   /** The abandoned-client policy and garbage collection, once the service is up. */
   get pruner(): ClientPruner | undefined {
-    return this.#pruner
+    return this.#leader?.pruner
   }
 
   /** What is wrong right now, by dependency; the lifecycle state follows from it. */
   readonly #conditions = new Map<'node' | 'storage', string>()
   #catchingUp: string | undefined = undefined
+  #standingBy: string | undefined = undefined
 
   #setCondition(name: 'node' | 'storage', problem: string | undefined): void {
     if (problem === undefined) this.#conditions.delete(name)
@@ -365,18 +461,17 @@ export class Service {
     const problems = [...this.#conditions.entries()].map(([name, problem]) => `${name}: ${problem}`)
     if (problems.length > 0) this.lifecycle.tryTransition('degraded', problems.join('; '))
     else if (this.#catchingUp) this.lifecycle.tryTransition('catching-up', this.#catchingUp)
-    else
+    else if (this.#leader)
       this.lifecycle.tryTransition(
         'live',
-        `following the chain at block ${this.#follower?.snapshot().head?.number}`,
+        `following the chain at block ${this.#leader.follower.snapshot().head?.number}`,
       )
+    else if (this.#standingBy) this.lifecycle.tryTransition('live', this.#standingBy)
   }
 
-  /** Chain listeners (matching, delivery, …) register here before the service starts following. */
-  readonly #listeners: ChainListener[] = []
-
+  /** The chain follower, while this instance leads. */
   get follower(): Follower | undefined {
-    return this.#follower
+    return this.#leader?.follower
   }
 
   get storage(): Storage | undefined {
@@ -390,7 +485,9 @@ export class Service {
   health(): HealthReport {
     const { state, since, reason } = this.lifecycle.snapshot()
     const node = this.#node
-    const chain = this.#follower?.snapshot()
+    const chain = this.#leader?.follower.snapshot()
+    const position = this.#chainPosition()
+    const role = this.#election?.role
     const report: HealthReport = {
       state,
       since,
@@ -407,7 +504,7 @@ export class Service {
         driver: this.config.databaseUrl ? 'postgres' : 'pglite',
         available: this.#storage !== undefined && !this.#conditions.has('storage'),
       },
-      ...(chain?.head ? { head: chain.head } : {}),
+      ...(position.head ? { head: position.head } : {}),
       ...(chain?.safe ? { safe: chain.safe } : {}),
       ...(chain?.finalized ? { finalized: chain.finalized } : {}),
       ...(chain
@@ -420,8 +517,21 @@ export class Service {
             },
           }
         : {}),
+      ...(role && this.#election
+        ? {
+            leadership: {
+              role: role.kind,
+              holder: this.#election.holder,
+              ...(role.kind === 'leader' ? { term: role.term } : {}),
+              ...(role.kind === 'standby' && role.leader
+                ? { term: role.leader.term, ...(role.leader.url ? { leaderUrl: role.leader.url } : {}) }
+                : {}),
+              ...(this.#election.lastError ? { lastError: this.#election.lastError } : {}),
+            },
+          }
+        : {}),
       background: this.#tasks.list(),
-      ...(this.#pruner ? { pruner: this.#pruner.status() } : {}),
+      ...(this.#leader ? { pruner: this.#leader.pruner.status() } : {}),
     }
     return report
   }
@@ -437,11 +547,8 @@ export class Service {
     this.lifecycle.transition('draining', reason)
     // Stop taking requests first, then the chain (its last batch commits), then what it used.
     await this.#app?.close()
-    await this.#sweeper?.stop()
-    await this.#pruner?.stop()
-    await this.#backfills?.stop()
-    await this.#submissions?.stop()
-    await this.#follower?.stop()
+    // Stepping down stops the follower and its work, and frees the lock for a standby at once.
+    await this.#election?.stop()
     await this.#usage?.stop()
     await this.#notifier?.stop()
     await this.#node?.close()

@@ -21,8 +21,20 @@ export type Storage = {
   ping(): Promise<void>
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>
   notify(channel: string, payload: string): Promise<void>
+  /**
+   * A connection of its own, outside the pool, for what lives as long as a session (advisory
+   * locks); undefined on PGlite, which only one process can open.
+   */
+  openSession: (() => Promise<DedicatedSession>) | undefined
   /** The PGlite instance, for dumps in tests; undefined on PostgreSQL. */
   pglite: PGlite | undefined
+  close(): Promise<void>
+}
+
+/** One database session; `lost` settles when its connection ends, for whatever reason. */
+export type DedicatedSession = {
+  query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<Row[]>
+  readonly lost: Promise<Error>
   close(): Promise<void>
 }
 
@@ -49,6 +61,7 @@ async function openPGlite(options: { dataDir: string } | { loadDataDir: Blob }):
     db,
     driver: 'pglite',
     schema: undefined,
+    openSession: undefined,
     pglite: instance,
     async ping() {
       if (instance.closed) throw new StorageUnavailableError(new Error('PGlite is closed'))
@@ -108,6 +121,27 @@ async function openPostgres(options: {
     driver: 'postgres',
     schema: options.schema,
     pglite: undefined,
+    async openSession() {
+      const client = new pg.Client({ ...config })
+      const lost = new Promise<Error>((resolve) => {
+        client.on('error', resolve)
+        client.on('end', () => resolve(new Error('the database session ended')))
+      })
+      try {
+        await client.connect()
+      } catch (error) {
+        throw isStorageUnavailable(error) ? new StorageUnavailableError(error) : error
+      }
+      return {
+        lost,
+        async query(text, values) {
+          return (await client.query(text, values)).rows
+        },
+        async close() {
+          await client.end().catch(() => {})
+        },
+      }
+    },
     async ping() {
       try {
         await sql`select 1`.execute(db)

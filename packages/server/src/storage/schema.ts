@@ -199,6 +199,21 @@ export interface BackfillJobsTable {
 }
 
 /** The whole schema, as Kysely sees it. */
+/** The single row of who follows the chain (migration 0005). */
+export interface LeadershipTable {
+  id: ColumnType<number, never, never>
+  term: ColumnType<number, never, number>
+  holder: string | null
+  url: string | null
+  secret: string | null
+  head_number: number | null
+  head_hash: Bytes | null
+  safe_number: number | null
+  finalized_number: number | null
+  elected_at: Date | null
+  updated_at: CreatedAt
+}
+
 export interface DB {
   service_state: ServiceStateTable
   blocks: BlocksTable
@@ -217,4 +232,5 @@ export interface DB {
   wallet_states: WalletStatesTable
   wallet_state_versions: WalletStateVersionsTable
   backfill_jobs: BackfillJobsTable
+  leadership: LeadershipTable
 }

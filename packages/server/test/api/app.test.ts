@@ -36,6 +36,9 @@ beforeAll(async () => {
     runtime: () => {
       throw new NotReadyError('starting')
     },
+    leadership: () => {
+      throw new NotReadyError('starting')
+    },
     health: () => ({
       ...lifecycle.snapshot(),
       reason: lifecycle.snapshot().reason ?? '',

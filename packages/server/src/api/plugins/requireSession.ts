@@ -7,8 +7,10 @@ import { findSession } from '../../clients/auth/sessionStore.js'
 import { wakeClient } from '../../clients/lifecycle/clientStages.js'
 import type { PlanLimits } from '../../config/parsePlans.js'
 import type { RequestCosts } from '../../config/parseRequestCosts.js'
+import { NoLeaderError } from '../../lifecycle/leadership/errors.js'
 import type { DB } from '../../storage/schema.js'
 import type { AppContext } from '../AppContext.js'
+import { sendToLeader } from './forwardToLeader.js'
 
 export type SessionClient = {
   id: Hex
@@ -59,6 +61,19 @@ export function requestCost(request: FastifyRequest, costs: RequestCosts): numbe
  * filter work counted while it was absent. A dormant client whose backlog is within its plan's
  * bounds is back: it is woken, and its queue gets a `gap` item.
  */
+/** A standby wakes a returning client by sending the leader a cheap request of that client's. */
+async function wakeThroughLeader(context: AppContext, request: FastifyRequest): Promise<void> {
+  const answer = await sendToLeader(context, {
+    method: 'GET',
+    url: '/v1/usage',
+    headers: { authorization: request.headers.authorization },
+    body: undefined,
+    id: request.id,
+  })
+  await answer.body?.cancel()
+  if (!answer.ok) throw new NoLeaderError(`the leader answered ${answer.status} to waking the client`)
+}
+
 export function requireSession(app: FastifyInstance, context: AppContext): void {
   if (!app.hasRequestDecorator('client')) app.decorateRequest('client', undefined)
   const touched = new Map<Hex, number>()
@@ -79,7 +94,7 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     // A token seen before names its client: one over its hard limit is refused before the
     // database is asked anything, so a flood costs a map lookup per request.
     const known = owners.get(token)
-    if (known)
+    if (known && !request.forwarded)
       context.limiter.refuseEarly(
         'client',
         known.id,
@@ -93,16 +108,21 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     request.client = { id, idBytes: session.clientId, token, planName: session.plan, plan }
     if (owners.size >= 100_000) owners.clear()
     owners.set(token, { id, limits: context.limiter.limitsOf('client', plan) })
-    usage.add(id, 'requests')
-    const delay = context.limiter.charge(
-      'client',
-      id,
-      requestCost(request, context.config.requestCosts),
-      context.limiter.limitsOf('client', plan),
-    )
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+    if (!request.forwarded) {
+      usage.add(id, 'requests')
+      const delay = context.limiter.charge(
+        'client',
+        id,
+        requestCost(request, context.config.requestCosts),
+        context.limiter.limitsOf('client', plan),
+      )
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+    }
     if (session.stage !== 'active' && withinBacklog(session, plan)) {
-      await wakeClient(runtime, id, runtime.follower.snapshot().head)
+      // Waking puts the client back into the follower's indexes: the leader's to do.
+      if (context.leadership().kind === 'leader')
+        await wakeClient(runtime, id, runtime.follower.snapshot().head)
+      else await wakeThroughLeader(context, request)
     }
     const now = Date.now()
     if ((touched.get(id) ?? 0) + TOUCH_INTERVAL_MS < now) {

@@ -114,6 +114,7 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
   app.post(
     '/session',
     {
+      config: { leaderOnly: true },
       schema: {
         tags: ['auth'],
         summary: 'Exchange a signed sign-in message for a session token',

@@ -92,8 +92,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
   app.addSchema(DeliveryItem)
   const security = [{ session: [] }]
   const chain = () => {
-    const { head, finalized } = context.runtime().follower.snapshot()
-    return { head, finalized }
+    return context.runtime().chain()
   }
 
   app.get(

@@ -106,6 +106,7 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
   app.put(
     '/:address',
     {
+      config: { leaderOnly: true },
       schema: {
         tags: ['interests'],
         summary: 'Create or replace the interest in a contract, with its filters and state watches',
@@ -193,6 +194,7 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
   app.delete(
     '/:address',
     {
+      config: { leaderOnly: true },
       schema: {
         tags: ['interests'],
         summary: 'Withdraw the interest in a contract (its queued items go with it)',

@@ -101,6 +101,7 @@ export async function transactionRoutes(app: FastifyInstance, context: AppContex
   app.post(
     '/',
     {
+      config: { leaderOnly: true },
       schema: {
         tags: ['transactions'],
         summary: 'Submit a signed transaction for one of the client’s interests, and track it',
@@ -129,7 +130,7 @@ export async function transactionRoutes(app: FastifyInstance, context: AppContex
         raw as Hex,
         request.log,
       )
-      const body = view(record, await interestAddress(record), runtime.follower.snapshot())
+      const body = view(record, await interestAddress(record), runtime.chain())
       return reply.status(created ? 202 : 200).send(body)
     },
   )
@@ -151,7 +152,7 @@ export async function transactionRoutes(app: FastifyInstance, context: AppContex
       const normalized = hash.toLowerCase() as Hex
       const record = await findSubmission(runtime.db, sessionOf(request).id, normalized)
       if (!record) throw new TransactionNotFoundError(hash)
-      return view(record, await interestAddress(record), runtime.follower.snapshot())
+      return view(record, await interestAddress(record), runtime.chain())
     },
   )
 }

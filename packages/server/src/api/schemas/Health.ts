@@ -38,6 +38,21 @@ export const HealthReport = Type.Object(
     safe: Type.Optional(BlockRef),
     finalized: Type.Optional(BlockRef),
     chain: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Follower details' })),
+    leadership: Type.Optional(
+      Type.Object(
+        {
+          role: Type.Union([Type.Literal('leader'), Type.Literal('standby')]),
+          holder: Type.String({ description: 'This instance, as the leadership row names it' }),
+          term: Type.Optional(Type.Integer({ description: 'The current term, as this instance knows it' })),
+          leaderUrl: Type.Optional(Type.String({ description: 'Where a standby forwards writes' })),
+          lastError: Type.Optional(Type.String()),
+        },
+        {
+          description:
+            'Which instance follows the chain: the leader; standbys serve the API and forward writes that need the follower to it',
+        },
+      ),
+    ),
     pruner: Type.Optional(
       Type.Object(
         {

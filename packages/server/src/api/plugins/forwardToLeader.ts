@@ -1,0 +1,84 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { NoLeaderError } from '../../lifecycle/leadership/errors.js'
+import type { AppContext } from '../AppContext.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route changes what the chain follower keeps in memory: a standby forwards it to the leader. */
+    leaderOnly?: boolean
+  }
+  interface FastifyRequest {
+    /** Sent on by a standby that authenticated and charged it already. */
+    forwarded: boolean
+  }
+}
+
+/** Carries the term's secret from a standby to the leader: only instances can read it, from the database. */
+export const FORWARDED_HEADER = 'x-wallet-backend-forwarded'
+/** The host the client called: sign-in messages name it, and the leader checks them against it. */
+const FORWARDED_HOST_HEADER = 'x-wallet-backend-forwarded-host'
+const REQUEST_HEADERS = ['authorization', 'content-type', 'if-match', 'if-none-match', 'user-agent']
+const RESPONSE_HEADERS = ['content-type', 'retry-after', 'etag', 'location', 'cache-control']
+
+/**
+ * Several instances share one database, and one of them, the leader, follows the chain and keeps
+ * the indexes it matches with in memory (DESIGN §6). A write that changes those — interests,
+ * sign-ins that wake a client, submissions, admin stage changes — is checked and charged here
+ * first, then sent on to the leader and its answer passed back as it is. On the leader, a request
+ * with the term's secret is taken as forwarded: not charged twice, its admin token already checked.
+ */
+export function forwardToLeader(app: FastifyInstance, context: AppContext): void {
+  app.decorateRequest('forwarded', false)
+  app.addHook('onRequest', async (request) => {
+    const given = request.headers[FORWARDED_HEADER]
+    if (given === undefined) return
+    const leadership = context.leadership()
+    if (leadership.kind !== 'leader' || given !== leadership.secret) {
+      // Never forwarded twice: an instance that stopped leading answers instead of passing it on.
+      throw new NoLeaderError('the instance this was forwarded to no longer leads')
+    }
+    request.forwarded = true
+    const host = request.headers[FORWARDED_HOST_HEADER]
+    if (typeof host === 'string') request.headers.host = host
+  })
+  app.addHook('preHandler', async (request, reply) => {
+    if (!request.routeOptions.config.leaderOnly || request.forwarded) return
+    const leadership = context.leadership()
+    if (leadership.kind === 'leader') return
+    const answer = await sendToLeader(context, request)
+    reply.code(answer.status)
+    for (const name of RESPONSE_HEADERS) {
+      const value = answer.headers.get(name)
+      if (value !== null) reply.header(name, value)
+    }
+    return reply.send(Buffer.from(await answer.arrayBuffer()))
+  })
+}
+
+/** Sends `request` (as validated here) to the leader; a leader out of reach is a 503 to retry. */
+export async function sendToLeader(
+  context: AppContext,
+  request: Pick<FastifyRequest, 'method' | 'url' | 'headers' | 'body' | 'id'>,
+): Promise<Response> {
+  const leadership = context.leadership()
+  if (leadership.kind === 'leader') throw new Error('sendToLeader called on the leader')
+  if (!leadership.url || !leadership.secret) throw new NoLeaderError('no leader has been elected yet')
+  const headers = new Headers({ [FORWARDED_HEADER]: leadership.secret, 'x-request-id': request.id })
+  if (typeof request.headers.host === 'string') headers.set(FORWARDED_HOST_HEADER, request.headers.host)
+  for (const name of REQUEST_HEADERS) {
+    const value = request.headers[name]
+    if (typeof value === 'string') headers.set(name, value)
+  }
+  const hasBody = request.body !== undefined && request.body !== null
+  if (hasBody) headers.set('content-type', 'application/json')
+  try {
+    return await fetch(new URL(request.url, leadership.url), {
+      method: request.method,
+      headers,
+      ...(hasBody ? { body: JSON.stringify(request.body) } : {}),
+      signal: AbortSignal.timeout(context.config.requestTimeoutMs),
+    })
+  } catch (error) {
+    throw new NoLeaderError(`the leader at ${leadership.url} does not answer: ${(error as Error).message}`)
+  }
+}
