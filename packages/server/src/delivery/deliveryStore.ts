@@ -150,18 +150,32 @@ export async function readDeliveriesOfMany(
       fresh.set(id, entry)
     }
   }
-  if (fresh.size > 0) {
-    await db
-      .updateTable('client_deliveries')
-      .set({ delivered_at: new Date() })
-      .where((eb) =>
-        eb.or(
-          [...fresh.values()].map((entry) =>
-            eb.and([eb('client_id', '=', entry.clientId), eb('cursor', 'in', entry.cursors)]),
-          ),
+  if (fresh.size === 0) return result
+  // A reorg may have withdrawn an item read above before it is marked delivered here: it was
+  // still undelivered then, so no `removed` notice follows it, and it must not go out. Marking
+  // takes the row lock a reorg's delete also takes, so each item is either marked first (and the
+  // reorg then sends its notice) or gone (and left out of the answer).
+  const marked = await db
+    .updateTable('client_deliveries')
+    .set({ delivered_at: new Date() })
+    .where((eb) =>
+      eb.or(
+        [...fresh.values()].map((entry) =>
+          eb.and([eb('client_id', '=', entry.clientId), eb('cursor', 'in', entry.cursors)]),
         ),
-      )
-      .execute()
+      ),
+    )
+    .returning(['client_id', 'cursor'])
+    .execute()
+  if (marked.length === [...fresh.values()].reduce((n, entry) => n + entry.cursors.length, 0)) return result
+  const kept = new Set(marked.map((row) => `${bytesToHex(row.client_id)}:${row.cursor}`))
+  for (const [id, entry] of fresh) {
+    const withdrawn = new Set(entry.cursors.filter((cursor) => !kept.has(`${id}:${cursor}`)))
+    if (withdrawn.size === 0) continue
+    result.set(
+      id,
+      result.get(id)!.filter((item) => !withdrawn.has(item.cursor)),
+    )
   }
   return result
 }

@@ -1,0 +1,78 @@
+import { sql } from 'kysely'
+import { hexToBytes } from 'viem'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readDeliveries } from '../../src/delivery/deliveryStore.js'
+import type { Storage } from '../../src/storage/openStorage.js'
+import { openTestStorage, TEST_DATABASE_URL } from '../support/storage.js'
+import { waitUntil } from '../support/waitUntil.js'
+
+const run = TEST_DATABASE_URL ? describe : describe.skip
+const CLIENT = hexToBytes(`0x${'ab'.repeat(20)}`)
+const BLOCK = hexToBytes(`0x${'cd'.repeat(32)}`)
+
+// Only PostgreSQL runs a read beside a reorg's transaction; PGlite serialises the two.
+run(
+  `reading deliveries while a reorg withdraws them [postgres${TEST_DATABASE_URL ? '' : ' — skipped: TEST_DATABASE_URL is not set'}]`,
+  () => {
+    let storage: Storage
+    beforeAll(async () => {
+      storage = await openTestStorage('postgres')
+    })
+    afterAll(async () => {
+      await storage?.close()
+    })
+
+    it('never hands out an item that a concurrent reorg withdrew while it was undelivered', async () => {
+      const { db } = storage
+      await db.insertInto('clients').values({ id: CLIENT, next_cursor: 4 }).execute()
+      await db
+        .insertInto('client_deliveries')
+        .values(
+          [1, 2, 3].map((cursor) => ({
+            client_id: CLIENT,
+            cursor,
+            kind: 'gap' as const,
+            block_number: 10,
+            block_hash: BLOCK,
+            payload: JSON.stringify({ fromBlock: cursor, toBlock: cursor }),
+            bytes: 40,
+          })),
+        )
+        .execute()
+      // The reorg's transaction deletes the items of the abandoned block and holds their rows…
+      const reorg = await db.startTransaction().execute()
+      const withdrawn = await reorg
+        .deleteFrom('client_deliveries')
+        .where('block_hash', '=', BLOCK)
+        .where('cursor', '>=', 2)
+        .returning(['cursor', 'delivered_at'])
+        .execute()
+      expect(withdrawn.map((row) => [row.cursor, row.delivered_at])).toEqual([
+        [2, null],
+        [3, null],
+      ])
+      // …while a client reads: it still sees all three items, and waits to mark them delivered.
+      const reading = readDeliveries(db, CLIENT, {
+        after: 0,
+        limit: 10,
+        chain: { head: undefined, finalized: undefined },
+      })
+      await waitUntil(
+        async () => {
+          const { rows } = await sql<{ n: number }>`
+            select count(*)::int as n from pg_stat_activity
+            where wait_event_type = 'Lock' and query like 'update "client_deliveries"%'`.execute(db)
+          return rows[0]!.n > 0
+        },
+        10_000,
+        'the read to wait for the reorg',
+      )
+      // The reorg commits having seen them undelivered: no `removed` notice will follow them.
+      await reorg.commit().execute()
+      const page = await reading
+      expect(page.items.map((item) => item.cursor)).toEqual([1])
+      const left = await db.selectFrom('client_deliveries').select(['cursor', 'delivered_at']).execute()
+      expect(left.map((row) => [row.cursor, row.delivered_at !== null])).toEqual([[1, true]])
+    })
+  },
+)
