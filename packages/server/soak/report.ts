@@ -13,6 +13,12 @@ export function formatReport(result: SoakResult): string {
     result.clients.reduce((total, client) => total + pick(client.stats), 0)
   const rows: [string, string | number][] = [
     ['seed', result.seed],
+    [
+      'backend',
+      result.instances > 1
+        ? `${result.instances} instances on ${result.storage === 'postgres' ? 'PostgreSQL' : 'PGlite'}, ${result.terms} terms of leadership`
+        : `1 instance on ${result.storage === 'postgres' ? 'PostgreSQL' : 'PGlite'}`,
+    ],
     ['chaos / settle', `${result.chaosSeconds.toFixed(0)} s / ${result.settleSeconds.toFixed(1)} s`],
     ['blocks judged', `${result.blocks.first}–${result.blocks.last}`],
     [

@@ -1,4 +1,6 @@
-// `npm run soak -- --minutes N` (or `--seconds N`) [--seed S] [--clients C]: the reliability soak.
+// `npm run soak -- --minutes N` (or `--seconds N`) [--seed S] [--clients C]
+// [--database-url postgres://…] [--instances I]: the reliability soak. Several instances need
+// PostgreSQL: `--database-url`, else TEST_DATABASE_URL; without either the run says it is skipped.
 // Prints a summary, writes bench/results/soak-<time>.json at the repository root, and exits 1
 // unless nothing was lost, duplicated after its ack, queued twice or wrong.
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -14,13 +16,30 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     seed: { type: 'string' },
     clients: { type: 'string', default: '6' },
+    'database-url': { type: 'string' },
+    instances: { type: 'string', default: '1' },
   },
 })
 const seconds = values.seconds !== undefined ? Number(values.seconds) : Number(values.minutes ?? '1') * 60
 const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 32)
 const clients = Number(values.clients)
-if (!(seconds > 0) || !Number.isSafeInteger(seed) || !(Number.isInteger(clients) && clients >= 1)) {
-  console.error('usage: npm run soak -- (--minutes N | --seconds N) [--seed S] [--clients C]')
+const instances = Number(values.instances)
+const databaseUrl = values['database-url'] ?? (instances > 1 ? process.env.TEST_DATABASE_URL : undefined)
+if (instances > 1 && !databaseUrl) {
+  console.error(
+    `soak of ${instances} instances: skipped — it needs PostgreSQL (--database-url or TEST_DATABASE_URL)`,
+  )
+  process.exit(0)
+}
+if (
+  !(seconds > 0) ||
+  !Number.isSafeInteger(seed) ||
+  !(Number.isInteger(clients) && clients >= 1) ||
+  !(Number.isInteger(instances) && instances >= 1 && instances <= 8)
+) {
+  console.error(
+    'usage: npm run soak -- (--minutes N | --seconds N) [--seed S] [--clients C] [--database-url postgres://… [--instances 1-8]]',
+  )
   process.exit(2)
 }
 
@@ -28,6 +47,8 @@ const result = await runSoak({
   seconds,
   seed,
   clients,
+  instances,
+  ...(databaseUrl ? { databaseUrl } : {}),
   meanMs: { backendKill: 12_000, nodeRestart: 15_000, reorg: 1_500, disconnect: 1_500, traffic: 40 },
   log: (line) => console.error(line),
 })

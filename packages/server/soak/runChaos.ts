@@ -19,7 +19,8 @@ export type ChaosRates = {
 /** What the events act on, and where they are counted. */
 export type ChaosTargets = {
   anvil: TestAnvil
-  backend: BackendProcess
+  /** The instances; a kill picks one at random. */
+  backends: readonly BackendProcess[]
   plan: TrafficPlan
   clients: readonly SoakClient[]
   node: NodeChaos
@@ -67,7 +68,7 @@ export async function runChaos(
   random: Random,
   log: (line: string) => void,
 ): Promise<number> {
-  const { anvil, backend, plan, clients, node, traffic, backendCounts } = targets
+  const { anvil, backends, plan, clients, node, traffic, backendCounts } = targets
   const lock = new SerialLock()
   const started = Date.now()
   const say = (line: string) => log(`soak: +${((Date.now() - started) / 1000).toFixed(1)} s ${line}`)
@@ -99,7 +100,7 @@ export async function runChaos(
     repeat(
       end,
       () => killRandom.delayMs(rates.backendKill),
-      () => killAndRestart(backend, killRandom, backendCounts, say),
+      () => killAndRestart(killRandom.pick(backends), killRandom, backendCounts, say),
     ),
     repeat(
       end,

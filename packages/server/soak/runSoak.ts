@@ -7,6 +7,7 @@ import { freePort } from '../src/chain/node/freePort.js'
 import { startAnvil, type TestAnvil } from '../test/support/anvil.js'
 import { type BackendProcess, backendProcess } from '../test/support/backendProcess.js'
 import { deployTransferEmitter } from '../test/support/chainActivity.js'
+import { createTestDatabase } from '../test/support/createTestDatabase.js'
 import { waitUntil } from '../test/support/waitUntil.js'
 import type { BackendChaosCounts } from './backendChaos.js'
 import type { TrafficCounts, TrafficPlan } from './chainTraffic.js'
@@ -27,12 +28,20 @@ export type SoakOptions = {
   seconds: number
   seed: number
   clients: number
+  /** A PostgreSQL server to run on (a database of its own is created and dropped); PGlite when absent. */
+  databaseUrl?: string
+  /** Backend instances sharing the database (more than one needs `databaseUrl`); clients are spread over them. */
+  instances: number
   meanMs: ChaosRates
   log: (line: string) => void
 }
 
 export type SoakResult = {
   seed: number
+  storage: 'pglite' | 'postgres'
+  instances: number
+  /** Elections seen: how many times the leadership passed (a kill of the leader, a lost lock session). */
+  terms: number
   chaosSeconds: number
   settleSeconds: number
   backend: BackendChaosCounts & { unexpectedExits: string[] }
@@ -48,7 +57,7 @@ export type SoakResult = {
   failure: string | undefined
 }
 
-type Health = { head?: { hash: Hex }; chain?: { alarm?: unknown } }
+type Health = { head?: { hash: Hex }; chain?: { alarm?: unknown }; leadership?: { term?: number } }
 
 async function health(backend: BackendProcess): Promise<Health | undefined> {
   const response = await fetch(`${backend.url}/health`, { signal: AbortSignal.timeout(2_000) }).catch(
@@ -91,16 +100,21 @@ function makeClient(
 }
 
 /**
- * The soak: a real anvil, the backend as a child process on an embedded PGlite, and clients of
- * three kinds, under kill -9 of the backend, node restarts, reorgs and client disconnects. At the
- * end, every client's holding is compared with its filters' matches on the node's final chain.
+ * The soak: a real anvil, the backend as child processes — one on an embedded PGlite, or several
+ * sharing a PostgreSQL database, one leading — and clients of three kinds spread over them, under
+ * kill -9 of a backend, node restarts, reorgs and client disconnects. At the end, every client's
+ * holding is compared with its filters' matches on the node's final chain.
  */
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
+  if (options.instances > 1 && !options.databaseUrl)
+    throw new Error('several instances need a PostgreSQL database (--database-url)')
   const random = new Random(options.seed)
   const dataDir = mkdtempSync(join(tmpdir(), 'wb-soak-'))
   const logFile = join(dataDir, 'backend.log')
   let anvil: TestAnvil | undefined
-  let backend: BackendProcess | undefined
+  const backends: BackendProcess[] = []
+  let database: { url: string; drop: () => Promise<void> } | undefined
+  let terms = 0
   const clients: { kind: string; client: SoakClient }[] = []
   const backendCounts: BackendChaosCounts = { kills: 0, recoveryMs: [] }
   const traffic: TrafficCounts = { transfers: 0, emptyBlocks: 0, failedSteps: 0 }
@@ -115,7 +129,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   let checks: DeliveryCheck[] = []
   // Interrupted (Ctrl-C) or crashed: the child processes and the data must not outlive the run.
   const leaveNothing = () => {
-    for (const pid of [backend?.pid, anvil?.node.pid]) {
+    for (const pid of [...backends.map((b) => b.pid), anvil?.node.pid]) {
       try {
         if (pid !== undefined) process.kill(pid, 'SIGKILL')
       } catch {}
@@ -140,29 +154,43 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     }
     // Room below the head for the deepest reorg from the start.
     await anvil.mine(70)
-    backend = backendProcess({
-      dataDir: join(dataDir, 'backend'),
-      port: await freePort(),
-      nodeUrl: anvil.node.wsUrl,
-      logFile,
-      readyTimeoutMs: 90_000,
-      flags: [
-        ...['--registration-pow-bits', '8', '--poll-interval-ms', '50', '--start-block', '0'],
-        ...['--log-level', 'warn', '--rpc-timeout-ms', '2000'],
-        // A reliability run, not an abuse test: the cost limits stay out of the way.
-        ...['--client-cost-per-second', '100000', '--client-cost-burst', '1000000'],
-        ...['--subnet-cost-per-second', '1000000', '--subnet-cost-burst', '10000000'],
-      ],
-    })
-    options.log('soak: starting the backend (a new embedded database takes a few seconds)')
-    await backend.start()
-    for (let i = 0; i < options.clients; i++) clients.push(makeClient(i, backend.url, plan, random))
+    if (options.databaseUrl) database = await createTestDatabase(options.databaseUrl)
+    for (let i = 0; i < options.instances; i++) {
+      backends.push(
+        backendProcess({
+          dataDir: join(dataDir, `backend-${i}`),
+          port: await freePort(),
+          nodeUrl: anvil.node.wsUrl,
+          logFile,
+          readyTimeoutMs: 90_000,
+          flags: [
+            ...['--registration-pow-bits', '8', '--poll-interval-ms', '50', '--start-block', '0'],
+            ...['--log-level', 'warn', '--rpc-timeout-ms', '2000'],
+            // A reliability run, not an abuse test: the cost limits stay out of the way.
+            ...['--client-cost-per-second', '100000', '--client-cost-burst', '1000000'],
+            ...['--subnet-cost-per-second', '1000000', '--subnet-cost-burst', '10000000'],
+            ...(database ? ['--database-url', database.url, '--leader-retry-ms', '250'] : []),
+          ],
+        }),
+      )
+    }
+    options.log(
+      `soak: starting ${options.instances} backend instance(s) on ${database ? 'PostgreSQL' : 'PGlite (a new embedded database takes a few seconds)'}`,
+    )
+    // The first one leads; the others stand by.
+    for (const backend of backends) await backend.start()
+    for (let i = 0; i < options.clients; i++)
+      clients.push(makeClient(i, backends[i % backends.length]!.url, plan, random))
     for (const { client } of clients) await client.setUp()
     // Interests apply from the next block the backend follows: let it pass one before any traffic.
     await anvil.mine(2)
     const node = anvil
-    const running = backend
-    const atNodeHead = async () => (await health(running))?.head?.hash === (await node.block('latest')).hash
+    // Every instance: a standby serves the head the leader last recorded.
+    const atNodeHead = async () => {
+      const latest = (await node.block('latest')).hash
+      const heads = await Promise.all(backends.map(async (b) => (await health(b))?.head?.hash))
+      return heads.every((head) => head === latest)
+    }
     await waitUntil(atNodeHead, 30_000, 'the backend to reach the node head')
     first = (await anvil.blockNumber()) + 1
     for (const { client } of clients) client.start()
@@ -173,7 +201,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     disconnects = await runChaos(
       {
         anvil,
-        backend: running,
+        backends,
         plan,
         clients: clients.map(({ client }) => client),
         node: nodeChaos,
@@ -189,7 +217,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
     // Settle: no more events; the backend follows the final chain and the clients catch up.
     const settling = Date.now()
-    if (!running.running) await running.start()
+    for (const backend of backends) if (!backend.running) await backend.start()
     await anvil.mine(1)
     await waitUntil(atNodeHead, 60_000, 'the backend to reach the node head after the chaos')
     last = await anvil.blockNumber()
@@ -209,10 +237,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     ).catch(() => {})
     for (const { client } of clients) await client.stop()
     checks = judge()
-    chainAlarm = (await health(running))?.chain?.alarm
+    const reports = await Promise.all(backends.map((b) => health(b)))
+    chainAlarm = reports.find((report) => report?.chain?.alarm)?.chain?.alarm
+    terms = Math.max(0, ...reports.map((report) => report?.leadership?.term ?? 0))
     settleSeconds = (Date.now() - settling) / 1000
-    if (running.unexpectedExits.length > 0)
-      failure = `the backend exited by itself: ${running.unexpectedExits.join(', ')}`
+    const exits = backends.flatMap((b) => b.unexpectedExits)
+    if (exits.length > 0) failure = `a backend exited by itself: ${exits.join(', ')}`
   } catch (error) {
     failure = error instanceof Error ? error.message : String(error)
     options.log(`soak: failed: ${failure}`)
@@ -221,8 +251,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     } catch {}
   } finally {
     await Promise.all(clients.map(({ client }) => client.stop().catch(() => {})))
-    await backend?.kill().catch(() => {})
+    await Promise.all(backends.map((b) => b.kill().catch(() => {})))
     await anvil?.stop().catch(() => {})
+    await database?.drop().catch(() => {})
     rmSync(dataDir, { recursive: true, force: true })
     process.off('exit', leaveNothing)
     process.off('SIGINT', interrupted)
@@ -230,9 +261,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   }
   return {
     seed: options.seed,
+    storage: database ? 'postgres' : 'pglite',
+    instances: options.instances,
+    terms,
     chaosSeconds,
     settleSeconds,
-    backend: { ...backendCounts, unexpectedExits: backend?.unexpectedExits ?? [] },
+    backend: { ...backendCounts, unexpectedExits: backends.flatMap((b) => b.unexpectedExits) },
     node: nodeChaos?.counts ?? emptyNodeChaosCounts(),
     traffic,
     disconnects,
