@@ -37,6 +37,7 @@ export type Config = {
   plans: PlanOverrides
   requestCosts: RequestCosts
   clientCostPerSecond: number
+  filterWorkPerCostUnit: number
   clientCostBurst: number
   subnetCostPerSecond: number
   subnetCostBurst: number
@@ -415,6 +416,16 @@ export const SETTINGS = [
     allowed: 'an integer from 10 to 100000000',
     default: 400,
     parse: integer(10, 100_000_000),
+  }),
+  define({
+    key: 'filterWorkPerCostUnit',
+    flag: 'filter-work-per-cost-unit',
+    env: 'WALLET_BACKEND_FILTER_WORK_PER_COST_UNIT',
+    description:
+      "Filter work (one filter tested against one transaction or log, weighted by the filter's complexity) that costs its client one unit of its cost limit. A client whose filters keep matching busy contracts is slowed down like one that sends many requests. Charged on the instance that follows the chain.",
+    allowed: 'an integer from 1 to 1000000',
+    default: 10,
+    parse: integer(1, 1_000_000),
   }),
   define({
     key: 'subnetCostPerSecond',

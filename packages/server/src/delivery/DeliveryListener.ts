@@ -56,6 +56,7 @@ export class DeliveryListener implements ChainListener {
   /** Clients a full backlog made dormant in the transaction being committed. */
   #overflowed = new Set<Hex>()
   readonly #onOverflow: ((clientIds: Hex[]) => void) | undefined
+  readonly #chargeFilterWork: ((work: ReadonlyMap<Hex, number>) => void) | undefined
 
   constructor(options: {
     filters: FilterIndex
@@ -66,8 +67,11 @@ export class DeliveryListener implements ChainListener {
     plans?: Pick<PlanBook, 'get'>
     /** After the commit that made them dormant: take these clients out of every live index. */
     onOverflow?: (clientIds: Hex[]) => void
+    /** The filter work each client's filters cost in a batch, for its cost limit. */
+    chargeFilterWork?: (work: ReadonlyMap<Hex, number>) => void
   }) {
     this.#usage = options.usage
+    this.#chargeFilterWork = options.chargeFilterWork
     this.#plans = options.plans
     this.#onOverflow = options.onOverflow
     this.#filters = options.filters
@@ -125,9 +129,12 @@ export class DeliveryListener implements ChainListener {
     this.#overflowed.clear()
     const last = blocks[blocks.length - 1]
     if (last) this.#nextExpected = Number(last.block.number) + 1
-    const work = this.#usage ? new Map<Hex, number>() : undefined
+    const work = this.#usage || this.#chargeFilterWork ? new Map<Hex, number>() : undefined
     const matches = this.#filters.match(blocks, work)
-    if (work) for (const [clientId, units] of work) this.#usage!.add(clientId, 'filter_work', units)
+    if (work) {
+      for (const [clientId, units] of work) this.#usage?.add(clientId, 'filter_work', units)
+      this.#chargeFilterWork?.(work)
+    }
     const items: QueueItem[] = matches.map((match) => this.#itemOf(match, blocks))
     items.push(...(await this.#deployments(trx, blocks)))
     for (const producer of this.#producers) items.push(...(await producer.itemsFor(trx, blocks)))

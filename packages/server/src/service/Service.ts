@@ -93,6 +93,7 @@ export class Service {
   readonly #clock: () => number
   readonly plans: PlanBook
   readonly #transitions: StageTransitions
+  readonly #limiter: CostLimiter
   readonly #tasks: BackgroundTasks
   #stopping: Promise<void> | undefined
   readonly #abort = new AbortController()
@@ -109,6 +110,21 @@ export class Service {
     this.#clock = options.clock ?? Date.now
     this.plans = new PlanBook(options.config, this.logger.child({ component: 'plans' }))
     this.#transitions = new StageTransitions(this.metrics)
+    this.#limiter = new CostLimiter(
+      {
+        client: {
+          perSecond: this.config.clientCostPerSecond,
+          soft: this.config.clientCostBurst / 2,
+          hard: this.config.clientCostBurst,
+        },
+        subnet: {
+          perSecond: this.config.subnetCostPerSecond,
+          soft: this.config.subnetCostBurst / 2,
+          hard: this.config.subnetCostBurst,
+        },
+      },
+      { logger: this.logger, metrics: this.metrics },
+    )
   }
 
   /** Starts the service and resolves once the HTTP server listens; the rest comes up in the background. */
@@ -148,21 +164,7 @@ export class Service {
       setLogLevel: this.#logging.setLevel,
       plans: this.plans,
       transitions: this.#transitions,
-      limiter: new CostLimiter(
-        {
-          client: {
-            perSecond: this.config.clientCostPerSecond,
-            soft: this.config.clientCostBurst / 2,
-            hard: this.config.clientCostBurst,
-          },
-          subnet: {
-            perSecond: this.config.subnetCostPerSecond,
-            soft: this.config.subnetCostBurst / 2,
-            hard: this.config.subnetCostBurst,
-          },
-        },
-        { logger: this.logger, metrics: this.metrics },
-      ),
+      limiter: this.#limiter,
       health: () => this.health(),
       leadership: () => {
         const role = this.#election?.role
@@ -280,6 +282,10 @@ export class Service {
       onOverflow: (clientIds) => {
         this.#transitions.count('dormant', 'backlog', clientIds.length)
         for (const id of clientIds) contractStateIndex?.removeClient(id)
+      },
+      chargeFilterWork: (work) => {
+        for (const [clientId, units] of work)
+          this.#limiter.addCost('client', clientId, units / this.config.filterWorkPerCostUnit)
       },
     })
     await delivery.loadUndeployed(db)

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Hex, hexToBytes } from 'viem'
@@ -8,6 +8,7 @@ import WebSocket from 'ws'
 import { loadConfig } from '../../src/config/loadConfig.js'
 import { createLogger } from '../../src/observability/createLogger.js'
 import { Service } from '../../src/service/Service.js'
+import { adminRequest } from '../support/adminRequest.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
 
 let anvil: TestAnvil
@@ -64,14 +65,7 @@ async function queue(clientId: Hex, count: number, bytes: number): Promise<void>
 }
 
 const admin = (method: string, path: string, body?: unknown) =>
-  fetch(`${service.url}/admin${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  })
+  adminRequest(service.url, dataDir, method, path, body)
 
 type Stream = { socket: WebSocket; items: number[]; closed: Promise<{ code: number; reason: string }> }
 function stream(token: string, after = 0): Promise<Stream> {

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { DeliveryItem, WalletBackendClient } from '@wallet-backend/sdk'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -36,15 +34,8 @@ afterAll(async () => {
   await anvil?.stop()
 })
 
-const admin = (method: string, path: string, body?: unknown) =>
-  fetch(`${backend.service.url}/admin${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${readFileSync(join(backend.dataDir, 'admin-token'), 'utf8').trim()}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  })
+const admin = (method: string, path: string, body?: unknown) => backend.admin(method, path, body)
+
 const post = (path: string, body: unknown) =>
   fetch(`${backend.service.url}${path}`, {
     method: 'POST',

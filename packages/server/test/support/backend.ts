@@ -7,6 +7,7 @@ import WebSocket from 'ws'
 import { loadConfig } from '../../src/config/loadConfig.js'
 import { createLogger } from '../../src/observability/createLogger.js'
 import { Service } from '../../src/service/Service.js'
+import { adminRequest } from './adminRequest.js'
 import type { TestAnvil } from './anvil.js'
 
 export type TestBackend = {
@@ -25,6 +26,8 @@ export type TestBackend = {
    * restart; it listens on a new port, so make new clients).
    */
   restart(whileDown?: () => Promise<void>): Promise<void>
+  /** A request to the admin API with the backend's admin token. */
+  admin(method: string, path: string, body?: unknown): Promise<Response>
   stop(): Promise<void>
 }
 
@@ -102,6 +105,7 @@ export async function startBackend(
       await whileDown?.()
       service = await start()
     },
+    admin: (method, path, body) => adminRequest(service.url, dataDir, method, path, body),
     stop: async () => {
       await service.stop()
       rmSync(dataDir, { recursive: true, force: true })

@@ -122,6 +122,16 @@ export class CostLimiter {
     return Math.max(1, Math.ceil((account.cost - limits.hard) / limits.perSecond))
   }
 
+  /**
+   * Adds the cost of work done for a key away from its requests (its filters matched in a block),
+   * at the rate its account already decays at; its next request pays for it.
+   */
+  addCost(scope: CostScope, key: string, units: number): void {
+    const account = this.#accounts.get(`${scope}:${key}`) ?? this.#account(scope, key, this.limits[scope])
+    account.cost = this.#decayed(account) + units
+    account.at = this.now()
+  }
+
   #account(scope: CostScope, key: string, limits: CostLimits): Account {
     const id = `${scope}:${key}`
     let account = this.#accounts.get(id)
