@@ -130,3 +130,12 @@ export async function runCatchUpBench(options: {
 function round(value: number): number {
   return Math.round(value * 100) / 100
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(
+    await runCatchUpBench({
+      quick: !process.argv.includes('--full'),
+      ...(process.env.TEST_DATABASE_URL ? { databaseUrl: process.env.TEST_DATABASE_URL } : {}),
+    }),
+  )
+}
