@@ -14,6 +14,8 @@ import { openTestStorage } from '../support/storage.js'
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 
+type Tx = { input: string; transactionIndex: string }
+
 type Recorder = ChainListener & { added: number[]; removed: BlockRef[]; addedLogs: number }
 
 function recorder(): Recorder {
@@ -108,6 +110,45 @@ async function expectSameChain(from = 0): Promise<number> {
     expect(bytesToHex(row.parent_hash)).toBe(block.parentHash)
   }
   return rows.length
+}
+
+/**
+ * Follows a chain with activity through a node proxy that corrupts (with `corrupt`) the answers to
+ * `method` for the last block: the follower must refuse that block as inconsistent, with `error`,
+ * and store nothing of it — then, with honest answers, follow the node's chain exactly.
+ */
+async function expectRefusedThenRecovered(method: string, corrupt: (result: never) => void, error: RegExp) {
+  const target = await deployLogger(anvil)
+  await mineActivity(anvil, target, 3, 2)
+  const faulty = await startFaultyNode(anvil.node.httpUrl)
+  try {
+    const poisoned = await anvil.blockNumber()
+    faulty.tamper = (message, answer) => {
+      if (message.method !== method || message.params[0] !== `0x${poisoned.toString(16)}`) return
+      corrupt(answer.result as never)
+      return answer
+    }
+    const { follower, metrics } = follow({ urls: [faulty.url] })
+    await follower.start()
+    const deadline = Date.now() + 10_000
+    while (!/inconsistent_data_total [1-9]/.test(await metrics.metrics()) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(await metrics.metrics()).toMatch(/wallet_backend_chain_inconsistent_data_total [1-9]/)
+    expect(follower.snapshot().lastError).toMatch(error)
+    const stored = await storage.db
+      .selectFrom('blocks')
+      .select('number')
+      .where('number', '=', poisoned)
+      .execute()
+    expect(stored).toEqual([])
+    expect((follower.snapshot().head?.number ?? -1) < poisoned).toBe(true)
+    faulty.tamper = undefined
+    await synced(follower)
+    await expectSameChain()
+  } finally {
+    await faulty.close()
+  }
 }
 
 describe('Follower', () => {
@@ -242,40 +283,40 @@ describe('Follower', () => {
   })
 
   it('refuses receipts that do not hash to receiptsRoot and stores nothing of that block', async () => {
-    const target = await deployLogger(anvil)
-    await mineActivity(anvil, target, 3, 2)
-    const faulty = await startFaultyNode(anvil.node.httpUrl)
-    try {
-      const poisoned = await anvil.blockNumber()
-      faulty.tamper = (message, answer) => {
-        if (message.method !== 'eth_getBlockReceipts' || message.params[0] !== `0x${poisoned.toString(16)}`)
-          return
-        const receipts = answer.result as { logs: { data: string }[] }[]
-        const withLog = receipts.find((r) => r.logs.length > 0)!
-        withLog.logs[0]!.data = '0x01'
-        return answer
-      }
-      const { follower, metrics } = follow({ urls: [faulty.url] })
-      await follower.start()
-      const deadline = Date.now() + 10_000
-      while (!/inconsistent_data_total [1-9]/.test(await metrics.metrics()) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      expect(await metrics.metrics()).toMatch(/wallet_backend_chain_inconsistent_data_total [1-9]/)
-      expect(follower.snapshot().lastError).toMatch(/receiptsRoot/)
-      const stored = await storage.db
-        .selectFrom('blocks')
-        .select('number')
-        .where('number', '=', poisoned)
-        .execute()
-      expect(stored).toEqual([])
-      expect((follower.snapshot().head?.number ?? -1) < poisoned).toBe(true)
-      faulty.tamper = undefined
-      await synced(follower)
-      await expectSameChain()
-    } finally {
-      await faulty.close()
-    }
+    await expectRefusedThenRecovered(
+      'eth_getBlockReceipts',
+      (receipts: { logs: { data: string }[] }[]) => {
+        receipts.find((r) => r.logs.length > 0)!.logs[0]!.data = '0x01'
+      },
+      /receiptsRoot/,
+    )
+  })
+
+  it('refuses a changed transaction and stores nothing of that block', async () => {
+    await expectRefusedThenRecovered(
+      'eth_getBlockByNumber',
+      (block: { transactions: Tx[] }) => {
+        block.transactions[1]!.input = '0x01'
+      },
+      /encodes to hash/,
+    )
+  })
+
+  it('refuses transactions in another order than transactionsRoot commits to', async () => {
+    // Each transaction still hashes to its own hash: only the root tells the order is not the block's.
+    await expectRefusedThenRecovered(
+      'eth_getBlockByNumber',
+      (block: { transactions: Tx[] }) => {
+        const [first, second] = [block.transactions[0]!, block.transactions[1]!]
+        block.transactions.splice(
+          0,
+          2,
+          { ...second, transactionIndex: '0x0' },
+          { ...first, transactionIndex: '0x1' },
+        )
+      },
+      /transactionsRoot/,
+    )
   })
 
   it('falls back to per-transaction receipts on a node without eth_getBlockReceipts', async () => {

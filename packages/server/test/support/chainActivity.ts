@@ -1,3 +1,5 @@
+import { type Hex, parseGwei, sha256 } from 'viem'
+import { mnemonicToAccount } from 'viem/accounts'
 import type { TestAnvil } from './anvil.js'
 
 const TOPIC = 'aa'.repeat(32)
@@ -109,3 +111,113 @@ export const CREATE2_FACTORY_INIT = '0x600a600a5f39600a5ff3365f5f375f365f5ff500'
 
 export const word = (value: bigint | string): `0x${string}` =>
   `0x${(typeof value === 'bigint' ? value.toString(16) : value.slice(2).toLowerCase()).padStart(64, '0')}`
+
+/** anvil's well-known development accounts, for transactions signed here rather than by anvil. */
+export const devAccount = (index: number) =>
+  mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: index })
+
+/** A 4844 blob of zeros: its KZG commitment and proof are both the point at infinity. */
+const ZERO_BLOB_SIDECAR = {
+  blob: `0x${'00'.repeat(131_072)}`,
+  commitment: `0xc0${'00'.repeat(47)}`,
+  proof: `0xc0${'00'.repeat(47)}`,
+} as const
+
+export type MinedTypes = { blockHash: Hex; txs: { type: string; hash: Hex; from: Hex }[] }
+
+/**
+ * Mines one block holding a transaction of every type to `to`: legacy with EIP-155, legacy
+ * without (v 27/28), EIP-2930 with an access list, EIP-1559 with input, EIP-4844 with one blob and
+ * EIP-7702 with an authorization. The ones signed here come from development accounts 10 to 13.
+ */
+export async function mineTransactionTypes(anvil: TestAnvil, to: Hex): Promise<MinedTypes> {
+  const accounts = await anvil.accounts()
+  const chainId = Number(await anvil.rpc<Hex>('eth_chainId'))
+  const nonce = async (address: Hex) =>
+    Number(await anvil.rpc<Hex>('eth_getTransactionCount', [address, 'pending']))
+  const fees = { maxFeePerGas: parseGwei('20'), maxPriorityFeePerGas: parseGwei('1') }
+  const txs: MinedTypes['txs'] = []
+  const send = async (type: string, from: Hex, hash: Promise<Hex>) => {
+    txs.push({ type, from: from.toLowerCase() as Hex, hash: await hash })
+  }
+  const signed = async (account: ReturnType<typeof devAccount>, tx: Record<string, unknown>) => {
+    const raw = await account.signTransaction({
+      to,
+      chainId,
+      nonce: await nonce(account.address),
+      ...tx,
+    } as Parameters<typeof account.signTransaction>[0])
+    await send(String(tx.type), account.address, anvil.rpc('eth_sendRawTransaction', [raw]))
+  }
+  const unprotected = devAccount(10)
+  const blobSender = devAccount(11)
+  const delegating = devAccount(12)
+  const authority = devAccount(13)
+  // anvil funds only the first ten development accounts.
+  for (const account of [unprotected, blobSender, delegating]) {
+    await anvil.rpc('anvil_setBalance', [account.address, '0x56bc75e2d63100000'])
+  }
+  await anvil.rpc('evm_setAutomine', [false])
+  try {
+    await send(
+      'legacy',
+      accounts[0]!,
+      anvil.rpc('eth_sendTransaction', [
+        { from: accounts[0], to, value: '0x11', gasPrice: '0x4a817c800', type: '0x0', data: word(7n) },
+      ]),
+    )
+    // No chain id: signed before EIP-155, v is 27 or 28.
+    await signed(unprotected, {
+      type: 'legacy',
+      chainId: undefined,
+      value: 2n,
+      gas: 60_000n,
+      gasPrice: parseGwei('20'),
+    })
+    await send(
+      'eip2930',
+      accounts[1]!,
+      anvil.rpc('eth_sendTransaction', [
+        {
+          from: accounts[1],
+          to,
+          value: '0x3',
+          gasPrice: '0x4a817c800',
+          type: '0x1',
+          accessList: [{ address: to, storageKeys: [word(0n), word(1n)] }],
+        },
+      ]),
+    )
+    await send(
+      'eip1559',
+      accounts[2]!,
+      anvil.rpc('eth_sendTransaction', [{ from: accounts[2], to, value: '0x4', data: '0xdeadbeef' }]),
+    )
+    await signed(blobSender, {
+      type: 'eip4844',
+      value: 5n,
+      gas: 100_000n,
+      ...fees,
+      maxFeePerBlobGas: parseGwei('20'),
+      blobVersionedHashes: [`0x01${sha256(ZERO_BLOB_SIDECAR.commitment).slice(4)}`],
+      sidecars: [ZERO_BLOB_SIDECAR],
+    })
+    const authorization = await authority.signAuthorization!({
+      chainId,
+      address: to,
+      nonce: await nonce(authority.address),
+    })
+    await signed(delegating, {
+      type: 'eip7702',
+      value: 6n,
+      gas: 200_000n,
+      ...fees,
+      authorizationList: [authorization],
+    })
+    await anvil.rpc('evm_mine')
+  } finally {
+    await anvil.rpc('evm_setAutomine', [true])
+  }
+  const receipt = await anvil.rpc<{ blockHash: Hex }>('eth_getTransactionReceipt', [txs[0]!.hash])
+  return { blockHash: receipt.blockHash, txs }
+}

@@ -3,16 +3,12 @@ import { BaseError } from '../../errors/BaseError.js'
 import type { NodeClient, RpcBatchResult } from '../NodeClient.js'
 import type { RpcBlock, RpcReceipt } from '../types.js'
 import { computeReceiptsRoot } from '../verify/computeReceiptsRoot.js'
+import { InconsistentNodeDataError } from '../verify/InconsistentNodeDataError.js'
+import { verifyTransactions } from '../verify/verifyTransactions.js'
+
+export { InconsistentNodeDataError }
 
 export type FetchedBlock = { block: RpcBlock; receipts: RpcReceipt[] }
-
-/** The node sent data that does not hash to what it claims; nothing of it may be stored. */
-export class InconsistentNodeDataError extends BaseError {
-  override readonly name = 'InconsistentNodeDataError'
-  constructor(message: string, details: Record<string, unknown>) {
-    super('NODE_DATA_INCONSISTENT', message, { status: 502, details })
-  }
-}
 
 /** A block the node does not have (yet): a head that moved backwards, or a lagging endpoint. */
 export class BlockNotFoundError extends BaseError {
@@ -44,9 +40,10 @@ export type ReceiptsMode = { perBlock: boolean }
 
 /**
  * Fetches blocks with full transactions and their receipts in one JSON-RPC batch, and checks each
- * against its own header: the block hash must be the hash of the header, the receipts must hash to
- * `receiptsRoot`, and their count must match the transactions. `mode.perBlock` is switched off for
- * good when the node turns out not to support eth_getBlockReceipts.
+ * against its own header: the block hash must be the hash of the header, the transactions must
+ * hash to `transactionsRoot`, the receipts to `receiptsRoot`, and their count must match.
+ * `mode.perBlock` is switched off for good when the node turns out not to support
+ * eth_getBlockReceipts.
  */
 export async function fetchBlocks(
   node: NodeClient,
@@ -102,7 +99,10 @@ export async function fetchBlocks(
   return fetched
 }
 
-/** Throws InconsistentNodeDataError unless the block and its receipts are what the header commits to. */
+/**
+ * Throws InconsistentNodeDataError unless the block, its transactions and its receipts are what
+ * the header commits to.
+ */
 export async function verifyBlock(block: RpcBlock, receipts: RpcReceipt[]): Promise<void> {
   const number = Number(block.number)
   const computed = computeBlockHash(block)
@@ -116,6 +116,7 @@ export async function verifyBlock(block: RpcBlock, receipts: RpcReceipt[]): Prom
       },
     )
   }
+  verifyTransactions(block, block.transactionsRoot)
   if (receipts.length !== block.transactions.length) {
     throw new InconsistentNodeDataError(
       `Block ${number}: ${receipts.length} receipts for ${block.transactions.length} transactions`,
@@ -134,7 +135,7 @@ export async function verifyBlock(block: RpcBlock, receipts: RpcReceipt[]): Prom
       )
     }
   }
-  const root = await computeReceiptsRoot(receipts)
+  const root = computeReceiptsRoot(receipts)
   if (root !== block.receiptsRoot) {
     throw new InconsistentNodeDataError(
       `Block ${number}: receipts hash to ${root}, the header says receiptsRoot ${block.receiptsRoot}`,
