@@ -20,9 +20,12 @@ export {
   computeBlockHash,
   ProofVerificationError,
   type Receipt,
+  type TransactionProof,
+  type VerifiedTransaction,
   verifyAccountProof,
   verifyBlockHeader,
   verifyReceiptProof,
+  verifyTransactionProof,
 } from './verify/index.js'
 export {
   type ClientOptions,

@@ -1,7 +1,8 @@
 /**
  * What the backend sent does not prove what it claims. `code` says which check failed:
- * BLOCK_HASH_MISMATCH, RECEIPT_PROOF_INVALID, ACCOUNT_PROOF_INVALID, STORAGE_PROOF_INVALID,
- * VALUE_MISMATCH.
+ * BLOCK_HASH_MISMATCH, RECEIPT_PROOF_INVALID, TRANSACTION_PROOF_INVALID, ACCOUNT_PROOF_INVALID,
+ * STORAGE_PROOF_INVALID, VALUE_MISMATCH, TRANSACTION_UNDECODABLE; and NOT_PROVABLE for what no
+ * proof can show.
  */
 export class ProofVerificationError extends Error {
   override readonly name = 'ProofVerificationError'

@@ -50,3 +50,14 @@ export type AccountProof = {
   accountProof: Hex[]
   storageProof: { key: Hex; value: Hex; proof: Hex[] }[]
 }
+
+/** What `GET /v1/proofs/transaction` answers: a transaction's bytes and the trie nodes above it. */
+export type TransactionProof = {
+  block: { number: number; hash: Hex }
+  transactionsRoot: Hex
+  index: number
+  /** The transaction as the trie holds it (its EIP-2718 envelope; RLP for a legacy one). */
+  transaction: Hex
+  /** Trie nodes from `transactionsRoot` down to the transaction, each RLP-encoded. */
+  proof: Hex[]
+}

@@ -1,7 +1,7 @@
-import { verifyMerkleProof } from '@ethereumjs/mpt'
 import { bytesToHex, fromRlp, hexToBytes, keccak256 } from 'viem'
 import type { Hex } from '../types.js'
 import { ProofVerificationError } from './ProofVerificationError.js'
+import { provenTrieValue } from './provenTrieValue.js'
 import { rlpQuantity } from './quantity.js'
 import type { AccountProof } from './types.js'
 
@@ -17,17 +17,9 @@ export type VerifiedAccount = {
   storage: Map<Hex, bigint>
 }
 
-async function prove(root: Hex, key: Hex, proof: readonly Hex[], code: string): Promise<Uint8Array | null> {
-  try {
-    return await verifyMerkleProof(
-      hexToBytes(keccak256(key)),
-      proof.map((node) => hexToBytes(node)),
-      { root: hexToBytes(root), useKeyHashing: false },
-    )
-  } catch (error) {
-    throw new ProofVerificationError(code, `the proof of ${key} does not lead to ${root}: ${String(error)}`)
-  }
-}
+/** State and storage tries are keyed by the keccak of the address or slot. */
+const prove = (root: Hex, key: Hex, proof: readonly Hex[], code: string): Promise<Uint8Array | null> =>
+  provenTrieValue(root, hexToBytes(keccak256(key)), proof, code)
 
 const word = (value: Hex): Hex => `0x${BigInt(value).toString(16).padStart(64, '0')}`
 

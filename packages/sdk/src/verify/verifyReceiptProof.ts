@@ -1,8 +1,8 @@
-import { verifyMerkleProof } from '@ethereumjs/mpt'
-import { bytesToHex, hexToBytes } from 'viem'
+import { bytesToHex } from 'viem'
 import type { Hex } from '../types.js'
 import { encodeReceipt, receiptKey } from './encodeReceipt.js'
 import { ProofVerificationError } from './ProofVerificationError.js'
+import { provenTrieValue } from './provenTrieValue.js'
 import type { Receipt } from './types.js'
 
 /**
@@ -15,19 +15,12 @@ export async function verifyReceiptProof(options: {
   receipt: Receipt
   proof: readonly Hex[]
 }): Promise<Receipt> {
-  let proven: Uint8Array | null
-  try {
-    proven = await verifyMerkleProof(
-      receiptKey(options.index),
-      options.proof.map((node) => hexToBytes(node)),
-      { root: hexToBytes(options.receiptsRoot), useKeyHashing: false },
-    )
-  } catch (error) {
-    throw new ProofVerificationError(
-      'RECEIPT_PROOF_INVALID',
-      `the proof does not lead to receiptsRoot: ${String(error)}`,
-    )
-  }
+  const proven = await provenTrieValue(
+    options.receiptsRoot,
+    receiptKey(options.index),
+    options.proof,
+    'RECEIPT_PROOF_INVALID',
+  )
   if (!proven)
     throw new ProofVerificationError('RECEIPT_PROOF_INVALID', `no receipt at index ${options.index}`)
   if (bytesToHex(proven) !== bytesToHex(encodeReceipt(options.receipt))) {
