@@ -1,12 +1,11 @@
-import { createMerkleProof } from '@ethereumjs/mpt'
-import { receiptKey } from '@wallet-backend/sdk/verify'
-import { bytesToHex, type Hex } from 'viem'
+import type { Hex } from 'viem'
 import { type FetchedBlock, fetchBlocks, type ReceiptsMode } from '../chain/follower/fetchBlocks.js'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { RpcReceipt } from '../chain/types.js'
 import { buildReceiptsTrie } from '../chain/verify/computeReceiptsRoot.js'
 import { BlockNotCanonicalError, IndexOutOfRangeError } from './errors.js'
 import type { StoredBlock } from './findStoredBlock.js'
+import { trieProof } from './trieProof.js'
 
 export type ReceiptProof = {
   block: { number: number; hash: Hex }
@@ -32,12 +31,11 @@ export async function proveReceipt(
   const [fetched] = (await fetchBlocks(node, [block.number], mode)) as [FetchedBlock]
   if (fetched.block.hash !== block.hash) throw new BlockNotCanonicalError(block.hash)
   const trie = await buildReceiptsTrie(fetched.receipts)
-  const proof = await createMerkleProof(trie, receiptKey(index))
   return {
     block: { number: block.number, hash: block.hash },
     receiptsRoot: block.header.receiptsRoot,
     index,
     receipt: fetched.receipts[index]!,
-    proof: proof.map((node) => bytesToHex(node)),
+    proof: await trieProof(trie, index),
   }
 }

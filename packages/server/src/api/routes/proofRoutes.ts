@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { type Hex, hexToBytes } from 'viem'
 import { findStoredBlock } from '../../proofs/findStoredBlock.js'
 import { proveReceipt } from '../../proofs/proveReceipt.js'
+import { proveTransaction } from '../../proofs/proveTransaction.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { AddressParam, BlockRef } from '../schemas/common.js'
@@ -51,7 +52,8 @@ export async function proofRoutes(app: FastifyInstance, context: AppContext): Pr
     },
   )
 
-  const ReceiptQuery = Type.Object({ block: Hash, index: Type.Integer({ minimum: 0, maximum: 1_000_000 }) })
+  // A receipt or a transaction: a block and a position in it.
+  const PositionQuery = Type.Object({ block: Hash, index: Type.Integer({ minimum: 0, maximum: 1_000_000 }) })
   app.get(
     '/proofs/receipt',
     {
@@ -59,7 +61,7 @@ export async function proofRoutes(app: FastifyInstance, context: AppContext): Pr
         tags: ['proofs'],
         summary: 'Proof of a receipt (status, gas, logs) against the receiptsRoot of a stored block',
         security,
-        querystring: ReceiptQuery,
+        querystring: PositionQuery,
         response: {
           200: Type.Object({
             block: BlockRef,
@@ -73,9 +75,40 @@ export async function proofRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const { block, index } = request.query as Static<typeof ReceiptQuery>
+      const { block, index } = request.query as Static<typeof PositionQuery>
       const runtime = context.runtime()
       return proveReceipt(runtime.node, await findStoredBlock(runtime.db, block), index)
+    },
+  )
+
+  app.get(
+    '/proofs/transaction',
+    {
+      schema: {
+        tags: ['proofs'],
+        summary:
+          'Proof of a transaction (sender, recipient, value, input) against the transactionsRoot of a stored block',
+        security,
+        querystring: PositionQuery,
+        response: {
+          200: Type.Object({
+            block: BlockRef,
+            transactionsRoot: Type.String(),
+            index: Type.Integer(),
+            transaction: Type.String({
+              description:
+                'The signed transaction as the trie holds it: its EIP-2718 envelope, or RLP for a legacy one',
+            }),
+            proof: Proof,
+          }),
+          ...errorResponses(400, 401, 404, 409, 429, 502, 503),
+        },
+      },
+    },
+    async (request) => {
+      const { block, index } = request.query as Static<typeof PositionQuery>
+      const runtime = context.runtime()
+      return proveTransaction(runtime.node, await findStoredBlock(runtime.db, block), index)
     },
   )
 
