@@ -1,4 +1,5 @@
 import type { LocalAccount } from 'viem'
+import { checkItemTransaction } from './checkItemTransaction.js'
 import { WalletBackendError } from './errors.js'
 import { solveProofOfWork } from './solveProofOfWork.js'
 import type { DeliveryItem, Filter, Hex, Interest, StateChange, Submission, Watch } from './types.js'
@@ -8,9 +9,11 @@ import {
   encodeReceipt,
   ProofVerificationError,
   type Receipt,
+  type TransactionProof,
   verifyAccountProof,
   verifyBlockHeader,
   verifyReceiptProof,
+  verifyTransactionProof,
 } from './verify/index.js'
 
 /** The WebSocket constructor to use: browsers and Node ≥ 22 have one; on Node 20 pass `ws`. */
@@ -164,6 +167,11 @@ export class WalletBackendClient {
     return this.#call('GET', `/v1/proofs/receipt?block=${blockHash}&index=${index}`)
   }
 
+  /** A Merkle-Patricia proof of the transaction at `index` of a stored block: its signed bytes. */
+  async transactionProof(blockHash: Hex, index: number): Promise<TransactionProof> {
+    return this.#call('GET', `/v1/proofs/transaction?block=${blockHash}&index=${index}`)
+  }
+
   /** An EIP-1186 proof of an interest's account and `slots` at a stored block. */
   async stateProof(
     address: Hex,
@@ -176,10 +184,11 @@ export class WalletBackendClient {
 
   /**
    * Checks an item against the chain instead of trusting the backend: its block header must hash
-   * to the item's block hash, and its receipt and log (`tx`, `log`) or its value (`state` of an
-   * account field or slot) must be proven against that header's roots. Returns the verified header;
-   * where the block hash itself is trusted from (a light client, a second node) is the caller's
-   * choice. View-call values cannot be proven without executing the EVM and are refused as such.
+   * to the item's block hash, and its receipt and log (`tx`, `log`), its transaction (`tx`: hash,
+   * sender, recipient, value, input) or its value (`state` of an account field or slot) must be
+   * proven against that header's roots. Returns the verified header; where the block hash itself
+   * is trusted from (a light client, a second node) is the caller's choice. View-call values cannot
+   * be proven without executing the EVM and are refused as such.
    */
   async verifyItem(item: DeliveryItem): Promise<BlockHeader> {
     if (!item.block) throw new ProofVerificationError('NOT_PROVABLE', `a ${item.kind} item names no block`)
@@ -204,8 +213,17 @@ export class WalletBackendClient {
             `log ${item.logIndex} differs from the proven receipt's`,
           )
         }
-      } else if (item.receipt && !same(encodeReceipt(item.receipt as Receipt), encodeReceipt(receipt))) {
-        throw new ProofVerificationError('VALUE_MISMATCH', 'the receipt differs from the proven one')
+      } else {
+        if (item.receipt && !same(encodeReceipt(item.receipt as Receipt), encodeReceipt(receipt))) {
+          throw new ProofVerificationError('VALUE_MISMATCH', 'the receipt differs from the proven one')
+        }
+        if (item.tx) {
+          const proven = await verifyTransactionProof(
+            header,
+            await this.transactionProof(item.block.hash, item.txIndex),
+          )
+          checkItemTransaction(item, proven)
+        }
       }
       return header
     }

@@ -1,12 +1,14 @@
 import {
+  type DeliveryItem,
   ProofVerificationError,
   type Receipt,
   verifyAccountProof,
   verifyBlockHeader,
   verifyReceiptProof,
+  verifyTransactionProof,
   type WalletBackendError,
 } from '@wallet-backend/sdk'
-import type { Hex } from 'viem'
+import { type Hex, parseTransaction, serializeTransaction } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TRANSFER_TOPIC } from '../../src/filters/compileFilter.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
@@ -14,11 +16,13 @@ import { startBackend, type TestBackend } from '../support/backend.js'
 import {
   deploy,
   deployTransferEmitter,
+  mineTransactionTypes,
   STORE_INIT,
   sendTransfer,
   waitForReceipt,
   word,
 } from '../support/chainActivity.js'
+import { startFaultyNode } from '../support/faultyNode.js'
 
 let anvil: TestAnvil
 let backend: TestBackend
@@ -132,6 +136,110 @@ describe('proofs a client checks instead of trusting the backend (on anvil)', ()
     expect(await code(verifyAccountProof(header.stateRoot, richer))).toBe('VALUE_MISMATCH')
   })
 
+  it('proves transactions of every type in one block, and the sender, value and input of tx items', async () => {
+    const store = await deploy(anvil, STORE_INIT)
+    await backend.synced()
+    const c = backend.client()
+    await c.putInterest(store, { filters: [{ code: 'all', args: [] }] })
+    const mined = await mineTransactionTypes(anvil, store)
+    await backend.synced()
+    const { header } = await c.block(mined.blockHash)
+    verifyBlockHeader(header, mined.blockHash)
+    const byHash = new Map(mined.txs.map((tx) => [tx.hash, tx]))
+    const types = new Set<string>()
+    for (let index = 0; index < mined.txs.length; index++) {
+      const proof = await c.transactionProof(mined.blockHash, index)
+      expect(proof.transactionsRoot).toBe(header.transactionsRoot)
+      const proven = await verifyTransactionProof(header, proof)
+      const sent = byHash.get(proven.hash)
+      expect(sent, `index ${index}`).toBeDefined()
+      expect(proven.from?.toLowerCase()).toBe(sent!.from)
+      expect(proven.transaction.type).toBe(sent!.type)
+      expect(proven.transaction.to?.toLowerCase()).toBe(store)
+      types.add(proven.transaction.type!)
+    }
+    expect(types).toEqual(new Set(['legacy', 'eip2930', 'eip1559', 'eip4844', 'eip7702']))
+
+    const items = (await atLeast(c, mined.txs.length)).filter((item) => item.block?.hash === mined.blockHash)
+    expect(items.map((item) => item.kind)).toEqual(Array(mined.txs.length).fill('tx'))
+    for (const item of items) expect((await c.verifyItem(item)).hash).toBe(mined.blockHash)
+    // What an item reports of its transaction is checked, not only its receipt.
+    const item = items.find((i) => i.tx?.input !== '0x')!
+    const lying = (tx: Record<string, unknown>): DeliveryItem => ({ ...item, tx: { ...item.tx, ...tx } })
+    expect(await code(c.verifyItem(lying({ value: '0xde0b6b3a7640000' })))).toBe('VALUE_MISMATCH')
+    expect(await code(c.verifyItem(lying({ from: accounts[5]!.toLowerCase() })))).toBe('VALUE_MISMATCH')
+    expect(await code(c.verifyItem(lying({ input: '0x' })))).toBe('VALUE_MISMATCH')
+    expect(await code(c.verifyItem(lying({ to: accounts[5]!.toLowerCase() })))).toBe('VALUE_MISMATCH')
+  })
+
+  it('catches a forged transaction, proof node, index or header', async () => {
+    const store = await deploy(anvil, STORE_INIT)
+    const hash = await anvil.rpc<Hex>('eth_sendTransaction', [{ from: accounts[0], to: store, value: '0x9' }])
+    await waitForReceipt(anvil, hash)
+    await backend.synced()
+    const c = backend.client()
+    const receipt = await anvil.rpc<{ blockHash: Hex; transactionIndex: Hex }>('eth_getTransactionReceipt', [
+      hash,
+    ])
+    const { header } = await c.block(receipt.blockHash)
+    const proof = await c.transactionProof(receipt.blockHash, Number(receipt.transactionIndex))
+    expect((await verifyTransactionProof(header, proof)).hash).toBe(hash)
+
+    const parsed = parseTransaction(proof.transaction)
+    const richer = serializeTransaction({ ...parsed, value: 10n ** 18n } as never)
+    expect(await code(verifyTransactionProof(header, { ...proof, transaction: richer }))).toBe(
+      'VALUE_MISMATCH',
+    )
+    const bent = proof.proof.map((node, i) =>
+      i === proof.proof.length - 1 ? (`${node.slice(0, -2)}00` as Hex) : node,
+    )
+    expect(await code(verifyTransactionProof(header, { ...proof, proof: bent }))).toBe(
+      'TRANSACTION_PROOF_INVALID',
+    )
+    expect(await code(verifyTransactionProof(header, { ...proof, index: proof.index + 1 }))).toMatch(
+      /TRANSACTION_PROOF_INVALID|VALUE_MISMATCH/,
+    )
+    const parent = (await c.block(header.parentHash)).header
+    expect(await code(verifyTransactionProof(parent, proof))).toBe('BLOCK_HASH_MISMATCH')
+  })
+
+  it('refuses to prove from a node answer that does not rebuild the stored transactionsRoot', async () => {
+    const faulty = await startFaultyNode(anvil.node.httpUrl)
+    const proxied = await startBackend(anvil, { 'node-url': [faulty.url] })
+    try {
+      const hash = await anvil.rpc<Hex>('eth_sendTransaction', [
+        { from: accounts[1], to: accounts[2], value: '0x1' },
+      ])
+      await waitForReceipt(anvil, hash)
+      await proxied.synced()
+      const { blockNumber, blockHash } = await anvil.rpc<{ blockNumber: Hex; blockHash: Hex }>(
+        'eth_getTransactionReceipt',
+        [hash],
+      )
+      const c = proxied.client()
+      faulty.tamper = (message, answer) => {
+        if (message.method !== 'eth_getBlockByNumber' || message.params[0] !== blockNumber) return
+        ;(answer.result as { transactions: { value: Hex }[] }).transactions[0]!.value = '0x2'
+        return answer
+      }
+      expect(await code(c.transactionProof(blockHash, 0))).toBe('NODE_DATA_INCONSISTENT')
+      faulty.tamper = undefined
+      expect(
+        (
+          await verifyTransactionProof(
+            (
+              await c.block(blockHash)
+            ).header,
+            await c.transactionProof(blockHash, 0),
+          )
+        ).hash,
+      ).toBe(hash)
+    } finally {
+      await proxied.stop()
+      await faulty.close()
+    }
+  })
+
   it('answers clear errors: unknown block, index out of range, not an interest, malformed', async () => {
     const c = backend.client()
     await c.signIn()
@@ -144,5 +252,28 @@ describe('proofs a client checks instead of trusting the backend (on anvil)', ()
     expect(await code(c.stateProof(accounts[3]!, head.hash))).toBe('INTEREST_NOT_FOUND')
     expect(await code(c.block('0x12' as Hex))).toBe('INVALID_REQUEST')
     expect(await code(c.receiptProof('0x12' as Hex, 0))).toBe('INVALID_REQUEST')
+    expect(await code(c.transactionProof(head.hash, 10_000))).toBe('INDEX_OUT_OF_RANGE')
+    expect(await code(c.transactionProof(`0x${'ab'.repeat(32)}`, 0))).toBe('BLOCK_NOT_FOUND')
+    const refusal = (promise: Promise<unknown>) =>
+      promise.then(
+        () => 'no error',
+        (error: WalletBackendError) => `${error.status} ${error.code}`,
+      )
+    for (const [block, index] of [
+      ['0x12', 0],
+      [head.hash, -1],
+      [head.hash, 'x'],
+      [head.hash, 1_000_001],
+      [head.hash, undefined],
+    ] as const) {
+      expect(await refusal(c.transactionProof(block as Hex, index as number)), `${block} ${index}`).toBe(
+        '400 INVALID_REQUEST',
+      )
+    }
+    const anonymous = await fetch(`${backend.service.url}/v1/proofs/transaction?block=${head.hash}&index=0`)
+    expect([anonymous.status, ((await anonymous.json()) as { code: string }).code]).toEqual([
+      401,
+      'SESSION_REQUIRED',
+    ])
   })
 })
