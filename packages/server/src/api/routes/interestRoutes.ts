@@ -28,7 +28,7 @@ const InterestBody = Type.Object(
   {
     filters: Type.Array(Filter, { maxItems: 1000 }),
     watches: Type.Optional(Type.Array(Watch, { maxItems: 1000, description: 'Contract state to watch' })),
-    startBlock: Type.Optional(Type.Integer({ minimum: 0 })),
+    startBlock: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     abi: Type.Optional(
       Type.Array(Type.Unknown(), { maxItems: 500, description: 'ABI to decode matches with' }),
     ),

@@ -45,7 +45,7 @@ function precondition(request: FastifyRequest): { etag: string } | { absent: tru
   return undefined
 }
 
-const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1 }) })
+const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) })
 
 /**
  * The client's end-to-end encrypted wallet state (DESIGN §7): opaque bytes the server never
