@@ -193,4 +193,51 @@ describe('the client API under hostile input, signed in (fuzz, on a live backend
     })
     expect(interests.status).toBe(200)
   }, 120_000)
+
+  it('answers the admin API with hostile queries and bodies with a success or a 4xx with a code, never a 5xx', async () => {
+    const adminRequest = fc.oneof(
+      fc.tuple(hostile, hostile, hostile, hostile).map(([limit, stage, prefix, seen]) => ({
+        method: 'GET',
+        path: `/clients?limit=${String(limit)}&stage=${String(stage)}&idPrefix=${encodeURIComponent(String(prefix))}&seenBefore=${encodeURIComponent(String(seen))}`,
+      })),
+      address.map((id) => ({ method: 'GET', path: `/clients/${encodeURIComponent(id)}` })),
+      fc
+        .tuple(address, fc.oneof(fc.record({ plan: hostile }, { requiredKeys: [] }), hostile))
+        .map(([id, body]) => ({ method: 'PUT', path: `/clients/${encodeURIComponent(id)}/plan`, body })),
+      fc
+        .tuple(fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('default', 'x'.repeat(300))), hostile)
+        .map(([name, body]) => ({ method: 'PUT', path: `/plans/${encodeURIComponent(name)}`, body })),
+      fc
+        .tuple(
+          fc.constantFrom('default', 'other'),
+          fc.dictionary(
+            fc.constantFrom(
+              'interests',
+              'filtersPerInterest',
+              'backlogItems',
+              'costPerSecond',
+              'costBurst',
+              'streams',
+            ),
+            hostile,
+          ),
+        )
+        .map(([name, body]) => ({ method: 'PUT', path: `/plans/${name}`, body })),
+      fc.oneof(fc.record({ level: hostile }, { requiredKeys: [] }), hostile).map((body) => ({
+        method: 'PUT',
+        path: '/log-level',
+        body,
+      })),
+    )
+    await fc.assert(
+      fc.asyncProperty(adminRequest, async (r: { method: string; path: string; body?: unknown }) => {
+        const response = await backend.admin(r.method, r.path, r.body)
+        const text = await response.text()
+        expect(response.status, `${r.method} ${r.path} → ${text.slice(0, 300)}`).toBeLessThan(500)
+        if (response.status >= 400) expect(typeof JSON.parse(text).code).toBe('string')
+      }),
+      { numRuns: 300 },
+    )
+    expect(backend.service.lifecycle.state).toBe('live')
+  }, 120_000)
 })

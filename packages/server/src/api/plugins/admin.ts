@@ -44,7 +44,12 @@ const PlanName = Type.String({ pattern: PLAN_NAME.source })
 const PlanBody = Type.Object({ plan: PlanName }, { additionalProperties: false })
 const PlanParams = Type.Object({ name: PlanName })
 const Quotas = Type.Object(
-  Object.fromEntries(PLAN_QUOTAS.map((quota) => [quota, Type.Optional(Type.Integer({ minimum: 0 }))])),
+  Object.fromEntries(
+    PLAN_QUOTAS.map((quota) => [
+      quota,
+      Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    ]),
+  ),
   { additionalProperties: false },
 )
 const Limits = Type.Object(Object.fromEntries(PLAN_QUOTAS.map((quota) => [quota, Type.Integer()])))
