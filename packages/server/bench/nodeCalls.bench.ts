@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import type { WalletBackendClient } from '@wallet-backend/sdk'
-import { createPublicClient, http, parseAbiItem } from 'viem'
 import { loadConfig } from '../src/config/loadConfig.js'
 import { createLogger } from '../src/observability/createLogger.js'
 import { Service } from '../src/service/Service.js'
@@ -12,7 +12,6 @@ import { type FaultyNode, startFaultyNode } from '../test/support/faultyNode.js'
 import { tokenWatchers } from './support/tokenWatchers.js'
 
 const POLL_MS = 1_000
-const TRANSFER_EVENT = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Node calls per block while one transfer is mined every poll interval, over `blocks` blocks. */
@@ -84,29 +83,28 @@ export async function runNodeCallsBench(options: { quick: boolean }): Promise<Re
       await service.stop()
     }
 
-    const unwatch: (() => void)[] = []
-    let logsSeen = 0
-    const addPollers = (n: number) => {
-      for (let i = 0; i < n; i++) {
-        const client = createPublicClient({ transport: http(proxy.url), pollingInterval: POLL_MS })
-        unwatch.push(
-          client.watchContractEvent({
-            address: token,
-            abi: [TRANSFER_EVENT],
-            eventName: 'Transfer',
-            onLogs: (logs) => {
-              logsSeen += logs.length
-            },
-          }),
-        )
-      }
+    const pollers = new Worker(new URL('./support/pollingWallets.worker.mjs', import.meta.url), {
+      workerData: { url: proxy.url, token, pollMs: POLL_MS },
+    })
+    const ask = <T>(message: { type: string; count?: number }, answer: string) =>
+      new Promise<T>((resolve) => {
+        const onMessage = (reply: { type: string } & T) => {
+          if (reply.type !== answer) return
+          pollers.off('message', onMessage)
+          resolve(reply)
+        }
+        pollers.on('message', onMessage)
+        pollers.postMessage(message)
+      })
+    try {
+      await ask({ type: 'add', count: 1 }, 'added')
+      figures.pollingWith1Client = await callsPerBlock(anvil, proxy, token, blocks)
+      await ask({ type: 'add', count: many - 1 }, 'added')
+      figures.pollingWith1000Clients = await callsPerBlock(anvil, proxy, token, blocks)
+      figures.pollingLogsSeen = (await ask<{ logsSeen: number }>({ type: 'logsSeen' }, 'logsSeen')).logsSeen
+    } finally {
+      await pollers.terminate()
     }
-    addPollers(1)
-    figures.pollingWith1Client = await callsPerBlock(anvil, proxy, token, blocks)
-    addPollers(many - 1)
-    figures.pollingWith1000Clients = await callsPerBlock(anvil, proxy, token, blocks)
-    for (const stop of unwatch) stop()
-    figures.pollingLogsSeen = logsSeen
     figures.ratioPollingToBackendWith1000Clients =
       Math.round((figures.pollingWith1000Clients / figures.backendWith1000Clients) * 10) / 10
   } finally {

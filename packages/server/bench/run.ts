@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util'
 import { runWalletStateBench } from '../../wallet-state/bench/walletState.bench.js'
 import { runAbuseBench } from './abuse.bench.js'
 import { runCatchUpBench } from './catchUp.bench.js'
+import { runContractStateBench } from './contractState.bench.js'
+import { runFailoverBench } from './failover.bench.js'
 import { runLatencyBench } from './latency.bench.js'
 import { runMatchingBench } from './matching.bench.js'
 import { runMemoryBench } from './memory.bench.js'
@@ -46,8 +48,11 @@ results.latency = await timed('latency', () =>
   runLatencyBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
 )
 results.nodeCalls = await timed('nodeCalls', () => runNodeCallsBench({ quick }))
+results.contractState = await timed('contractState', () => runContractStateBench({ quick }))
 results.memory = await timed('memory', () => runMemoryBench({ quick }))
 results.abuse = await timed('abuse', () => runAbuseBench({ quick }))
+if (databaseUrl) results.failover = await timed('failover', () => runFailoverBench({ quick, databaseUrl }))
+else console.error('bench: failover skipped — it needs PostgreSQL (TEST_DATABASE_URL or --database-url)')
 results.walletState = {
   ...(await runWalletStateBench({ quick })),
   ...(await runWalletStateHttpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })),

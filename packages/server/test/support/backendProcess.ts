@@ -65,6 +65,9 @@ export function backendProcess(options: BackendProcessOptions): BackendProcess {
     },
     unexpectedExits,
     start: async () => {
+      // A second process on the same port would fail to listen while the first one lost its handle.
+      if (child && child.exitCode === null && child.signalCode === null)
+        throw new Error('the backend is already running; kill or stop it first')
       const log = options.logFile && options.logFile !== 'stderr' ? openSync(options.logFile, 'a') : undefined
       const output = options.logFile === 'stderr' ? 'inherit' : (log ?? 'ignore')
       const spawned = spawn(
