@@ -1,13 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { DeliveryItem, Stream } from '@wallet-backend/sdk'
+import { type DeliveryItem, type Stream, WalletBackendClient } from '@wallet-backend/sdk'
 import type { Hex } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import type { HealthReport } from '../../src/api/schemas/Health.js'
 import { freePort } from '../../src/chain/node/freePort.js'
 import { TRANSFER_TOPIC } from '../../src/filters/compileFilter.js'
 import { openStorage } from '../../src/storage/openStorage.js'
+import { adminRequest } from '../support/adminRequest.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
 import { startBackend, type TestBackend } from '../support/backend.js'
 import { type BackendProcess, backendProcess } from '../support/backendProcess.js'
@@ -167,6 +170,45 @@ run(
       expect(streamed.map(keyOf)).toEqual(wanted)
       const queued = await second.everything(client)
       expect(queued.map(keyOf)).toEqual(wanted)
+    })
+    it('an admin stage change and a dormant client’s return through the standby are carried out by the leader', async () => {
+      const instances = [
+        { url: second.service.url, dataDir: second.dataDir },
+        { url: first.url, dataDir: firstDir },
+      ]
+      const roles = await Promise.all(instances.map(async (i) => (await healthOf(i.url)).leadership?.role))
+      const standby = instances[roles.indexOf('standby')]!
+      const wallet = new WalletBackendClient({
+        url: standby.url,
+        account: privateKeyToAccount(generatePrivateKey()),
+        WebSocket: WebSocket as never,
+      })
+      const { clientId } = await wallet.signIn()
+      const from = await anvil.blockNumber()
+      await wallet.putInterest(token, { filters: [{ code: 'logs', args: [TRANSFER_TOPIC] }] })
+      await transfers(1)
+      await waitUntil(
+        async () => (await wallet.deliveries({ after: 0, limit: 10 })).items.length === 1,
+        20_000,
+        'a log',
+      )
+      // Dormant by the admin API of the standby: the leader takes the client out of its indexes.
+      const dormant = await adminRequest(standby.url, standby.dataDir, 'POST', `/clients/${clientId}/dormant`)
+      expect(dormant.status).toBe(200)
+      expect(await dormant.json()).toEqual({ stage: 'dormant' })
+      await transfers(2)
+      const latest = (await anvil.block('latest')).hash
+      await waitUntil(async () => (await healthOf(standby.url)).head?.hash === latest, 20_000, 'the head')
+      const missed = (await logsOfNode(from)).slice(1)
+      expect(missed).toHaveLength(2)
+      // Its next request, to the standby, wakes it through the leader: a gap instead of the two logs.
+      const items = (await wallet.deliveries({ after: 0, limit: 10 })).items
+      expect(items.map((i) => i.kind)).toEqual(['log', 'gap'])
+      const gap = items[1]!.data as { fromBlock: number; toBlock: number }
+      for (const key of missed) {
+        const block = Number(key.split(':')[0])
+        expect(gap.fromBlock <= block && block <= gap.toBlock).toBe(true)
+      }
     })
   },
 )
