@@ -66,17 +66,13 @@ export class LeaderElection {
     clearTimeout(this.#timer)
     await this.#running
     if (this.#role.kind === 'leader') await this.#depose('stopping')
-    const session = this.#session
-    this.#session = undefined
-    await session?.close()
+    await this.#closeSession()
   }
 
   /** Called when a commit found its term over: gives up the lock, and stands by. */
   async resign(reason: string): Promise<void> {
     if (this.#role.kind !== 'leader') return
-    const session = this.#session
-    this.#session = undefined
-    await session?.close()
+    await this.#closeSession()
     await this.#depose(reason)
     this.#schedule(this.#options.retryMs)
   }
@@ -113,9 +109,7 @@ export class LeaderElection {
         { err: error },
         'leader election: cannot reach the database or take office; trying again',
       )
-      const session = this.#session
-      this.#session = undefined
-      await session?.close()
+      await this.#closeSession()
       if (this.#role.kind === 'leader') await this.#depose(this.#lastError)
     }
   }
@@ -139,10 +133,16 @@ export class LeaderElection {
     } catch (error) {
       if (this.#session !== session) return
       this.#log.error({ err: error }, 'the lock session does not answer: stepping down')
-      this.#session = undefined
-      await session.close()
+      await this.#closeSession()
       await this.#depose(`lock session lost: ${(error as Error).message}`)
     }
+  }
+
+  /** Forgets the lock session before closing it, so that its `lost` is not taken for a loss. */
+  async #closeSession(): Promise<void> {
+    const session = this.#session
+    this.#session = undefined
+    await session?.close()
   }
 
   async #openSession(open: () => Promise<DedicatedSession>): Promise<DedicatedSession> {
