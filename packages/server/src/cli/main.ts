@@ -2,6 +2,7 @@ import { ConfigError } from '../config/ConfigError.js'
 import { loadConfig, redactConfig } from '../config/loadConfig.js'
 import { writeCrashRecord } from '../lifecycle/writeCrashRecord.js'
 import { createLogger } from '../observability/createLogger.js'
+import { DataDirExposedError } from '../service/prepareDataDir.js'
 import { Service } from '../service/Service.js'
 import { VERSION } from '../version.js'
 import { helpText } from './helpText.js'
@@ -49,7 +50,14 @@ async function runStart(
   logging: ReturnType<typeof createLogger>,
 ): Promise<number> {
   const announce = (line: string) => process.stderr.write(`${line}\n`)
-  const service = await Service.start({ config, logging, announce })
+  let service: Service
+  try {
+    service = await Service.start({ config, logging, announce })
+  } catch (error) {
+    if (!(error instanceof DataDirExposedError)) throw error
+    announce(`wallet-backend cannot start: ${error.message}`)
+    return 1
+  }
   logging.logger.info({ config: redactConfig(config) }, 'configuration')
 
   const crash = (error: unknown) => {

@@ -30,8 +30,9 @@ export function writeCrashRecord(dataDir: string, error: unknown, context: Recor
     ...context,
   }
   const dir = join(dataDir, 'crash')
-  mkdirSync(dir, { recursive: true })
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
   const path = join(dir, `crash-${time.replace(/[:.]/g, '-')}-${process.pid}.json`)
-  writeFileSync(path, JSON.stringify(record, null, 2))
+  // Crash records carry configuration and recent errors: for the operator only.
+  writeFileSync(path, JSON.stringify(record, null, 2), { mode: 0o600 })
   return path
 }

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -44,6 +43,7 @@ import { SubmissionTracker } from '../submissions/SubmissionTracker.js'
 import { VERSION } from '../version.js'
 import { connectNode, type NodeConnection } from './connectNode.js'
 import { connectStorage, type StorageConnection } from './connectStorage.js'
+import { prepareDataDir } from './prepareDataDir.js'
 import { readOrCreateAdminToken } from './readOrCreateAdminToken.js'
 import { standbyRuntime } from './standbyRuntime.js'
 
@@ -154,7 +154,7 @@ export class Service {
   }
 
   async #listen(): Promise<void> {
-    mkdirSync(this.dataDir, { recursive: true })
+    prepareDataDir(this.dataDir)
     const context: AppContext = {
       config: this.config,
       logger: this.logger,

@@ -3,6 +3,7 @@ import { PGlite, types as pgliteTypes } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { PGliteDialect } from './drivers/PGliteDialect.js'
+import { PrivateNodeFS } from './drivers/PrivateNodeFS.js'
 import { isStorageUnavailable, StorageUnavailableError } from './StorageUnavailableError.js'
 import type { DB } from './schema.js'
 
@@ -50,9 +51,11 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
 }
 
 async function openPGlite(options: { dataDir: string } | { loadDataDir: Blob }): Promise<Storage> {
-  if ('dataDir' in options) mkdirSync(options.dataDir, { recursive: true })
+  if ('dataDir' in options) mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
   const instance = new PGlite({
-    ...('dataDir' in options ? { dataDir: options.dataDir } : { loadDataDir: options.loadDataDir }),
+    ...('dataDir' in options
+      ? { fs: new PrivateNodeFS(options.dataDir) }
+      : { loadDataDir: options.loadDataDir }),
     parsers: { [pgliteTypes.INT8]: (value: string) => Number(value) },
   })
   await instance.waitReady

@@ -8,7 +8,8 @@ const bin = fileURLToPath(new URL('../../bin/wallet-backend.mjs', import.meta.ur
 export type BackendProcessOptions = {
   dataDir: string
   port: number
-  nodeUrl: string
+  /** The node to follow; the embedded anvil in the data directory when omitted. */
+  nodeUrl?: string
   /** More CLI flags, appended after the ones this helper sets. */
   flags?: string[]
   /** Where the backend's stdout and stderr go (appended), or 'stderr' for this process's stderr; discarded when omitted. */
@@ -79,8 +80,7 @@ export function backendProcess(options: BackendProcessOptions): BackendProcess {
           options.dataDir,
           '--port',
           String(options.port),
-          '--node-url',
-          options.nodeUrl,
+          ...(options.nodeUrl !== undefined ? ['--node-url', options.nodeUrl] : []),
           ...(options.flags ?? []),
         ],
         { stdio: ['ignore', options.logFile === 'stderr' ? 'ignore' : output, output] },

@@ -75,7 +75,7 @@ export function ensureChainId(dataDir: string, chainId: number): { pinned: boole
   const file = join(dataDir, 'chain.json')
   const pin = readPin(file)
   if (pin === undefined) {
-    mkdirSync(dataDir, { recursive: true })
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
     const record: ChainPin = { chainId, pinnedAt: new Date().toISOString() }
     writeFileAtomicSync(file, `${JSON.stringify(record, null, 2)}\n`)
     return { pinned: true, file }

@@ -159,7 +159,7 @@ export async function spawnAnvil(options: SpawnAnvilOptions): Promise<SpawnedAnv
   const host = options.host ?? '127.0.0.1'
   const log = options.logger?.child({ component: 'anvil' })
   const files = anvilFiles(dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   await reapOrphanAnvil(files.pid, files.exitDump, { logger: log })
   const loadFrom = await recoverAnvilState(files, log)
   for (let attempt = 1; ; attempt++) {
@@ -233,6 +233,7 @@ async function launch(
     writeFileSync(
       files.pid,
       `${JSON.stringify({ pid: child.pid, port, startedAt: new Date().toISOString() })}\n`,
+      { mode: 0o600 },
     )
   }
 

@@ -8,7 +8,7 @@ import { dirname } from 'node:path'
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`
-  const file = await open(temporary, 'w')
+  const file = await open(temporary, 'w', 0o600)
   try {
     await file.writeFile(data)
     await file.sync()
@@ -28,7 +28,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 /** `writeFileAtomic` for callers that cannot wait (a start-up check that must finish in line). */
 export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
   const temporary = `${path}.${process.pid}.tmp`
-  const fd = openSync(temporary, 'w')
+  const fd = openSync(temporary, 'w', 0o600)
   try {
     writeFileSync(fd, data)
     fsyncSync(fd)
