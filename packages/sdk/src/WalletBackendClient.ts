@@ -87,21 +87,34 @@ export class WalletBackendClient {
       message: string
       registration: { required: boolean; difficulty: number }
     }>('POST', '/v1/auth/challenge', { address: this.account.address }, false)
+    // The message is the server's, naming the origin it announces; it is signed as it is.
     const signature = await this.account.signMessage({ message: challenge.message })
-    const proofOfWork = challenge.registration.required
-      ? solveProofOfWork(challenge.nonce, this.account.address, challenge.registration.difficulty)
-      : undefined
-    const session = await this.#call<{
-      token: string
-      expiresAt: string
-      clientId: Hex
-      registered: boolean
-    }>(
-      'POST',
-      '/v1/auth/session',
-      { message: challenge.message, signature, ...(proofOfWork !== undefined ? { proofOfWork } : {}) },
-      false,
-    )
+    const redeem = (difficulty: number | undefined) => {
+      const proofOfWork =
+        difficulty === undefined
+          ? undefined
+          : solveProofOfWork(challenge.nonce, this.account.address, difficulty)
+      return this.#call<{ token: string; expiresAt: string; clientId: Hex; registered: boolean }>(
+        'POST',
+        '/v1/auth/session',
+        { message: challenge.message, signature, ...(proofOfWork !== undefined ? { proofOfWork } : {}) },
+        false,
+      )
+    }
+    let difficulty = challenge.registration.required ? challenge.registration.difficulty : undefined
+    let session: Awaited<ReturnType<typeof redeem>>
+    for (let attempt = 1; ; attempt++) {
+      try {
+        session = await redeem(difficulty)
+        break
+      } catch (error) {
+        // Registration is priced when redeemed: in a burst the server asks more of the same nonce.
+        const raised =
+          error instanceof WalletBackendError && error.code === 'PROOF_OF_WORK_RAISED' && attempt < 4
+        if (!raised) throw error
+        difficulty = Number(error.details?.difficulty)
+      }
+    }
     this.#token = session.token
     this.#expiresAt = Date.parse(session.expiresAt)
     return { clientId: session.clientId, registered: session.registered }

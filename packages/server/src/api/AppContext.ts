@@ -56,6 +56,8 @@ export type AppContext = {
   /** The runtime, or a NotReadyError (503 with Retry-After) while the service is still connecting. */
   runtime(): Runtime
   config: Config
+  /** The origin clients reach this instance at (`--public-url`, else the listening URL): sign-in messages name it. */
+  publicOrigin(): string
   logger: Logger
   metrics: Registry
   lifecycle: Lifecycle

@@ -16,6 +16,7 @@ export type Config = {
   dataDir: string
   databaseUrl: string | undefined
   advertiseUrl: string | undefined
+  publicUrl: string | undefined
   leaderRetryMs: number
   databasePoolSize: number
   nodeUrls: string[]
@@ -125,6 +126,16 @@ function checkUrl(value: string, protocols: string[]): void {
   }
 }
 
+function checkOrigin(value: string): void {
+  checkUrl(value, ['http:', 'https:'])
+  const url = new URL(value)
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '') {
+    throw new TypeError(
+      `"${redactUrl(value)}" must be an origin only (scheme, host, port), like ${url.origin}`,
+    )
+  }
+}
+
 /** Hides passwords and query strings (API keys of hosted nodes live there) before a URL is shown. */
 export function redactUrl(value: string): string {
   try {
@@ -178,7 +189,7 @@ export const SETTINGS = [
     flag: 'data-dir',
     env: 'WALLET_BACKEND_DATA_DIR',
     description:
-      'Directory for the embedded database, the embedded node, the pinned chain id, the admin token and crash records.',
+      'Directory for the embedded database, the embedded node, the pinned chain id, the admin token and crash records. Created with mode 0700; an existing one that other users can enter is refused at start.',
     allowed: 'a directory path',
     default: '.data',
     parse: text(),
@@ -202,6 +213,16 @@ export const SETTINGS = [
     allowed: 'an http:// or https:// URL, or empty for the listening URL',
     default: undefined,
     parse: optionalText((value) => checkUrl(value, ['http:', 'https:'])),
+  }),
+  define({
+    key: 'publicUrl',
+    flag: 'public-url',
+    env: 'WALLET_BACKEND_PUBLIC_URL',
+    description:
+      'The origin clients reach the service at (behind a proxy or load balancer, the public one): sign-in messages name it as their domain and URI, and a signed message for any other origin is refused. By default the URL it listens on, which fits local use only. Give every instance of a deployment the same one.',
+    allowed: 'an http:// or https:// URL with no path, query or fragment, or empty for the listening URL',
+    default: undefined,
+    parse: optionalText(checkOrigin),
   }),
   define({
     key: 'leaderRetryMs',

@@ -166,6 +166,7 @@ export class Service {
       transitions: this.#transitions,
       limiter: this.#limiter,
       health: () => this.health(),
+      publicOrigin: () => new URL(this.config.publicUrl ?? this.url).origin,
       leadership: () => {
         const role = this.#election?.role
         if (!role || !this.#election) throw new NotReadyError(this.lifecycle.state)

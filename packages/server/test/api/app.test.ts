@@ -39,6 +39,7 @@ beforeAll(async () => {
     leadership: () => {
       throw new NotReadyError('starting')
     },
+    publicOrigin: () => 'http://127.0.0.1',
     health: () => ({
       ...lifecycle.snapshot(),
       reason: lifecycle.snapshot().reason ?? '',

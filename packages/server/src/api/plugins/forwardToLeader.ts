@@ -15,8 +15,8 @@ declare module 'fastify' {
 
 /** Carries the term's secret from a standby to the leader: only instances can read it, from the database. */
 export const FORWARDED_HEADER = 'x-wallet-backend-forwarded'
-/** The host the client called: sign-in messages name it, and the leader checks them against it. */
-const FORWARDED_HOST_HEADER = 'x-wallet-backend-forwarded-host'
+/** The origin of the instance the client called: sign-in messages name it, and the leader checks them against it. */
+const FORWARDED_ORIGIN_HEADER = 'x-wallet-backend-forwarded-origin'
 const REQUEST_HEADERS = ['authorization', 'content-type', 'if-match', 'if-none-match', 'user-agent']
 const RESPONSE_HEADERS = ['content-type', 'retry-after', 'etag', 'location', 'cache-control']
 
@@ -38,8 +38,6 @@ export function forwardToLeader(app: FastifyInstance, context: AppContext): void
       throw new NoLeaderError('the instance this was forwarded to no longer leads')
     }
     request.forwarded = true
-    const host = request.headers[FORWARDED_HOST_HEADER]
-    if (typeof host === 'string') request.headers.host = host
   })
   app.addHook('preHandler', async (request, reply) => {
     if (!request.routeOptions.config.leaderOnly || request.forwarded) return
@@ -55,6 +53,16 @@ export function forwardToLeader(app: FastifyInstance, context: AppContext): void
   })
 }
 
+/**
+ * The origin a sign-in message must name: this instance's, or for a request a standby forwarded
+ * (authenticated by the term's secret), the standby's — the client signed what the standby issued.
+ * Never the request's `Host`, which the client chooses.
+ */
+export function publicOriginOf(request: FastifyRequest, context: AppContext): string {
+  const forwarded = request.forwarded ? request.headers[FORWARDED_ORIGIN_HEADER] : undefined
+  return typeof forwarded === 'string' ? forwarded : context.publicOrigin()
+}
+
 /** Sends `request` (as validated here) to the leader; a leader out of reach is a 503 to retry. */
 export async function sendToLeader(
   context: AppContext,
@@ -64,7 +72,7 @@ export async function sendToLeader(
   if (leadership.kind === 'leader') throw new Error('sendToLeader called on the leader')
   if (!leadership.url || !leadership.secret) throw new NoLeaderError('no leader has been elected yet')
   const headers = new Headers({ [FORWARDED_HEADER]: leadership.secret, 'x-request-id': request.id })
-  if (typeof request.headers.host === 'string') headers.set(FORWARDED_HOST_HEADER, request.headers.host)
+  headers.set(FORWARDED_ORIGIN_HEADER, context.publicOrigin())
   for (const name of REQUEST_HEADERS) {
     const value = request.headers[name]
     if (typeof value === 'string') headers.set(name, value)

@@ -1,14 +1,22 @@
 import { randomBytes } from 'node:crypto'
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { getAddress, type Hex, hexToBytes, isAddress, recoverMessageAddress } from 'viem'
 import { createSiweMessage, parseSiweMessage } from 'viem/siwe'
+import {
+  askedBits,
+  challengeIsLive,
+  consumeChallenge,
+  issueChallenge,
+} from '../../clients/auth/challengeStore.js'
+import { checkSiweMessage } from '../../clients/auth/checkSiweMessage.js'
 import { AuthError } from '../../clients/auth/errors.js'
-import { verifyProofOfWork } from '../../clients/auth/proofOfWork.js'
+import { judgeRegistrationProof } from '../../clients/auth/proofOfWork.js'
 import { RegistrationDifficulty } from '../../clients/auth/RegistrationDifficulty.js'
 import { createSession, deleteSession } from '../../clients/auth/sessionStore.js'
 import { wakeClient } from '../../clients/lifecycle/clientStages.js'
 import type { AppContext } from '../AppContext.js'
+import { publicOriginOf } from '../plugins/forwardToLeader.js'
 import { requireSession, sessionOf, touchClient, withinBacklog } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 
@@ -44,10 +52,15 @@ const SessionResponse = Type.Object({
 })
 
 const CHALLENGE_TTL_MS = 5 * 60_000
+/** Clock difference tolerated between the instance that issued a challenge and the one redeeming it. */
+const MAX_CLOCK_SKEW_MS = 60_000
+const STATEMENT = 'Sign in to the wallet backend with this client key.'
 
-function origin(request: FastifyRequest): { domain: string; uri: string } {
-  const domain = request.headers.host ?? 'localhost'
-  return { domain, uri: `${request.protocol}://${domain}` }
+const proofOfWorkRefusal = {
+  PROOF_OF_WORK_REQUIRED: (bits: number) => `a new client must send a proof of work of ${bits} bits`,
+  PROOF_OF_WORK_INVALID: (bits: number) => `proof of work does not meet the difficulty of ${bits} bits`,
+  PROOF_OF_WORK_RAISED: (bits: number) =>
+    `registrations surged since the challenge: send a proof of work of ${bits} bits for the same message`,
 }
 
 /**
@@ -75,32 +88,30 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
     async (request) => {
       const { address } = request.body as Static<typeof ChallengeBody>
       const { db, chainId } = context.runtime()
-      // The difficulty asked travels inside the (server-issued, stored) nonce, so the answer is
-      // judged by what was asked even if the rate changes meanwhile.
+      // The difficulty asked travels inside the (server-issued, stored) nonce; at redemption the
+      // higher of it and the difficulty then applies.
       const bits = difficulty.current()
       const nonce = `${bits}x${randomBytes(16).toString('hex')}`
       const issuedAt = new Date()
       const expiresAt = new Date(issuedAt.getTime() + CHALLENGE_TTL_MS)
       const addressBytes = hexToBytes(address as Hex)
-      await db.deleteFrom('auth_challenges').where('expires_at', '<', issuedAt).execute()
-      await db
-        .insertInto('auth_challenges')
-        .values({ nonce, address: addressBytes, expires_at: expiresAt })
-        .execute()
+      await issueChallenge(db, nonce, addressBytes, issuedAt, expiresAt)
       const known = await db
         .selectFrom('clients')
         .select('id')
         .where('id', '=', addressBytes)
         .executeTakeFirst()
+      const origin = new URL(publicOriginOf(request, context))
       const message = createSiweMessage({
-        ...origin(request),
+        domain: origin.host,
+        uri: origin.origin,
         address: getAddress(address),
         chainId,
         nonce,
         version: '1',
         issuedAt,
         expirationTime: expiresAt,
-        statement: 'Sign in to the wallet backend with this client key.',
+        statement: STATEMENT,
       })
       return {
         nonce,
@@ -135,44 +146,57 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
         throw new AuthError('INVALID_SIWE_MESSAGE', 'message lacks a nonce or an address')
       }
       const address = fields.address.toLowerCase() as Hex
-      const challenge = await db
-        .deleteFrom('auth_challenges')
-        .where('nonce', '=', fields.nonce)
-        .where('expires_at', '>', new Date())
-        .returning(['address'])
-        .executeTakeFirst()
-      if (
-        !challenge ||
-        Buffer.compare(Buffer.from(challenge.address), Buffer.from(hexToBytes(address))) !== 0
-      ) {
-        throw new AuthError(
+      const id = hexToBytes(address)
+      const nonce = fields.nonce
+      const unknownChallenge = () =>
+        new AuthError(
           'CHALLENGE_UNKNOWN',
           'Unknown, used or expired nonce for this address; get a new challenge',
         )
-      }
-      const { domain } = origin(request)
-      if (fields.domain !== domain || fields.chainId !== chainId) {
-        throw new AuthError(
-          'SIWE_FIELD_MISMATCH',
-          `message must be for domain ${domain} and chain ${chainId}`,
-        )
-      }
-      if (fields.expirationTime && fields.expirationTime.getTime() < Date.now()) {
-        throw new AuthError('SIWE_FIELD_MISMATCH', 'message has expired')
+      // Looked at, not used up yet: a proof of work priced up meanwhile may be redone on the same nonce.
+      if (!(await challengeIsLive(db, nonce, id))) throw unknownChallenge()
+      try {
+        checkSiweMessage(fields, {
+          origin: publicOriginOf(request, context),
+          chainId,
+          statement: STATEMENT,
+          now: new Date(),
+          challengeTtlMs: CHALLENGE_TTL_MS,
+          maxSkewMs: MAX_CLOCK_SKEW_MS,
+        })
+      } catch (error) {
+        await consumeChallenge(db, nonce, id)
+        throw error
       }
       const signer = await recoverMessageAddress({
         message: body.message,
         signature: body.signature as Hex,
       }).catch(() => undefined)
       if (signer?.toLowerCase() !== address) {
+        await consumeChallenge(db, nonce, id)
         throw new AuthError('SIGNATURE_INVALID', 'signature is not by the key of the message address')
       }
-      const id = hexToBytes(address)
       const known = await db
         .selectFrom('clients')
         .select(['id', 'stage', 'plan', 'backlog_items', 'backlog_bytes'])
         .where('id', '=', id)
         .executeTakeFirst()
+      if (!known) {
+        const verdict = judgeRegistrationProof({
+          nonce,
+          address,
+          solution: body.proofOfWork,
+          asked: askedBits(nonce),
+          current: difficulty.current(),
+        })
+        if (!verdict.ok) {
+          if (verdict.code !== 'PROOF_OF_WORK_RAISED') await consumeChallenge(db, nonce, id)
+          throw new AuthError(verdict.code, proofOfWorkRefusal[verdict.code](verdict.difficulty), {
+            difficulty: verdict.difficulty,
+          })
+        }
+      }
+      if (!(await consumeChallenge(db, nonce, id))) throw unknownChallenge()
       if (known) {
         const backlog = { backlogItems: known.backlog_items, backlogBytes: known.backlog_bytes }
         if (known.stage !== 'active' && withinBacklog(backlog, context.plans.get(known.plan))) {
@@ -180,23 +204,7 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
           await wakeClient(runtime, address, runtime.follower.snapshot().head)
         }
         await touchClient(db, id)
-      }
-      if (!known) {
-        const asked = Number(fields.nonce.split('x')[0])
-        if (asked > 0 && body.proofOfWork === undefined) {
-          throw new AuthError(
-            'PROOF_OF_WORK_REQUIRED',
-            `a new client must send a proof of work of ${asked} bits`,
-            {
-              difficulty: asked,
-            },
-          )
-        }
-        if (!verifyProofOfWork(fields.nonce, address, body.proofOfWork ?? '', asked)) {
-          throw new AuthError('PROOF_OF_WORK_INVALID', 'proof of work does not meet the difficulty', {
-            difficulty: asked,
-          })
-        }
+      } else {
         difficulty.record()
         await db.transaction().execute(async (trx) => {
           await trx

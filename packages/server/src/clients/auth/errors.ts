@@ -8,9 +8,15 @@ export class AuthError extends BaseError {
       | 'INVALID_SIWE_MESSAGE'
       | 'CHALLENGE_UNKNOWN'
       | 'SIWE_FIELD_MISMATCH'
+      | 'SIWE_DOMAIN_MISMATCH'
+      | 'SIWE_URI_MISMATCH'
+      | 'SIWE_ISSUED_AT_INVALID'
+      | 'SIWE_NOT_YET_VALID'
+      | 'SIWE_EXPIRED'
       | 'SIGNATURE_INVALID'
       | 'PROOF_OF_WORK_REQUIRED'
       | 'PROOF_OF_WORK_INVALID'
+      | 'PROOF_OF_WORK_RAISED'
       | 'SESSION_REQUIRED'
       | 'SESSION_INVALID',
     message: string,
