@@ -1,98 +1,114 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig } from '../src/config/loadConfig.js'
-import { createLogger } from '../src/observability/createLogger.js'
-import { Service } from '../src/service/Service.js'
 import { startAnvil } from '../test/support/anvil.js'
-import { signIn } from './support/signIn.js'
+import { createTestDatabase } from '../test/support/createTestDatabase.js'
+import { abiAmplification } from './abuse/abiAmplification.js'
+import { backfillFlood } from './abuse/backfillFlood.js'
+import { busyContract } from './abuse/busyContract.js'
+import { type Attack, type AttackRow, makeEnv, readInterestsProbe, runAttack } from './abuse/harness.js'
+import { largeListReads } from './abuse/largeListReads.js'
+import { requestFlood } from './abuse/requestFlood.js'
+import { walletStateStorm } from './abuse/walletStateStorm.js'
+import { wsAckFlood } from './abuse/wsAckFlood.js'
+import { spawnBackend } from './support/spawnBackend.js'
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
-}
-const round = (value: number) => Math.round(value * 100) / 100
+/**
+ * Every attack class, one row each. The back-fill flood and the ABI amplification come last: the
+ * history fetches and the pages they start outlive the attacker's own load (a page it no longer
+ * waits for is still built), and the pages slow down everything after them the most.
+ */
+const attacks = (): Attack[] => [
+  requestFlood,
+  wsAckFlood,
+  walletStateStorm(1),
+  walletStateStorm(4),
+  busyContract(),
+  largeListReads,
+  backfillFlood,
+  abiAmplification,
+]
 
-/** One GET over `agent`; resolves with its status once the body is read. */
-function get(url: URL, token: string, agent: Agent): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent, headers: { authorization: `Bearer ${token}` } }, (response) => {
-      response.resume()
-      response.on('end', () => resolve(response.statusCode ?? 0))
-    })
-    req.on('error', reject)
-    req.end()
-  })
+const GOAL_RATIO = 2
+
+/** A row as the table shows it: the calm client alone and during, the goal, and what the attacker did. */
+export function formatRow(row: AttackRow): string {
+  const met = row.ratioP99 <= GOAL_RATIO && row.calmRefused === 0
+  return (
+    `calm p50/p99 ${row.calmP50MsAlone}/${row.calmP99MsAlone} ms alone, ` +
+    `${row.calmP50MsDuring}/${row.calmP99MsDuring} ms during; ratio p99 ${row.ratioP99}, ` +
+    `calm refused ${row.calmRefused} — goal (≤ ${GOAL_RATIO}×, 0 refused) ${met ? 'met' : 'MISSED'}; ` +
+    `${row.calmSamples}; attack: ${row.attack}`
+  )
 }
 
 /**
- * A well-behaved client's latency alone, then while an abusive client floods — in the same run,
- * against the same service, with the default limits. The calm client reads its interests one
- * request at a time (well under its cost rate) from 127.0.0.1; the flooder keeps 256 requests in
- * flight without pause from another /24 (127.0.1.1), so its subnet has an account of its own,
- * as a flood from elsewhere on the internet would. The ratio of the two p99s is the figure.
+ * One service per storage (PGlite, and PostgreSQL when a URL is given), the `wallet-backend start`
+ * CLI in a process of its own, following anvil with the default limits. For each attack class a
+ * calm client is measured alone and then during the attack, in the same run; attackers run in
+ * worker threads, from their own /24s on the loopback, bounded in count and time.
  */
-export async function runAbuseBench(options: { quick: boolean }): Promise<Record<string, number>> {
-  const requests = options.quick ? 300 : 1500
+export async function runAbuseBench(options: {
+  quick: boolean
+  databaseUrl?: string
+}): Promise<Record<string, string>> {
   const anvil = await startAnvil()
   const dataDir = mkdtempSync(join(tmpdir(), 'wb-abuse-bench-'))
-  const config = loadConfig({
-    flags: { port: '0', 'data-dir': dataDir, 'node-url': [anvil.node.httpUrl], 'registration-pow-bits': '0' },
-  })
-  const service = await Service.start({ config, logging: createLogger({ level: 'silent' }) })
-  const calmAgent = new Agent({ keepAlive: true, maxSockets: 1 })
-  const floodAgent = new Agent({ keepAlive: true, maxSockets: 256, localAddress: '127.0.1.1' })
+  const figures: Record<string, string> = {}
   try {
-    await service.lifecycle.waitFor('live')
-    const url = new URL('/v1/interests', service.url)
-    const [calm, flooder] = [await signIn(service.url), await signIn(service.url)]
-    const measure = async () => {
-      const latencies: number[] = []
-      const statuses: number[] = []
-      for (let i = 0; i < requests; i++) {
-        const started = performance.now()
-        statuses.push(await get(url, calm, calmAgent))
-        latencies.push(performance.now() - started)
-        // 10 requests a second and a bit: within the default 20 cost units a second.
-        await new Promise((resolve) => setTimeout(resolve, options.quick ? 20 : 60))
-      }
-      return { latencies, refused: statuses.filter((status) => status !== 200).length }
+    // History for the back-fill flood to fetch; the service starts at the head and never catches up on it.
+    await anvil.mine(options.quick ? 2_000 : 10_000)
+    const storages: {
+      name: string
+      flags: () => Promise<{ flags: Record<string, string>; drop?: () => Promise<void> }>
+    }[] = [{ name: 'PGlite', flags: async () => ({ flags: {} }) }]
+    if (options.databaseUrl) {
+      const adminUrl = options.databaseUrl
+      storages.push({
+        name: 'PostgreSQL',
+        flags: async () => {
+          const database = await createTestDatabase(adminUrl)
+          return { flags: { 'database-url': database.url }, drop: database.drop }
+        },
+      })
     }
-    const alone = await measure()
-    let flooding = true
-    const floodStatuses = new Map<number, number>()
-    const flood = Promise.all(
-      Array.from({ length: 256 }, async () => {
-        while (flooding) {
-          const status = await get(url, flooder, floodAgent).catch(() => 0)
-          floodStatuses.set(status, (floodStatuses.get(status) ?? 0) + 1)
+    for (const storage of storages) {
+      const { flags, drop } = await storage.flags()
+      const backend = await spawnBackend({
+        'data-dir': join(dataDir, storage.name),
+        'node-url': anvil.node.wsUrl,
+        'registration-pow-bits': '0',
+        'start-block': 'latest',
+        ...flags,
+      })
+      try {
+        const env = makeEnv(backend.url, anvil, options.quick)
+        const calm = readInterestsProbe(await env.signIn())
+        for (const attack of attacks()) {
+          console.error(`bench: abuse ${storage.name}: ${attack.name}…`)
+          const row = await runAttack(env, attack, calm)
+          figures[`${storage.name}: ${attack.name}`] = formatRow(row)
+          console.error(`bench:   ${formatRow(row)}`)
         }
-      }),
-    )
-    await new Promise((resolve) => setTimeout(resolve, 1000)) // the flood is under way and throttled
-    const floodStarted = performance.now()
-    const during = await measure()
-    const floodSeconds = (performance.now() - floodStarted) / 1000
-    flooding = false
-    await flood
-    const total = [...floodStatuses.values()].reduce((a, b) => a + b, 0)
-    return {
-      calmP50MsAlone: round(percentile(alone.latencies, 50)),
-      calmP99MsAlone: round(percentile(alone.latencies, 99)),
-      calmP50MsDuringFlood: round(percentile(during.latencies, 50)),
-      calmP99MsDuringFlood: round(percentile(during.latencies, 99)),
-      ratioP50: round(percentile(during.latencies, 50) / percentile(alone.latencies, 50)),
-      ratioP99: round(percentile(during.latencies, 99) / percentile(alone.latencies, 99)),
-      calmRefused: alone.refused + during.refused,
-      floodRequestsPerSecond: Math.round(total / floodSeconds),
-      floodRefusedShare: round((floodStatuses.get(429) ?? 0) / Math.max(1, total)),
+      } finally {
+        await backend.stop()
+        await drop?.()
+      }
     }
+    return figures
   } finally {
-    calmAgent.destroy()
-    floodAgent.destroy()
-    await service.stop()
     await anvil.stop()
     rmSync(dataDir, { recursive: true, force: true })
   }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const quick = !process.argv.includes('--full')
+  const databaseUrl = process.env.TEST_DATABASE_URL
+  const figures = await runAbuseBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) })
+  console.log(
+    Object.entries(figures)
+      .map(([name, value]) => `| ${name} | ${value} |`)
+      .join('\n'),
+  )
 }

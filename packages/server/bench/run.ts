@@ -50,7 +50,7 @@ results.latency = await timed('latency', () =>
 results.nodeCalls = await timed('nodeCalls', () => runNodeCallsBench({ quick }))
 results.contractState = await timed('contractState', () => runContractStateBench({ quick }))
 results.memory = await timed('memory', () => runMemoryBench({ quick }))
-results.abuse = await timed('abuse', () => runAbuseBench({ quick }))
+results.abuse = await timed('abuse', () => runAbuseBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }))
 if (databaseUrl) results.failover = await timed('failover', () => runFailoverBench({ quick, databaseUrl }))
 else console.error('bench: failover skipped — it needs PostgreSQL (TEST_DATABASE_URL or --database-url)')
 results.walletState = {
