@@ -2,7 +2,17 @@ import type { LocalAccount } from 'viem'
 import { checkItemTransaction } from './checkItemTransaction.js'
 import { WalletBackendError } from './errors.js'
 import { solveProofOfWork } from './solveProofOfWork.js'
-import type { DeliveryItem, Filter, Hex, Interest, StateChange, Submission, Watch } from './types.js'
+import type {
+  Account,
+  AccountActivityKind,
+  DeliveryItem,
+  Filter,
+  Hex,
+  Interest,
+  StateChange,
+  Submission,
+  Watch,
+} from './types.js'
 import {
   type AccountProof,
   type BlockHeader,
@@ -133,6 +143,19 @@ export class WalletBackendClient {
 
   async deleteInterest(address: Hex): Promise<void> {
     await this.#call('DELETE', `/v1/interests/${address}`)
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    return (await this.#call<{ accounts: Account[] }>('GET', '/v1/accounts')).accounts
+  }
+
+  /** Follows everything that touches `address` in any contract (all kinds of activity unless `activity` names some). */
+  async putAccount(address: Hex, body: { activity?: AccountActivityKind[] } = {}): Promise<Account> {
+    return this.#call('PUT', `/v1/accounts/${address}`, body)
+  }
+
+  async deleteAccount(address: Hex): Promise<void> {
+    await this.#call('DELETE', `/v1/accounts/${address}`)
   }
 
   async deliveries(

@@ -1,8 +1,14 @@
+export { accountActivityOf } from './accountActivityOf.js'
 export { WalletBackendError } from './errors.js'
 export { solveProofOfWork } from './solveProofOfWork.js'
 export type {
+  Account,
+  AccountActivity,
+  AccountActivityKind,
+  AccountMovement,
   DeliveryItem,
   DeliveryKind,
+  Direction,
   Filter,
   FilterCode,
   Hex,

@@ -30,7 +30,69 @@ export type Interest = {
   updatedAt: string
 }
 
-export type DeliveryKind = 'tx' | 'log' | 'state' | 'deployed' | 'submitted-status' | 'removed' | 'gap'
+export type DeliveryKind =
+  | 'tx'
+  | 'log'
+  | 'state'
+  | 'deployed'
+  | 'submitted-status'
+  | 'removed'
+  | 'gap'
+  | 'account'
+
+/** What an account interest follows of its address. */
+export type AccountActivityKind = 'native' | 'tokens' | 'approvals' | 'userOps'
+
+/** An interest in everything that touches one of the wallet's own addresses, in any contract. */
+export type Account = {
+  address: Hex
+  activity: AccountActivityKind[]
+  createdAt: string
+  updatedAt: string
+}
+
+export type Direction = 'in' | 'out' | 'self'
+
+/** What moved in an `account` item (amounts, token ids and values as decimal strings). */
+export type AccountMovement =
+  | { type: 'native'; direction: Direction; counterparty: Hex | null; value: string; success: boolean }
+  | {
+      type: 'token'
+      standard: 'erc20' | 'erc721' | 'erc1155'
+      token: Hex
+      direction: Direction
+      counterparty: Hex
+      operator?: Hex
+      /** ERC-20 and ERC-1155 single: the amount. */
+      amount?: string
+      /** ERC-721 and ERC-1155 single: the token id. */
+      tokenId?: string
+      /** ERC-1155 batch: ids and amounts, pairwise. */
+      tokenIds?: string[]
+      amounts?: string[]
+    }
+  | {
+      type: 'approval'
+      standard: 'erc20' | 'erc721' | 'approvalForAll'
+      token: Hex
+      spender: Hex
+      amount?: string
+      tokenId?: string
+      approved?: boolean
+    }
+  | {
+      type: 'userOp'
+      entryPoint: Hex
+      userOpHash: Hex
+      paymaster: Hex
+      nonce: string
+      success: boolean
+      actualGasCost: string
+      actualGasUsed: string
+    }
+
+/** The `data` of an `account` item: the account it is for and what moved. */
+export type AccountActivity = { account: Hex } & AccountMovement
 
 /** One item of the client's queue. */
 export type DeliveryItem = {

@@ -14,6 +14,7 @@ import type { DeliveryListener } from '../delivery/DeliveryListener.js'
 import type { ChainPosition } from '../delivery/deliveryStore.js'
 import type { Notifier } from '../delivery/Notifier.js'
 import type { StreamHub } from '../delivery/StreamHub.js'
+import type { AccountIndex } from '../filters/AccountIndex.js'
 import type { FilterIndex } from '../filters/FilterIndex.js'
 import type { Lifecycle } from '../lifecycle/Lifecycle.js'
 import type { LogLevel } from '../observability/createLogger.js'
@@ -37,6 +38,7 @@ export type SharedRuntime = {
 export type LeaderRuntime = {
   follower: Follower
   filters: FilterIndex
+  accounts: AccountIndex
   delivery: DeliveryListener
   backfills: BackfillRunner
   contractState: StateWatcher

@@ -2,6 +2,7 @@ import { parseJsonObject } from './parseJsonObject.js'
 /** The quotas a plan sets; the names are those of the `plans` setting and of GET /v1/usage. */
 export const PLAN_QUOTAS = [
   'interests',
+  'accounts',
   'filtersPerInterest',
   'watchesPerInterest',
   'filterCost',

@@ -30,6 +30,7 @@ export type Config = {
   sessionTtlSeconds: number
   registrationPowBits: number
   maxInterestsPerClient: number
+  maxAccountsPerClient: number
   maxFiltersPerInterest: number
   maxWatchesPerInterest: number
   maxFilterCostPerClient: number
@@ -351,6 +352,15 @@ export const SETTINGS = [
     parse: integer(1, 100_000),
   }),
   define({
+    key: 'maxAccountsPerClient',
+    flag: 'max-accounts-per-client',
+    env: 'WALLET_BACKEND_MAX_ACCOUNTS_PER_CLIENT',
+    description: 'Addresses one client may follow the activity of (account interests).',
+    allowed: 'an integer from 1 to 100000',
+    default: 20,
+    parse: integer(1, 100_000),
+  }),
+  define({
     key: 'maxFiltersPerInterest',
     flag: 'max-filters-per-interest',
     env: 'WALLET_BACKEND_MAX_FILTERS_PER_INTEREST',
@@ -403,7 +413,7 @@ export const SETTINGS = [
     flag: 'plans',
     env: 'WALLET_BACKEND_PLANS',
     description:
-      'Named plans of quotas, assigned per client with PUT /admin/clients/{id}/plan: {"<plan>": {"<quota>": <integer>, …}, …}. Quotas: interests, filtersPerInterest, watchesPerInterest, filterCost, backlogItems, backlogBytes, walletStateBytes, costPerSecond, costBurst, streams; a missing quota is the default plan\'s. The plan "default" is built from the settings above and may be overridden here.',
+      'Named plans of quotas, assigned per client with PUT /admin/clients/{id}/plan: {"<plan>": {"<quota>": <integer>, …}, …}. Quotas: interests, accounts, filtersPerInterest, watchesPerInterest, filterCost, backlogItems, backlogBytes, walletStateBytes, costPerSecond, costBurst, streams; a missing quota is the default plan\'s. The plan "default" is built from the settings above and may be overridden here.',
     allowed: 'a JSON object of plans (in a config file: the object itself)',
     default: {},
     parse: parsePlans,

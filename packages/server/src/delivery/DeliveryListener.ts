@@ -23,6 +23,8 @@ export type QueueItem = {
   txIndex: number | null
   logIndex: number | null
   payload: Record<string, unknown>
+  /** The account interest of an `account` item. */
+  clientAccountId?: number | null
 }
 
 const CHUNK = 500
@@ -168,6 +170,7 @@ export class DeliveryListener implements ChainListener {
         'd.cursor',
         'd.kind',
         'd.client_contract_id',
+        'd.client_account_id',
         'd.block_number',
         'd.block_hash',
         'd.tx_hash',
@@ -196,6 +199,7 @@ export class DeliveryListener implements ChainListener {
         clientId: bytesToHex(row.client_id),
         kind: 'removed',
         clientContractId: row.client_contract_id,
+        clientAccountId: row.client_account_id,
         filterId: null,
         // A notice belongs to no block: the block it speaks of is already abandoned, and must not
         // withdraw its own notice should it come back.
@@ -467,6 +471,7 @@ export class DeliveryListener implements ChainListener {
             log_index: item.logIndex,
             payload,
             bytes: payload.length,
+            client_account_id: item.clientAccountId ?? null,
           })
           this.#queued.inc({ kind: item.kind })
         })

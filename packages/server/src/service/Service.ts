@@ -2,9 +2,11 @@ import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import type { Hex } from 'viem'
 import type { AppContext, Runtime, SharedRuntime } from '../api/AppContext.js'
 import { buildApp } from '../api/buildApp.js'
 import { NotReadyError } from '../api/NotReadyError.js'
+import { accountRoutes } from '../api/routes/accountRoutes.js'
 import { authRoutes } from '../api/routes/authRoutes.js'
 import { deliveryRoutes } from '../api/routes/deliveryRoutes.js'
 import { interestRoutes } from '../api/routes/interestRoutes.js'
@@ -25,12 +27,14 @@ import { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { Config } from '../config/settings.js'
 import { StateWatcher } from '../contract-state/StateWatcher.js'
 import { WatchIndex } from '../contract-state/WatchIndex.js'
+import { AccountActivityProducer } from '../delivery/AccountActivityProducer.js'
 import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
 import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
 import type { ChainPosition } from '../delivery/deliveryStore.js'
 import { Notifier } from '../delivery/Notifier.js'
 import { StreamHub } from '../delivery/StreamHub.js'
+import { AccountIndex } from '../filters/AccountIndex.js'
 import { FilterIndex } from '../filters/FilterIndex.js'
 import { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
 import { Lifecycle } from '../lifecycle/Lifecycle.js'
@@ -181,6 +185,7 @@ export class Service {
     this.#app = await buildApp(context, [
       { prefix: '/v1/auth', plugin: authRoutes },
       { prefix: '/v1/interests', plugin: interestRoutes },
+      { prefix: '/v1/accounts', plugin: accountRoutes },
       { prefix: '/v1', plugin: deliveryRoutes },
       { prefix: '/v1/wallet-state', plugin: walletStateRoutes },
       { prefix: '/v1/usage', plugin: usageRoutes },
@@ -273,6 +278,10 @@ export class Service {
     const { rpc } = this.#node!
     const filters = await FilterIndex.load(db)
     let contractStateIndex: WatchIndex | undefined
+    const chargeFilterWork = (work: ReadonlyMap<Hex, number>) => {
+      for (const [clientId, units] of work)
+        this.#limiter.addCost('client', clientId, units / this.config.filterWorkPerCostUnit)
+    }
     const delivery = new DeliveryListener({
       filters,
       notifier: shared.notifier,
@@ -284,10 +293,7 @@ export class Service {
         this.#transitions.count('dormant', 'backlog', clientIds.length)
         for (const id of clientIds) contractStateIndex?.removeClient(id)
       },
-      chargeFilterWork: (work) => {
-        for (const [clientId, units] of work)
-          this.#limiter.addCost('client', clientId, units / this.config.filterWorkPerCostUnit)
-      },
+      chargeFilterWork,
     })
     await delivery.loadUndeployed(db)
     const contractState = new StateWatcher({
@@ -300,6 +306,16 @@ export class Service {
     })
     contractStateIndex = contractState.index
     delivery.addProducer(contractState)
+    const accounts = await AccountIndex.load(db)
+    delivery.addProducer(
+      new AccountActivityProducer({
+        index: accounts,
+        chargeWork: (work) => {
+          for (const [clientId, units] of work) shared.usage.add(clientId, 'filter_work', units)
+          chargeFilterWork(work)
+        },
+      }),
+    )
     let follower: Follower | undefined
     const fence = new LeadershipFence({
       term,
@@ -396,6 +412,7 @@ export class Service {
       ...shared,
       follower,
       filters,
+      accounts,
       delivery,
       backfills,
       contractState,

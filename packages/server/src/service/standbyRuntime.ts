@@ -4,6 +4,7 @@ import { NoLeaderError } from '../lifecycle/leadership/errors.js'
 const LEADER_PARTS: readonly (keyof LeaderRuntime)[] = [
   'follower',
   'filters',
+  'accounts',
   'delivery',
   'backfills',
   'contractState',

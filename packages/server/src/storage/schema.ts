@@ -95,6 +95,17 @@ export interface ClientContractsTable {
   updated_at: CreatedAt
 }
 
+/** A client's interest in one of its own addresses (migration 0006). */
+export interface ClientAccountsTable {
+  id: Generated<number>
+  client_id: Bytes
+  address: Bytes
+  /** The kinds of activity followed, e.g. ["native", "tokens"]. */
+  activity: Json<string[]>
+  created_at: CreatedAt
+  updated_at: CreatedAt
+}
+
 export interface ClientTxFiltersTable {
   id: Generated<number>
   client_contract_id: number
@@ -123,7 +134,15 @@ export interface VerifiedTxsTable {
   receipt: Json
 }
 
-export type DeliveryKind = 'tx' | 'log' | 'state' | 'deployed' | 'submitted-status' | 'removed' | 'gap'
+export type DeliveryKind =
+  | 'tx'
+  | 'log'
+  | 'state'
+  | 'deployed'
+  | 'submitted-status'
+  | 'removed'
+  | 'gap'
+  | 'account'
 
 export interface ClientDeliveriesTable {
   client_id: Bytes
@@ -137,6 +156,8 @@ export interface ClientDeliveriesTable {
   tx_index: number | null
   log_index: number | null
   payload: Json
+  /** The account interest an `account` item is for (migration 0006). */
+  client_account_id: ColumnType<number | null, number | null | undefined, number | null>
   bytes: number
   delivered_at: Date | null
   created_at: CreatedAt
@@ -224,6 +245,7 @@ export interface DB {
   deployed_contracts: DeployedContractsTable
   client_contracts: ClientContractsTable
   client_tx_filters: ClientTxFiltersTable
+  client_accounts: ClientAccountsTable
   client_state_watches: ClientStateWatchesTable
   verified_txs: VerifiedTxsTable
   client_deliveries: ClientDeliveriesTable

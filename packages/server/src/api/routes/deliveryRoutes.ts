@@ -13,7 +13,9 @@ const DeliveryItem = Type.Object(
   {
     cursor: Type.Integer(),
     kind: Type.Union(
-      ['tx', 'log', 'state', 'deployed', 'submitted-status', 'removed', 'gap'].map((k) => Type.Literal(k)),
+      ['tx', 'log', 'state', 'deployed', 'submitted-status', 'removed', 'gap', 'account'].map((k) =>
+        Type.Literal(k),
+      ),
     ),
     interest: Type.Union([Type.String(), Type.Null()]),
     filterIds: Type.Array(Type.Integer()),

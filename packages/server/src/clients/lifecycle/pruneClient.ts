@@ -26,6 +26,7 @@ export async function pruneClient(
     // The interests cascade to filters, watches, back-fill jobs and the items queued for them;
     // the database drops contracts nobody is interested in any more with them (invariant 5).
     await trx.deleteFrom('client_contracts').where('client_id', '=', id).execute()
+    await trx.deleteFrom('client_accounts').where('client_id', '=', id).execute()
     await trx.deleteFrom('client_deliveries').where('client_id', '=', id).execute()
     await trx.deleteFrom('client_submitted_txs').where('client_id', '=', id).execute()
     await trx.deleteFrom('sessions').where('client_id', '=', id).execute()

@@ -24,6 +24,7 @@ export class InvalidPlanNameError extends BaseError {
 export function defaultPlanOf(config: Config): PlanLimits {
   return {
     interests: config.maxInterestsPerClient,
+    accounts: config.maxAccountsPerClient,
     filtersPerInterest: config.maxFiltersPerInterest,
     watchesPerInterest: config.maxWatchesPerInterest,
     filterCost: config.maxFilterCostPerClient,

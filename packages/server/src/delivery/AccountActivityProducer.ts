@@ -1,0 +1,47 @@
+import type { Transaction } from 'kysely'
+import type { Hex } from 'viem'
+import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
+import type { AccountIndex } from '../filters/AccountIndex.js'
+import type { DB } from '../storage/schema.js'
+import type { ItemProducer, QueueItem } from './DeliveryListener.js'
+
+/**
+ * Turns the activity of the watched accounts in each stored batch into `account` items, queued
+ * with the batch's other items in the follower's transaction — so they share the queue, the
+ * cursors, the acks and the reorg withdrawal. What moved is decoded here, once, not on read.
+ */
+export class AccountActivityProducer implements ItemProducer {
+  readonly #index: AccountIndex
+  readonly #chargeWork: ((work: ReadonlyMap<Hex, number>) => void) | undefined
+
+  constructor(options: {
+    index: AccountIndex
+    /** The matching work of each client's accounts in a batch, for its usage and cost limit. */
+    chargeWork?: (work: ReadonlyMap<Hex, number>) => void
+  }) {
+    this.#index = options.index
+    this.#chargeWork = options.chargeWork
+  }
+
+  async itemsFor(_trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<QueueItem[]> {
+    const work = this.#chargeWork ? new Map<Hex, number>() : undefined
+    const matches = this.#index.match(blocks, work)
+    if (work && work.size > 0) this.#chargeWork?.(work)
+    return matches.map((match) => {
+      const { block } = blocks[match.blockIndex]!
+      return {
+        clientId: match.clientId,
+        kind: 'account',
+        clientContractId: null,
+        clientAccountId: match.accountId,
+        filterId: null,
+        blockNumber: Number(block.number),
+        blockHash: block.hash,
+        txHash: block.transactions[match.txIndex]!.hash,
+        txIndex: match.txIndex,
+        logIndex: match.logIndex,
+        payload: { account: match.account, ...match.activity },
+      }
+    })
+  }
+}

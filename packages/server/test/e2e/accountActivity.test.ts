@@ -1,0 +1,263 @@
+import {
+  type AccountActivity,
+  accountActivityOf,
+  type DeliveryItem,
+  type WalletBackendError,
+} from '@wallet-backend/sdk'
+import type { Hex } from 'viem'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  callContract,
+  deployTestContract,
+  sendEther,
+  type TestContract,
+} from '../support/accountActivityContracts.js'
+import { accountTruth, activityKey } from '../support/accountTruth.js'
+import { startAnvil, type TestAnvil } from '../support/anvil.js'
+import { startBackend, type TestBackend } from '../support/backend.js'
+
+let anvil: TestAnvil
+let backend: TestBackend
+let accounts: Hex[]
+let erc20: TestContract
+let erc721: TestContract
+let erc1155: TestContract
+let entryPoint: TestContract
+
+const ZERO = '0x0000000000000000000000000000000000000000'
+const keyOf = (item: DeliveryItem) => activityKey(item.block!.number, item.txIndex!, item.logIndex)
+const typeOf = (item: DeliveryItem) => accountActivityOf(item)!.type
+
+/** The account items still standing: those no `removed` notice took back. */
+function standing(items: DeliveryItem[]): DeliveryItem[] {
+  const removed = new Set(items.filter((i) => i.kind === 'removed').map((i) => i.data!.removedCursor))
+  return items.filter((i) => i.kind === 'account' && !removed.has(i.cursor))
+}
+
+beforeAll(async () => {
+  anvil = await startAnvil()
+  accounts = (await anvil.accounts()).map((a) => a.toLowerCase() as Hex)
+  backend = await startBackend(anvil, { 'max-accounts-per-client': '2' })
+  // One after the other: they share a sender, whose nonces must not collide.
+  erc20 = await deployTestContract(anvil, 'TestERC20')
+  erc721 = await deployTestContract(anvil, 'TestERC721')
+  erc1155 = await deployTestContract(anvil, 'TestERC1155')
+  entryPoint = await deployTestContract(anvil, 'TestEntryPoint')
+})
+
+afterAll(async () => {
+  await backend?.stop()
+  await anvil?.stop()
+})
+
+describe('account interests (on anvil, with compiled token contracts)', () => {
+  it('delivers everything that touches a wallet in tokens it never named, as the node reports it', async () => {
+    const [minter, wallet, other, stranger] = accounts as [Hex, Hex, Hex, Hex]
+    await backend.synced()
+    const alice = backend.client()
+    const bob = backend.client()
+    await Promise.all([alice.signIn(), bob.signIn()])
+    expect(await alice.putAccount(wallet)).toMatchObject({
+      address: wallet,
+      activity: ['native', 'tokens', 'approvals', 'userOps'],
+    })
+    // bob follows only the native transactions of another address: he must see none of the wallet's tokens.
+    await bob.putAccount(other, { activity: ['native'] })
+    const from = (await anvil.blockNumber()) + 1
+
+    await callContract(anvil, erc20, minter, 'mint', [wallet, 1_000_000n])
+    await callContract(anvil, erc20, wallet, 'transfer', [other, 250_000n])
+    await callContract(anvil, erc721, minter, 'mint', [wallet, 7n])
+    await callContract(anvil, erc721, wallet, 'transferFrom', [wallet, other, 7n])
+    await callContract(anvil, erc1155, minter, 'mint', [wallet, 1n, 10n])
+    await callContract(anvil, erc1155, minter, 'mint', [other, 2n, 5n])
+    await callContract(anvil, erc1155, other, 'safeTransferFrom', [other, wallet, 2n, 4n, '0x'])
+    await callContract(anvil, erc1155, wallet, 'safeBatchTransferFrom', [
+      wallet,
+      other,
+      [1n, 2n],
+      [3n, 1n],
+      '0x',
+    ])
+    await sendEther(anvil, minter, wallet, 10n ** 18n)
+    await sendEther(anvil, wallet, other, 12345n)
+    await callContract(anvil, erc20, wallet, 'approve', [other, 500n])
+    await callContract(anvil, erc721, wallet, 'setApprovalForAll', [other, true])
+    // Approvals the wallet is the spender of are not its own: not delivered.
+    await callContract(anvil, erc20, stranger, 'approve', [wallet, 9n])
+    // A user operation of the wallet, whose call mints it tokens inside the EntryPoint's transaction.
+    const mintCall = (await import('viem')).encodeFunctionData({
+      abi: erc20.abi,
+      functionName: 'mint',
+      args: [wallet, 42n],
+    })
+    await callContract(anvil, entryPoint, minter, 'handleOp', [wallet, 3n, erc20.address, mintCall])
+    // Activity of others only.
+    await callContract(anvil, erc20, minter, 'mint', [stranger, 1n])
+    await backend.synced()
+    const to = await anvil.blockNumber()
+
+    const items = (await backend.everything(alice)).filter((i) => i.kind === 'account')
+    const truth = await accountTruth(anvil, wallet, from, to)
+    expect(items.map((i) => ({ key: keyOf(i), type: typeOf(i) }))).toEqual(truth)
+    expect(truth.filter((t) => t.type === 'token')).toHaveLength(8)
+    expect(truth.filter((t) => t.type === 'approval')).toHaveLength(2)
+    expect(truth.filter((t) => t.type === 'userOp')).toHaveLength(1)
+    expect(truth.filter((t) => t.type === 'native')).toHaveLength(7)
+    for (const item of items) {
+      const header = await anvil.block(item.block!.number)
+      expect(item.block!.hash).toBe(header.hash)
+      expect(item.data!.account).toBe(wallet)
+    }
+
+    const activity = items.map((i) => accountActivityOf(i)!)
+    const tokens = activity.filter(
+      (a): a is Extract<AccountActivity, { type: 'token' }> => a.type === 'token',
+    )
+    expect(tokens[0]).toEqual({
+      account: wallet,
+      type: 'token',
+      standard: 'erc20',
+      token: erc20.address.toLowerCase(),
+      direction: 'in',
+      counterparty: ZERO,
+      amount: '1000000',
+    })
+    expect(tokens[1]).toMatchObject({
+      standard: 'erc20',
+      direction: 'out',
+      counterparty: other,
+      amount: '250000',
+    })
+    expect(tokens[3]).toMatchObject({
+      standard: 'erc721',
+      direction: 'out',
+      counterparty: other,
+      tokenId: '7',
+    })
+    expect(tokens[5]).toMatchObject({
+      standard: 'erc1155',
+      token: erc1155.address.toLowerCase(),
+      direction: 'in',
+      counterparty: other,
+      operator: other,
+      tokenId: '2',
+      amount: '4',
+    })
+    expect(tokens[6]).toMatchObject({
+      standard: 'erc1155',
+      direction: 'out',
+      tokenIds: ['1', '2'],
+      amounts: ['3', '1'],
+    })
+    expect(tokens[7]).toMatchObject({ standard: 'erc20', direction: 'in', amount: '42' })
+    expect(activity.filter((a) => a.type === 'approval')).toEqual([
+      {
+        account: wallet,
+        type: 'approval',
+        standard: 'erc20',
+        token: erc20.address.toLowerCase(),
+        spender: other,
+        amount: '500',
+      },
+      {
+        account: wallet,
+        type: 'approval',
+        standard: 'approvalForAll',
+        token: erc721.address.toLowerCase(),
+        spender: other,
+        approved: true,
+      },
+    ])
+    expect(activity.find((a) => a.type === 'userOp')).toMatchObject({
+      entryPoint: entryPoint.address.toLowerCase(),
+      paymaster: ZERO,
+      nonce: '3',
+      success: true,
+    })
+    const native = activity.filter((a) => a.type === 'native')
+    expect(native).toContainEqual({
+      account: wallet,
+      type: 'native',
+      direction: 'in',
+      counterparty: minter,
+      value: (10n ** 18n).toString(),
+      success: true,
+    })
+    expect(native).toContainEqual({
+      account: wallet,
+      type: 'native',
+      direction: 'out',
+      counterparty: other,
+      value: '12345',
+      success: true,
+    })
+
+    // bob: exactly the transactions from or to his address, nothing of the wallet's tokens.
+    const bobItems = (await backend.everything(bob)).filter((i) => i.kind === 'account')
+    const bobTruth = (await accountTruth(anvil, other, from, to)).filter((t) => t.type === 'native')
+    expect(bobItems.map((i) => ({ key: keyOf(i), type: typeOf(i) }))).toEqual(bobTruth)
+    expect(bobTruth.length).toBeGreaterThan(0)
+    expect(bobItems.every((i) => i.data!.account === other)).toBe(true)
+  })
+
+  it('takes back the items of blocks a reorg removes and delivers the new chain’s', async () => {
+    const [minter, , , , wallet] = accounts as [Hex, Hex, Hex, Hex, Hex]
+    await backend.synced()
+    const c = backend.client()
+    await c.signIn()
+    await c.putAccount(wallet)
+    const from = (await anvil.blockNumber()) + 1
+    await callContract(anvil, erc20, minter, 'mint', [wallet, 5n])
+    await callContract(anvil, erc721, minter, 'mint', [wallet, 99n])
+    await sendEther(anvil, minter, wallet, 77n)
+    await backend.synced()
+    const delivered = await backend.everything(c)
+    expect(delivered.filter((i) => i.kind === 'account')).toHaveLength(3)
+    await anvil.rpc('evm_increaseTime', [120])
+    await anvil.reorg(2)
+    await callContract(anvil, erc20, minter, 'mint', [wallet, 6n])
+    await backend.synced()
+    const after = await backend.everything(c, delivered.at(-1)!.cursor)
+    const removed = after.filter((i) => i.kind === 'removed')
+    expect(removed.length).toBeGreaterThanOrEqual(2)
+    for (const notice of removed)
+      expect(notice.data).toMatchObject({ removedKind: 'account', reason: 'reorg' })
+    const to = await anvil.blockNumber()
+    const all = standing([...delivered, ...after])
+    expect(all.map((i) => ({ key: keyOf(i), type: typeOf(i) }))).toEqual(
+      await accountTruth(anvil, wallet, from, to),
+    )
+    for (const item of all) expect(item.block!.hash).toBe((await anvil.block(item.block!.number)).hash)
+  })
+
+  it('bounds the accounts of a client by its plan, refuses bad input with a code, and deletes with its items', async () => {
+    const c = backend.client()
+    await c.signIn()
+    await c.putAccount(accounts[6]!)
+    await c.putAccount(accounts[7]!, { activity: ['tokens'] })
+    await c.putAccount(accounts[7]!, { activity: ['tokens', 'native'] }) // a replacement is no new account
+    const refused = await c.putAccount(accounts[8]!).catch((e: WalletBackendError) => e)
+    expect(refused).toMatchObject({ status: 409, code: 'TOO_MANY_ACCOUNTS' })
+    const bad = await c
+      .putAccount(accounts[8]!, { activity: ['everything' as 'native'] })
+      .catch((e: WalletBackendError) => e)
+    expect(bad).toMatchObject({ status: 400 })
+    const badAddress = await c.putAccount('0x1234' as Hex).catch((e: WalletBackendError) => e)
+    expect(badAddress).toMatchObject({ status: 400 })
+    expect((await c.listAccounts()).map((a) => [a.address, a.activity])).toEqual([
+      [accounts[6], ['native', 'tokens', 'approvals', 'userOps']],
+      [accounts[7], ['tokens', 'native']],
+    ])
+    await sendEther(anvil, accounts[0]!, accounts[6]!, 1n)
+    await backend.synced()
+    expect((await backend.everything(c)).filter((i) => i.kind === 'account')).toHaveLength(1)
+    await c.deleteAccount(accounts[6]!)
+    expect(await backend.everything(c)).toEqual([])
+    const missing = await c.deleteAccount(accounts[6]!).catch((e: WalletBackendError) => e)
+    expect(missing).toMatchObject({ status: 404, code: 'ACCOUNT_NOT_FOUND' })
+    const usage = await c.usage()
+    expect(usage.stored.backlogItems).toBe(0)
+    expect(usage.limits.accounts).toBe(2)
+  })
+})
