@@ -149,8 +149,14 @@ export class WalletBackendClient {
     return (await this.#call<{ accounts: Account[] }>('GET', '/v1/accounts')).accounts
   }
 
-  /** Follows everything that touches `address` in any contract (all kinds of activity unless `activity` names some). */
-  async putAccount(address: Hex, body: { activity?: AccountActivityKind[] } = {}): Promise<Account> {
+  /**
+   * Follows everything that touches `address` in any contract (all kinds of activity unless
+   * `activity` names some), with its history from `startBlock` first when given.
+   */
+  async putAccount(
+    address: Hex,
+    body: { activity?: AccountActivityKind[]; startBlock?: number } = {},
+  ): Promise<Account> {
     return this.#call('PUT', `/v1/accounts/${address}`, body)
   }
 

@@ -9,6 +9,7 @@ import type { PlanBook } from '../clients/plans/PlanBook.js'
 import type { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { Config } from '../config/settings.js'
 import type { StateWatcher } from '../contract-state/StateWatcher.js'
+import type { AccountBackfill } from '../delivery/backfill/AccountBackfill.js'
 import type { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import type { DeliveryListener } from '../delivery/DeliveryListener.js'
 import type { ChainPosition } from '../delivery/deliveryStore.js'
@@ -39,6 +40,7 @@ export type LeaderRuntime = {
   follower: Follower
   filters: FilterIndex
   accounts: AccountIndex
+  accountBackfills: AccountBackfill
   delivery: DeliveryListener
   backfills: BackfillRunner
   contractState: StateWatcher

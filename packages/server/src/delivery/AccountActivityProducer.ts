@@ -1,7 +1,7 @@
 import type { Transaction } from 'kysely'
 import type { Hex } from 'viem'
 import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
-import type { AccountIndex } from '../filters/AccountIndex.js'
+import type { AccountIndex, AccountMatch } from '../filters/AccountIndex.js'
 import type { DB } from '../storage/schema.js'
 import type { ItemProducer, QueueItem } from './DeliveryListener.js'
 
@@ -27,21 +27,30 @@ export class AccountActivityProducer implements ItemProducer {
     const work = this.#chargeWork ? new Map<Hex, number>() : undefined
     const matches = this.#index.match(blocks, work)
     if (work && work.size > 0) this.#chargeWork?.(work)
-    return matches.map((match) => {
-      const { block } = blocks[match.blockIndex]!
-      return {
-        clientId: match.clientId,
-        kind: 'account',
-        clientContractId: null,
-        clientAccountId: match.accountId,
-        filterId: null,
-        blockNumber: Number(block.number),
-        blockHash: block.hash,
-        txHash: block.transactions[match.txIndex]!.hash,
-        txIndex: match.txIndex,
-        logIndex: match.logIndex,
-        payload: { account: match.account, ...match.activity },
-      }
-    })
+    return accountItems(matches, blocks)
   }
+}
+
+/** The queue items of account matches in `blocks`; `extra` joins every item's data (a back-fill's mark). */
+export function accountItems(
+  matches: readonly AccountMatch[],
+  blocks: readonly FetchedBlock[],
+  extra: Record<string, unknown> = {},
+): QueueItem[] {
+  return matches.map((match) => {
+    const { block } = blocks[match.blockIndex]!
+    return {
+      clientId: match.clientId,
+      kind: 'account',
+      clientContractId: null,
+      clientAccountId: match.accountId,
+      filterId: null,
+      blockNumber: Number(block.number),
+      blockHash: block.hash,
+      txHash: block.transactions[match.txIndex]!.hash,
+      txIndex: match.txIndex,
+      logIndex: match.logIndex,
+      payload: { account: match.account, ...match.activity, ...extra },
+    }
+  })
 }

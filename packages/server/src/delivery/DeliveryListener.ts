@@ -126,6 +126,13 @@ export class DeliveryListener implements ChainListener {
     return 'installed'
   }
 
+  /** As installAtSeam, for an index of another kind: `install` runs only if history reached the seam. */
+  runAtSeam(seam: number, install: () => void): 'installed' | 'behind' {
+    if (this.#nextExpected !== undefined && seam < this.#nextExpected) return 'behind'
+    install()
+    return 'installed'
+  }
+
   async blocksAdded(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<void> {
     // A transaction that failed before its commit made nobody dormant.
     this.#overflowed.clear()

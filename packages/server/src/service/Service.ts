@@ -28,6 +28,7 @@ import type { Config } from '../config/settings.js'
 import { StateWatcher } from '../contract-state/StateWatcher.js'
 import { WatchIndex } from '../contract-state/WatchIndex.js'
 import { AccountActivityProducer } from '../delivery/AccountActivityProducer.js'
+import { AccountBackfill } from '../delivery/backfill/AccountBackfill.js'
 import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
 import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
@@ -85,6 +86,7 @@ export class Service {
     | {
         follower: Follower
         backfills: BackfillRunner
+        accountBackfills: AccountBackfill
         sweeper: DeploymentSweeper
         pruner: ClientPruner
         submissions: SubmissionTracker
@@ -307,15 +309,11 @@ export class Service {
     contractStateIndex = contractState.index
     delivery.addProducer(contractState)
     const accounts = await AccountIndex.load(db)
-    delivery.addProducer(
-      new AccountActivityProducer({
-        index: accounts,
-        chargeWork: (work) => {
-          for (const [clientId, units] of work) shared.usage.add(clientId, 'filter_work', units)
-          chargeFilterWork(work)
-        },
-      }),
-    )
+    const chargeAccountWork = (work: ReadonlyMap<Hex, number>) => {
+      for (const [clientId, units] of work) shared.usage.add(clientId, 'filter_work', units)
+      chargeFilterWork(work)
+    }
+    delivery.addProducer(new AccountActivityProducer({ index: accounts, chargeWork: chargeAccountWork }))
     let follower: Follower | undefined
     const fence = new LeadershipFence({
       term,
@@ -388,6 +386,16 @@ export class Service {
       tasks: this.#tasks,
       logger: this.logger,
     })
+    const accountBackfills = new AccountBackfill({
+      db,
+      node: rpc,
+      follower,
+      delivery,
+      accounts,
+      tasks: this.#tasks,
+      logger: this.logger,
+      chargeWork: chargeAccountWork,
+    })
     const sweeper = new DeploymentSweeper({
       db,
       node: rpc,
@@ -407,12 +415,13 @@ export class Service {
       intervalMs: this.config.pruneIntervalMs,
       now: this.#clock,
     })
-    this.#leader = { follower, backfills, sweeper, pruner, submissions, unsubscribe }
+    this.#leader = { follower, backfills, accountBackfills, sweeper, pruner, submissions, unsubscribe }
     this.#runtime = {
       ...shared,
       follower,
       filters,
       accounts,
+      accountBackfills,
       delivery,
       backfills,
       contractState,
@@ -424,6 +433,7 @@ export class Service {
     await contractState.start(follower)
     await follower.start()
     await backfills.resume()
+    await accountBackfills.resume()
     submissions.start()
     sweeper.start()
     pruner.start()
@@ -441,6 +451,7 @@ export class Service {
     await leader.sweeper.stop()
     await leader.pruner.stop()
     await leader.backfills.stop()
+    await leader.accountBackfills.stop()
     await leader.submissions.stop()
     await leader.follower.stop()
     this.logger.info({ reason }, 'standing by: another instance may follow the chain')

@@ -5,6 +5,7 @@ const LEADER_PARTS: readonly (keyof LeaderRuntime)[] = [
   'follower',
   'filters',
   'accounts',
+  'accountBackfills',
   'delivery',
   'backfills',
   'contractState',

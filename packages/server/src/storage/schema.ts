@@ -210,6 +210,8 @@ export interface WalletStateVersionsTable {
 export interface BackfillJobsTable {
   id: Generated<number>
   client_contract_id: number | null
+  /** The account interest a back-fill is for (migration 0006). */
+  client_account_id: ColumnType<number | null, number | null | undefined, number | null>
   from_block: number
   to_block: number
   next_block: number

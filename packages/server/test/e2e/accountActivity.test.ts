@@ -2,6 +2,7 @@ import {
   type AccountActivity,
   accountActivityOf,
   type DeliveryItem,
+  type WalletBackendClient,
   type WalletBackendError,
 } from '@wallet-backend/sdk'
 import type { Hex } from 'viem'
@@ -15,6 +16,7 @@ import {
 import { accountTruth, activityKey } from '../support/accountTruth.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
 import { startBackend, type TestBackend } from '../support/backend.js'
+import { waitUntil } from '../support/waitUntil.js'
 
 let anvil: TestAnvil
 let backend: TestBackend
@@ -23,6 +25,8 @@ let erc20: TestContract
 let erc721: TestContract
 let erc1155: TestContract
 let entryPoint: TestContract
+/** The client of the first test, live on the wallet accounts[1] since before its activity. */
+let alice: WalletBackendClient
 
 const ZERO = '0x0000000000000000000000000000000000000000'
 const keyOf = (item: DeliveryItem) => activityKey(item.block!.number, item.txIndex!, item.logIndex)
@@ -54,7 +58,7 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
   it('delivers everything that touches a wallet in tokens it never named, as the node reports it', async () => {
     const [minter, wallet, other, stranger] = accounts as [Hex, Hex, Hex, Hex]
     await backend.synced()
-    const alice = backend.client()
+    alice = backend.client()
     const bob = backend.client()
     await Promise.all([alice.signIn(), bob.signIn()])
     expect(await alice.putAccount(wallet)).toMatchObject({
@@ -199,6 +203,36 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
     expect(bobItems.map((i) => ({ key: keyOf(i), type: typeOf(i) }))).toEqual(bobTruth)
     expect(bobTruth.length).toBeGreaterThan(0)
     expect(bobItems.every((i) => i.data!.account === other)).toBe(true)
+  })
+
+  it('back-fills the same history from block 0, by blocks and by eth_getLogs, then goes live at the seam', async () => {
+    const [minter, wallet] = accounts as [Hex, Hex]
+    await backend.synced()
+    const everything = backend.client()
+    const tokensOnly = backend.client()
+    await Promise.all([everything.signIn(), tokensOnly.signIn()])
+    await everything.putAccount(wallet, { startBlock: 0 })
+    await tokensOnly.putAccount(wallet, { startBlock: 0, activity: ['tokens'] })
+    // Activity while history is read: it must arrive once, in order, whether the scan or live matching finds it.
+    await callContract(anvil, erc20, minter, 'mint', [wallet, 31n])
+    await backend.synced()
+    await waitUntil(() => backend.service.health().background?.length === 0, 30_000)
+    await backend.synced()
+    const head = await anvil.blockNumber()
+    const truth = await accountTruth(anvil, wallet, 0, head)
+    const live = (await backend.everything(alice)).filter((i) => i.kind === 'account')
+    const strip = (i: DeliveryItem) => {
+      const { backfill: _, ...data } = i.data!
+      return { key: keyOf(i), block: i.block, txHash: i.txHash, data }
+    }
+    const all = (await backend.everything(everything)).filter((i) => i.kind === 'account')
+    expect(all.map((i) => ({ key: keyOf(i), type: typeOf(i) }))).toEqual(truth)
+    expect(all.filter((i) => i.data!.backfill === true).length).toBeGreaterThan(0)
+    const since = live[0]!.block!.number
+    expect(all.filter((i) => i.block!.number >= since).map(strip)).toEqual(live.map(strip))
+    const tokens = (await backend.everything(tokensOnly)).filter((i) => i.kind === 'account')
+    expect(tokens.map(strip)).toEqual(all.filter((i) => typeOf(i) === 'token').map(strip))
+    expect(tokens.length).toBe(truth.filter((t) => t.type === 'token').length)
   })
 
   it('takes back the items of blocks a reorg removes and delivers the new chain’s', async () => {

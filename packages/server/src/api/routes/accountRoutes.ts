@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Hex } from 'viem'
 import {
   AccountNotFoundError,
+  BackfillTooLongError,
   deleteAccount,
   listAccounts,
   putAccount,
@@ -26,6 +27,14 @@ const AccountBody = Type.Object(
         maxItems: ACCOUNT_ACTIVITY.length,
         uniqueItems: true,
         description: `What to follow (all of them when left out): ${ACCOUNT_ACTIVITY.join(', ')}`,
+      }),
+    ),
+    startBlock: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description:
+          'Back-fill history from this block first (at most --account-backfill-max-blocks below the head)',
       }),
     ),
   },
@@ -85,11 +94,20 @@ export async function accountRoutes(app: FastifyInstance, context: AppContext): 
       const { address } = request.params as Static<typeof AccountParams>
       const body = request.body as Static<typeof AccountBody>
       const runtime = context.runtime()
+      const head = runtime.follower.snapshot().head?.number ?? 0
+      const earliest = head - context.config.accountBackfillMaxBlocks
+      if (body.startBlock !== undefined && body.startBlock < earliest)
+        throw new BackfillTooLongError(earliest, context.config.accountBackfillMaxBlocks)
       const { account, stored } = await putAccount(runtime.db, client.idBytes, address.toLowerCase() as Hex, {
         activity: (body.activity ?? [...ACCOUNT_ACTIVITY]) as AccountActivityKind[],
         maxAccounts: client.plan.accounts,
       })
-      runtime.accounts.set(stored)
+      if (body.startBlock !== undefined && body.startBlock <= head)
+        await runtime.accountBackfills.start(stored, body.startBlock)
+      else {
+        await runtime.accountBackfills.cancel(stored.accountId)
+        runtime.accounts.set(stored)
+      }
       return account
     },
   )

@@ -9,7 +9,8 @@ export type ScanLogsOptions = {
   node: NodeClient
   fromBlock: number
   toBlock: number
-  addresses: readonly Address[]
+  /** The emitters to ask for; left out, logs of any contract (then `topics` should narrow them). */
+  addresses?: readonly Address[]
   /** eth_getLogs topic filter: per position a value, a set of values, or null for any. */
   topics?: readonly (Hex | readonly Hex[] | null)[]
   /** Called for each scanned range in block order; persist `range.to` to resume after a restart. */
@@ -45,7 +46,7 @@ export async function scanLogs(options: ScanLogsOptions): Promise<ScanLogsResult
   const maxChunk = options.maxChunkSize ?? 10_000
   let chunk = Math.min(options.initialChunkSize ?? 2_000, maxChunk)
   const result: ScanLogsResult = { logs: 0, chunks: 0, shrinks: 0 }
-  if (options.addresses.length === 0 || options.fromBlock > options.toBlock) return result
+  if (options.addresses?.length === 0 || options.fromBlock > options.toBlock) return result
 
   const fetchRange = async (from: number): Promise<{ logs: RpcLog[]; range: LogScanRange }> => {
     for (;;) {
@@ -56,7 +57,7 @@ export async function scanLogs(options: ScanLogsOptions): Promise<ScanLogsResult
           {
             fromBlock: `0x${from.toString(16)}`,
             toBlock: `0x${to.toString(16)}`,
-            address: options.addresses,
+            ...(options.addresses ? { address: options.addresses } : {}),
             ...(options.topics ? { topics: options.topics } : {}),
           },
         ])

@@ -3,7 +3,7 @@ import { type Kysely, sql } from 'kysely'
 /**
  * Account interests: a client follows everything that touches one of its own addresses, in any
  * contract (native transactions, token transfers, approvals, user operations). Items queued for
- * an account refer to it, so withdrawing the account takes its queued items with it.
+ * an account, and its back-fill, refer to it, so withdrawing the account takes them with it.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
@@ -23,5 +23,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       ('tx', 'log', 'state', 'deployed', 'submitted-status', 'removed', 'gap', 'account'))`.execute(db)
   await sql`
     alter table client_deliveries
+      add column client_account_id bigint references client_accounts (id) on delete cascade`.execute(db)
+  await sql`
+    alter table backfill_jobs
       add column client_account_id bigint references client_accounts (id) on delete cascade`.execute(db)
 }
