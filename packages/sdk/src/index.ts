@@ -17,6 +17,7 @@ export type {
   Submission,
   SubmissionStatus,
   SubmissionStatusChange,
+  TokenInfo,
   Watch,
   WatchKind,
 } from './types.js'

@@ -53,6 +53,9 @@ export type Account = {
 
 export type Direction = 'in' | 'out' | 'self'
 
+/** What a token says of itself (null where it has no such function). */
+export type TokenInfo = { name: string | null; symbol: string | null; decimals: number | null }
+
 /** What moved in an `account` item (amounts, token ids and values as decimal strings). */
 export type AccountMovement =
   | { type: 'native'; direction: Direction; counterparty: Hex | null; value: string; success: boolean }
@@ -70,6 +73,8 @@ export type AccountMovement =
       /** ERC-1155 batch: ids and amounts, pairwise. */
       tokenIds?: string[]
       amounts?: string[]
+      /** On an account's first item of this token. */
+      tokenInfo?: TokenInfo
     }
   | {
       type: 'approval'
@@ -79,6 +84,7 @@ export type AccountMovement =
       amount?: string
       tokenId?: string
       approved?: boolean
+      tokenInfo?: TokenInfo
     }
   | {
       type: 'userOp'

@@ -1,34 +1,65 @@
 import type { Transaction } from 'kysely'
 import type { Hex } from 'viem'
+import type { BlockRef, ChainListener } from '../chain/follower/ChainListener.js'
 import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
 import type { AccountIndex, AccountMatch } from '../filters/AccountIndex.js'
 import type { DB } from '../storage/schema.js'
 import type { ItemProducer, QueueItem } from './DeliveryListener.js'
+import type { TokenMetadata } from './TokenMetadata.js'
 
 /**
  * Turns the activity of the watched accounts in each stored batch into `account` items, queued
  * with the batch's other items in the follower's transaction — so they share the queue, the
  * cursors, the acks and the reorg withdrawal. What moved is decoded here, once, not on read.
  */
-export class AccountActivityProducer implements ItemProducer {
+export class AccountActivityProducer implements ItemProducer, ChainListener {
   readonly #index: AccountIndex
   readonly #chargeWork: ((work: ReadonlyMap<Hex, number>) => void) | undefined
+  readonly #tokens: TokenMetadata | undefined
 
   constructor(options: {
     index: AccountIndex
     /** The matching work of each client's accounts in a batch, for its usage and cost limit. */
     chargeWork?: (work: ReadonlyMap<Hex, number>) => void
+    /** Token metadata for an account's first item of each token. */
+    tokens?: TokenMetadata
   }) {
+    this.#tokens = options.tokens
     this.#index = options.index
     this.#chargeWork = options.chargeWork
   }
 
-  async itemsFor(_trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<QueueItem[]> {
+  /** Before the batch's transaction: the metadata of the tokens it moves for watched accounts. */
+  async prepare(blocks: readonly FetchedBlock[]): Promise<void> {
+    if (!this.#tokens || this.#index.size === 0) return
+    await this.#tokens.prepare(tokensOf(this.#index.match(blocks)))
+  }
+
+  async itemsFor(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<QueueItem[]> {
     const work = this.#chargeWork ? new Map<Hex, number>() : undefined
     const matches = this.#index.match(blocks, work)
     if (work && work.size > 0) this.#chargeWork?.(work)
-    return accountItems(matches, blocks)
+    const items = accountItems(matches, blocks)
+    await this.#tokens?.attach(trx, items)
+    return items
   }
+
+  /** Its items are queued through the delivery listener (`itemsFor`). */
+  async blocksAdded(): Promise<void> {}
+
+  async blocksRemoved(trx: Transaction<DB>, blocks: readonly BlockRef[]): Promise<void> {
+    await this.#tokens?.forget(
+      trx,
+      blocks.map((block) => block.hash),
+    )
+  }
+}
+
+/** The token contracts of token and approval matches. */
+export function tokensOf(matches: readonly AccountMatch[]): Hex[] {
+  const tokens: Hex[] = []
+  for (const { activity } of matches) if ('token' in activity) tokens.push(activity.token)
+  return tokens
 }
 
 /** The queue items of account matches in `blocks`; `extra` joins every item's data (a back-fill's mark). */

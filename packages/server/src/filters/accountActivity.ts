@@ -35,7 +35,7 @@ const ZERO_PREFIX = `0x${'0'.repeat(24)}`
 
 /** The address a 32-byte topic holds, lower-case, or undefined when it is not a padded address. */
 export function topicAddress(topic: string | undefined): Hex | undefined {
-  if (!topic || topic.length !== 66) return undefined
+  if (topic?.length !== 66) return undefined
   const lower = topic.toLowerCase()
   return lower.startsWith(ZERO_PREFIX) ? (`0x${lower.slice(26)}` as Hex) : undefined
 }

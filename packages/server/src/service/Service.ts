@@ -35,6 +35,7 @@ import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
 import type { ChainPosition } from '../delivery/deliveryStore.js'
 import { Notifier } from '../delivery/Notifier.js'
 import { StreamHub } from '../delivery/StreamHub.js'
+import { TokenMetadata } from '../delivery/TokenMetadata.js'
 import { AccountIndex } from '../filters/AccountIndex.js'
 import { FilterIndex } from '../filters/FilterIndex.js'
 import { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
@@ -313,7 +314,13 @@ export class Service {
       for (const [clientId, units] of work) shared.usage.add(clientId, 'filter_work', units)
       chargeFilterWork(work)
     }
-    delivery.addProducer(new AccountActivityProducer({ index: accounts, chargeWork: chargeAccountWork }))
+    const tokens = new TokenMetadata({ db, node: rpc })
+    const accountActivity = new AccountActivityProducer({
+      index: accounts,
+      chargeWork: chargeAccountWork,
+      tokens,
+    })
+    delivery.addProducer(accountActivity)
     let follower: Follower | undefined
     const fence = new LeadershipFence({
       term,
@@ -326,7 +333,7 @@ export class Service {
         void this.#election?.resign(error.message)
       },
     })
-    const listeners: ChainListener[] = [fence, delivery, contractState]
+    const listeners: ChainListener[] = [fence, delivery, accountActivity, contractState]
     follower = new Follower({
       db,
       node: rpc,
@@ -395,6 +402,7 @@ export class Service {
       tasks: this.#tasks,
       logger: this.logger,
       chargeWork: chargeAccountWork,
+      tokens,
     })
     const sweeper = new DeploymentSweeper({
       db,

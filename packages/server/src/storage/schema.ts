@@ -106,6 +106,22 @@ export interface ClientAccountsTable {
   updated_at: CreatedAt
 }
 
+/** Name, symbol and decimals of a token contract, as its view functions answered (migration 0006). */
+export interface TokenMetadataTable {
+  address: Bytes
+  name: string | null
+  symbol: string | null
+  decimals: number | null
+  read_at: CreatedAt
+}
+
+/** The tokens an account has had items of, and the block of the first (migration 0006). */
+export interface ClientAccountTokensTable {
+  client_account_id: number
+  token: Bytes
+  block_hash: Bytes
+}
+
 export interface ClientTxFiltersTable {
   id: Generated<number>
   client_contract_id: number
@@ -248,6 +264,8 @@ export interface DB {
   client_contracts: ClientContractsTable
   client_tx_filters: ClientTxFiltersTable
   client_accounts: ClientAccountsTable
+  token_metadata: TokenMetadataTable
+  client_account_tokens: ClientAccountTokensTable
   client_state_watches: ClientStateWatchesTable
   verified_txs: VerifiedTxsTable
   client_deliveries: ClientDeliveriesTable

@@ -126,7 +126,21 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
       direction: 'in',
       counterparty: ZERO,
       amount: '1000000',
+      tokenInfo: { name: 'Test Dollar', symbol: 'TUSD', decimals: 6 },
     })
+    // The metadata comes with an account's first item of each token only, read once for everyone.
+    expect(
+      tokens.filter((t) => 'tokenInfo' in t).map((t) => [t.token, (t as { tokenInfo: unknown }).tokenInfo]),
+    ).toEqual([
+      [erc20.address.toLowerCase(), { name: 'Test Dollar', symbol: 'TUSD', decimals: 6 }],
+      [erc721.address.toLowerCase(), { name: 'Test Cats', symbol: 'TCAT', decimals: null }],
+      [erc1155.address.toLowerCase(), { name: null, symbol: null, decimals: null }],
+    ])
+    const stored = await backend.service
+      .storage!.db.selectFrom('token_metadata')
+      .select(['address', 'name'])
+      .execute()
+    expect(stored.map((row) => String(row.name)).sort()).toEqual(['Test Cats', 'Test Dollar', 'null'])
     expect(tokens[1]).toMatchObject({
       standard: 'erc20',
       direction: 'out',
@@ -251,6 +265,7 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
     await anvil.rpc('evm_increaseTime', [120])
     await anvil.reorg(2)
     await callContract(anvil, erc20, minter, 'mint', [wallet, 6n])
+    await callContract(anvil, erc721, minter, 'mint', [wallet, 100n])
     await backend.synced()
     const after = await backend.everything(c, delivered.at(-1)!.cursor)
     const removed = after.filter((i) => i.kind === 'removed')
@@ -263,6 +278,12 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
       await accountTruth(anvil, wallet, from, to),
     )
     for (const item of all) expect(item.block!.hash).toBe((await anvil.block(item.block!.number)).hash)
+    // The first ERC-721 item was taken back: the token is new to the account again, metadata included.
+    const nft = all.filter(
+      (i) => accountActivityOf(i)!.type === 'token' && i.data!.token === erc721.address.toLowerCase(),
+    )
+    expect(nft[0]!.data!.tokenInfo).toEqual({ name: 'Test Cats', symbol: 'TCAT', decimals: null })
+    expect(nft.slice(1).every((i) => i.data!.tokenInfo === undefined)).toBe(true)
   })
 
   it('bounds the accounts of a client by its plan, refuses bad input with a code, and deletes with its items', async () => {

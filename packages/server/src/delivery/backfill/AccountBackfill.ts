@@ -9,8 +9,9 @@ import { AccountIndex, type StoredAccount } from '../../filters/AccountIndex.js'
 import { ACCOUNT_TOPICS, type AccountActivityKind } from '../../filters/accountActivity.js'
 import type { BackgroundTasks } from '../../lifecycle/BackgroundTasks.js'
 import type { DB } from '../../storage/schema.js'
-import { accountItems } from '../AccountActivityProducer.js'
+import { accountItems, tokensOf } from '../AccountActivityProducer.js'
 import type { DeliveryListener } from '../DeliveryListener.js'
+import type { TokenMetadata } from '../TokenMetadata.js'
 
 const FETCH_BATCH = 20
 /** Blocks per checkpoint of a logs-only back-fill; eth_getLogs chunks shrink below it on nodes that ask. */
@@ -27,6 +28,7 @@ export type AccountBackfillOptions = {
   logger: Logger
   /** Work done for a client (blocks read, accounts matched), for its usage and cost limit. */
   chargeWork?: (work: ReadonlyMap<Hex, number>) => void
+  tokens?: TokenMetadata
 }
 
 /**
@@ -176,7 +178,9 @@ export class AccountBackfill {
     let next = from
     const commit = async (blocks: FetchedBlock[], upTo: number) => {
       const work = new Map<Hex, number>([[account.clientId, blocks.length]])
-      const items = accountItems(index.match(blocks, work), blocks, { backfill: true })
+      const matches = index.match(blocks, work)
+      await this.#o.tokens?.prepare(tokensOf(matches))
+      const items = accountItems(matches, blocks, { backfill: true })
       const updated = await this.#o.db.transaction().execute(async (trx) => {
         const row = await trx
           .updateTable('backfill_jobs')
@@ -184,7 +188,10 @@ export class AccountBackfill {
           .where('id', '=', jobId)
           .returning('id')
           .executeTakeFirst()
-        if (row && items.length > 0) await this.#o.delivery.enqueue(trx, items)
+        if (row && items.length > 0) {
+          await this.#o.tokens?.attach(trx, items)
+          await this.#o.delivery.enqueue(trx, items)
+        }
         return row !== undefined
       })
       if (!updated) throw new Error('the account was withdrawn during its back-fill')

@@ -3,7 +3,8 @@ import { type Kysely, sql } from 'kysely'
 /**
  * Account interests: a client follows everything that touches one of its own addresses, in any
  * contract (native transactions, token transfers, approvals, user operations). Items queued for
- * an account, and its back-fill, refer to it, so withdrawing the account takes them with it.
+ * an account, and its back-fill, refer to it, so withdrawing the account takes them with it. Token
+ * metadata is read once per token for everyone; an account's first item of a token carries it.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
@@ -27,4 +28,21 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     alter table backfill_jobs
       add column client_account_id bigint references client_accounts (id) on delete cascade`.execute(db)
+  // Token metadata, read once per token for everyone; and which tokens each account has been told about.
+  await sql`
+    create table token_metadata (
+      address bytea primary key,
+      name text,
+      symbol text,
+      decimals integer,
+      read_at timestamptz not null default now()
+    )`.execute(db)
+  await sql`
+    create table client_account_tokens (
+      client_account_id bigint not null references client_accounts (id) on delete cascade,
+      token bytea not null,
+      block_hash bytea not null,
+      primary key (client_account_id, token)
+    )`.execute(db)
+  await sql`create index client_account_tokens_block on client_account_tokens (block_hash)`.execute(db)
 }

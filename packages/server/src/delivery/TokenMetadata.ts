@@ -1,0 +1,152 @@
+import type { Kysely, Transaction } from 'kysely'
+import { bytesToHex, decodeAbiParameters, type Hex, hexToBytes, hexToString } from 'viem'
+import type { NodeClient } from '../chain/NodeClient.js'
+import type { DB } from '../storage/schema.js'
+import type { QueueItem } from './DeliveryListener.js'
+
+/** What a token says of itself; null where it has no such function or answers nonsense. */
+export type TokenInfo = { name: string | null; symbol: string | null; decimals: number | null }
+
+const NAME = '0x06fdde03'
+const SYMBOL = '0x95d89b41'
+const DECIMALS = '0x313ce567'
+const TOKENS_PER_BATCH = 100
+/** Tokens kept in memory; beyond it the table answers (one indexed read per batch of tokens). */
+const MEMORY_BOUND = 50_000
+const MAX_TEXT = 64
+
+/**
+ * Token metadata, read from the node once per token for everyone and kept in `token_metadata`;
+ * an account's first item of a token carries it (`tokenInfo`). Reads happen before a batch's
+ * transaction (`prepare`), the attaching inside it, so no transaction waits on the node.
+ */
+export class TokenMetadata {
+  readonly #db: Kysely<DB>
+  readonly #node: Pick<NodeClient, 'batch'>
+  readonly #known = new Map<Hex, TokenInfo>()
+  /** Read from the node and not yet in the table. */
+  #fresh = new Map<Hex, TokenInfo>()
+
+  constructor(options: { db: Kysely<DB>; node: Pick<NodeClient, 'batch'> }) {
+    this.#db = options.db
+    this.#node = options.node
+  }
+
+  /** Makes the metadata of `tokens` known: from memory, the table, or else the node. */
+  async prepare(tokens: Iterable<Hex>): Promise<void> {
+    const missing = [...new Set(tokens)].filter((token) => !this.#known.has(token))
+    if (missing.length === 0) return
+    const stored = await this.#db
+      .selectFrom('token_metadata')
+      .select(['address', 'name', 'symbol', 'decimals'])
+      .where(
+        'address',
+        'in',
+        missing.map((token) => hexToBytes(token)),
+      )
+      .execute()
+    for (const row of stored)
+      this.#remember(bytesToHex(row.address), { name: row.name, symbol: row.symbol, decimals: row.decimals })
+    const unread = missing.filter((token) => !this.#known.has(token))
+    for (let i = 0; i < unread.length; i += TOKENS_PER_BATCH) {
+      const chunk = unread.slice(i, i + TOKENS_PER_BATCH)
+      const results = await this.#node.batch<Hex>(
+        chunk.flatMap((token) =>
+          [NAME, SYMBOL, DECIMALS].map((data) => ({
+            method: 'eth_call',
+            params: [{ to: token, data }, 'latest'],
+          })),
+        ),
+      )
+      chunk.forEach((token, j) => {
+        const [name, symbol, decimals] = results
+          .slice(j * 3, j * 3 + 3)
+          .map((r) => (r.ok ? r.value : undefined))
+        const info = { name: text(name), symbol: text(symbol), decimals: smallInteger(decimals) }
+        this.#remember(token, info)
+        this.#fresh.set(token, info)
+      })
+    }
+  }
+
+  /**
+   * In the batch's transaction: gives `tokenInfo` to the first item of each (account, token) the
+   * account never had an item of, and stores the metadata read since the last batch.
+   */
+  async attach(trx: Transaction<DB>, items: readonly QueueItem[]): Promise<void> {
+    const fresh = this.#fresh
+    this.#fresh = new Map()
+    if (fresh.size > 0) {
+      await trx
+        .insertInto('token_metadata')
+        .values([...fresh].map(([token, info]) => ({ address: hexToBytes(token), ...info })))
+        .onConflict((oc) => oc.doNothing())
+        .execute()
+    }
+    const firsts = new Map<string, QueueItem>()
+    for (const item of items) {
+      const token = item.payload.token as Hex | undefined
+      if (item.kind !== 'account' || !token || !item.blockHash || !this.#known.has(token)) continue
+      const key = `${item.clientAccountId}:${token}`
+      if (!firsts.has(key)) firsts.set(key, item)
+    }
+    if (firsts.size === 0) return
+    const added = await trx
+      .insertInto('client_account_tokens')
+      .values(
+        [...firsts.values()].map((item) => ({
+          client_account_id: item.clientAccountId!,
+          token: hexToBytes(item.payload.token as Hex),
+          block_hash: hexToBytes(item.blockHash!),
+        })),
+      )
+      .onConflict((oc) => oc.doNothing())
+      .returning(['client_account_id', 'token'])
+      .execute()
+    for (const row of added) {
+      const token = bytesToHex(row.token)
+      const item = firsts.get(`${row.client_account_id}:${token}`)
+      if (item) item.payload.tokenInfo = this.#known.get(token)
+    }
+  }
+
+  /** A reorg took these blocks: a token first seen in them is new to its account again. */
+  async forget(trx: Transaction<DB>, blockHashes: readonly Hex[]): Promise<void> {
+    if (blockHashes.length === 0) return
+    await trx
+      .deleteFrom('client_account_tokens')
+      .where(
+        'block_hash',
+        'in',
+        blockHashes.map((hash) => hexToBytes(hash)),
+      )
+      .execute()
+  }
+
+  #remember(token: Hex, info: TokenInfo): void {
+    if (this.#known.size >= MEMORY_BOUND) this.#known.clear()
+    this.#known.set(token, info)
+  }
+}
+
+/** A string return value, or a bytes32 one (older tokens), printable and bounded; null otherwise. */
+function text(value: Hex | undefined): string | null {
+  if (!value || value === '0x') return null
+  let decoded: string
+  try {
+    decoded =
+      value.length === 66
+        ? hexToString(value).replace(/\0+$/, '')
+        : decodeAbiParameters([{ type: 'string' }], value)[0]
+  } catch {
+    return null
+  }
+  const clean = decoded.replace(/[\p{Cc}\p{Cf}]/gu, '').slice(0, MAX_TEXT)
+  return clean.length > 0 ? clean : null
+}
+
+function smallInteger(value: Hex | undefined): number | null {
+  if (value?.length !== 66) return null
+  const n = BigInt(value)
+  return n <= 255n ? Number(n) : null
+}
