@@ -41,7 +41,7 @@ export type DeliveryKind =
   | 'account'
 
 /** What an account interest follows of its address. */
-export type AccountActivityKind = 'native' | 'tokens' | 'approvals' | 'userOps'
+export type AccountActivityKind = 'native' | 'tokens' | 'approvals' | 'userOps' | 'internal'
 
 /** An interest in everything that touches one of the wallet's own addresses, in any contract. */
 export type Account = {
@@ -85,6 +85,15 @@ export type AccountMovement =
       tokenId?: string
       approved?: boolean
       tokenInfo?: TokenInfo
+    }
+  | {
+      /** Ether moved by a call inside a transaction, read from the node's traces. */
+      type: 'internal'
+      direction: Direction
+      counterparty: Hex
+      value: string
+      /** Where the call sits in the transaction's call tree. */
+      traceAddress: number[]
     }
   | {
       type: 'userOp'

@@ -5,6 +5,7 @@ import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
 import type { AccountIndex, AccountMatch } from '../filters/AccountIndex.js'
 import type { DB } from '../storage/schema.js'
 import type { ItemProducer, QueueItem } from './DeliveryListener.js'
+import type { InternalTransfer, InternalTransfers } from './InternalTransfers.js'
 import type { TokenMetadata } from './TokenMetadata.js'
 
 /**
@@ -16,6 +17,9 @@ export class AccountActivityProducer implements ItemProducer, ChainListener {
   readonly #index: AccountIndex
   readonly #chargeWork: ((work: ReadonlyMap<Hex, number>) => void) | undefined
   readonly #tokens: TokenMetadata | undefined
+  readonly #internal: InternalTransfers | undefined
+  /** The internal transfers of the batch being stored, read in `prepare`. */
+  #traced = new Map<Hex, InternalTransfer[]>()
 
   constructor(options: {
     index: AccountIndex
@@ -23,7 +27,10 @@ export class AccountActivityProducer implements ItemProducer, ChainListener {
     chargeWork?: (work: ReadonlyMap<Hex, number>) => void
     /** Token metadata for an account's first item of each token. */
     tokens?: TokenMetadata
+    /** Traces for internal transfers, read only while some account follows them. */
+    internal?: InternalTransfers
   }) {
+    this.#internal = options.internal
     this.#tokens = options.tokens
     this.#index = options.index
     this.#chargeWork = options.chargeWork
@@ -31,13 +38,20 @@ export class AccountActivityProducer implements ItemProducer, ChainListener {
 
   /** Before the batch's transaction: the metadata of the tokens it moves for watched accounts. */
   async prepare(blocks: readonly FetchedBlock[]): Promise<void> {
-    if (!this.#tokens || this.#index.size === 0) return
-    await this.#tokens.prepare(tokensOf(this.#index.match(blocks)))
+    this.#traced = new Map()
+    if (this.#index.size === 0) return
+    if (this.#internal && this.#index.wantsInternal) this.#traced = await this.#internal.read(blocks)
+    await this.#tokens?.prepare(tokensOf(this.#index.match(blocks)))
   }
 
   async itemsFor(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<QueueItem[]> {
     const work = this.#chargeWork ? new Map<Hex, number>() : undefined
     const matches = this.#index.match(blocks, work)
+    blocks.forEach(({ block }, blockIndex) => {
+      const transfers = this.#traced.get(block.hash)
+      if (transfers) matches.push(...this.#index.matchInternal(blockIndex, transfers, work))
+    })
+    this.#traced = new Map()
     if (work && work.size > 0) this.#chargeWork?.(work)
     const items = accountItems(matches, blocks)
     await this.#tokens?.attach(trx, items)

@@ -2,6 +2,7 @@ import type { AccountMovement } from '@wallet-backend/sdk'
 import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex } from 'viem'
 import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
+import type { InternalTransfer } from '../delivery/InternalTransfers.js'
 import type { DB } from '../storage/schema.js'
 import {
   ACCOUNT_TOPICS,
@@ -42,9 +43,15 @@ export type AccountMatch = {
 export class AccountIndex {
   readonly #byAddress = new Map<Hex, Entry[]>()
   readonly #byId = new Map<number, Entry>()
+  #internal = 0
 
   get size(): number {
     return this.#byId.size
+  }
+
+  /** Whether some account follows internal transfers (only then are blocks traced). */
+  get wantsInternal(): boolean {
+    return this.#internal > 0
   }
 
   /** Loads every account interest of active clients (at start). */
@@ -76,6 +83,7 @@ export class AccountIndex {
       activity: new Set(account.activity),
     }
     this.#byId.set(entry.accountId, entry)
+    if (entry.activity.has('internal')) this.#internal += 1
     const list = this.#byAddress.get(entry.address)
     if (list) list.push(entry)
     else this.#byAddress.set(entry.address, [entry])
@@ -85,6 +93,7 @@ export class AccountIndex {
     const entry = this.#byId.get(accountId)
     if (!entry) return
     this.#byId.delete(accountId)
+    if (entry.activity.has('internal')) this.#internal -= 1
     const list = this.#byAddress.get(entry.address) ?? []
     const at = list.indexOf(entry)
     if (at >= 0) list.splice(at, 1)
@@ -140,6 +149,36 @@ export class AccountIndex {
         }
       })
     })
+    return out
+  }
+
+  /** The internal transfers of one block (`blockIndex` in its batch) to or from watched accounts. */
+  matchInternal(
+    blockIndex: number,
+    transfers: readonly InternalTransfer[],
+    work?: Map<Hex, number>,
+  ): AccountMatch[] {
+    const out: AccountMatch[] = []
+    for (const transfer of transfers) {
+      const parties = transfer.from === transfer.to ? [transfer.from] : [transfer.from, transfer.to]
+      for (const party of parties) {
+        for (const entry of this.#byAddress.get(party) ?? []) {
+          charge(work, entry)
+          if (!entry.activity.has('internal')) continue
+          const fromMe = transfer.from === entry.address
+          const toMe = transfer.to === entry.address
+          out.push(
+            matchOf(entry, blockIndex, transfer.txIndex, null, {
+              type: 'internal',
+              direction: fromMe && toMe ? 'self' : fromMe ? 'out' : 'in',
+              counterparty: fromMe ? transfer.to : transfer.from,
+              value: transfer.value.toString(),
+              traceAddress: transfer.traceAddress,
+            }),
+          )
+        }
+      }
+    }
     return out
   }
 }

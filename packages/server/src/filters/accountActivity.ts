@@ -4,8 +4,15 @@ import type { RpcLog, RpcReceipt, RpcTransaction } from '../chain/types.js'
 import { TRANSFER_BATCH_TOPIC, TRANSFER_SINGLE_TOPIC, TRANSFER_TOPIC } from './compileFilter.js'
 
 /** What an account interest can follow. */
-export const ACCOUNT_ACTIVITY = ['native', 'tokens', 'approvals', 'userOps'] as const
+export const ACCOUNT_ACTIVITY = ['native', 'tokens', 'approvals', 'userOps', 'internal'] as const
 export type AccountActivityKind = (typeof ACCOUNT_ACTIVITY)[number]
+/** What an account interest follows when it names nothing: internal transfers cost the node a trace per block, so they are asked for. */
+export const DEFAULT_ACCOUNT_ACTIVITY: readonly AccountActivityKind[] = [
+  'native',
+  'tokens',
+  'approvals',
+  'userOps',
+]
 
 /** Approval(address indexed owner, address indexed spender|approved, uint256 value|tokenId) — ERC-20 and ERC-721. */
 export const APPROVAL_TOPIC = '0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925'

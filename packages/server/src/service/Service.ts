@@ -33,6 +33,7 @@ import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
 import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
 import type { ChainPosition } from '../delivery/deliveryStore.js'
+import { InternalTransfers } from '../delivery/InternalTransfers.js'
 import { Notifier } from '../delivery/Notifier.js'
 import { StreamHub } from '../delivery/StreamHub.js'
 import { TokenMetadata } from '../delivery/TokenMetadata.js'
@@ -83,6 +84,8 @@ export class Service {
   #shared: SharedRuntime | undefined
   #election: LeaderElection | undefined
   /** What runs only while this instance leads. */
+  /** Where internal transfers come from, once this instance has led (`/health` says which). */
+  #internalTransfers: InternalTransfers | undefined
   #leader:
     | {
         follower: Follower
@@ -315,10 +318,13 @@ export class Service {
       chargeFilterWork(work)
     }
     const tokens = new TokenMetadata({ db, node: rpc })
+    const internal = new InternalTransfers(rpc)
+    this.#internalTransfers = internal
     const accountActivity = new AccountActivityProducer({
       index: accounts,
       chargeWork: chargeAccountWork,
       tokens,
+      internal,
     })
     delivery.addProducer(accountActivity)
     let follower: Follower | undefined
@@ -555,6 +561,7 @@ export class Service {
             chain: {
               nodeHead: chain.nodeHead,
               receiptsSource: chain.receiptsSource,
+              ...(this.#internalTransfers ? { traces: this.#internalTransfers.source } : {}),
               ...(chain.alarm ? { alarm: chain.alarm } : {}),
               ...(chain.lastError ? { lastError: chain.lastError } : {}),
             },

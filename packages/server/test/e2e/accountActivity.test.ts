@@ -249,6 +249,55 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
     expect(tokens.length).toBe(truth.filter((t) => t.type === 'token').length)
   })
 
+  it('delivers ether a contract pays an account by an internal call, as the node’s traces show it', async () => {
+    const [minter, , other] = accounts as [Hex, Hex, Hex]
+    const wallet = accounts[9]!
+    const payout = await deployTestContract(anvil, 'TestPayout')
+    await backend.synced()
+    const c = backend.client()
+    await c.signIn()
+    expect((await c.putAccount(wallet, { activity: ['native', 'internal'] })).activity).toEqual([
+      'native',
+      'internal',
+    ])
+    const from = (await anvil.blockNumber()) + 1
+    await callContract(anvil, payout, minter, 'pay', [wallet], 1_000n) // a payout to the wallet: internal, in
+    await callContract(anvil, payout, wallet, 'pay', [other], 300n) // the wallet pays through it: native, out
+    await callContract(anvil, payout, minter, 'pay', [other], 7n) // none of the wallet's business
+    await backend.synced()
+    const to = await anvil.blockNumber()
+    type Trace = {
+      action: { from: Hex; to?: Hex; value?: Hex; callType?: string }
+      traceAddress: number[]
+      transactionPosition: number
+      blockNumber: number
+    }
+    const truth: string[] = []
+    for (let n = from; n <= to; n++) {
+      for (const t of await anvil.rpc<Trace[]>('trace_block', [`0x${n.toString(16)}`])) {
+        const touches = t.action.from.toLowerCase() === wallet || t.action.to?.toLowerCase() === wallet
+        if (t.traceAddress.length > 0 && touches && BigInt(t.action.value ?? '0x0') > 0n)
+          truth.push(`${n}:${t.transactionPosition}:${t.traceAddress.join('.')}`)
+      }
+    }
+    expect(truth).toHaveLength(1)
+    const items = (await backend.everything(c)).filter((i) => i.kind === 'account')
+    const internal = items.filter((i) => typeOf(i) === 'internal')
+    expect(
+      internal.map((i) => `${i.block!.number}:${i.txIndex}:${(i.data!.traceAddress as number[]).join('.')}`),
+    ).toEqual(truth)
+    expect(internal[0]!.data).toEqual({
+      account: wallet,
+      type: 'internal',
+      direction: 'in',
+      counterparty: payout.address.toLowerCase(),
+      value: '1000',
+      traceAddress: [0],
+    })
+    expect(items.filter((i) => typeOf(i) === 'native').map((i) => i.data!.direction)).toEqual(['out'])
+    expect((backend.service.health().chain as { traces?: string }).traces).toBe('trace_block')
+  })
+
   it('takes back the items of blocks a reorg removes and delivers the new chain’s', async () => {
     const [minter, , , , wallet] = accounts as [Hex, Hex, Hex, Hex, Hex]
     await backend.synced()

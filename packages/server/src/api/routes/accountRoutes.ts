@@ -8,7 +8,11 @@ import {
   listAccounts,
   putAccount,
 } from '../../clients/accounts/accountStore.js'
-import { ACCOUNT_ACTIVITY, type AccountActivityKind } from '../../filters/accountActivity.js'
+import {
+  ACCOUNT_ACTIVITY,
+  type AccountActivityKind,
+  DEFAULT_ACCOUNT_ACTIVITY,
+} from '../../filters/accountActivity.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
@@ -26,7 +30,7 @@ const AccountBody = Type.Object(
         minItems: 1,
         maxItems: ACCOUNT_ACTIVITY.length,
         uniqueItems: true,
-        description: `What to follow (all of them when left out): ${ACCOUNT_ACTIVITY.join(', ')}`,
+        description: `What to follow (${DEFAULT_ACCOUNT_ACTIVITY.join(', ')} when left out): ${ACCOUNT_ACTIVITY.join(', ')}`,
       }),
     ),
     startBlock: Type.Optional(
@@ -82,7 +86,8 @@ export async function accountRoutes(app: FastifyInstance, context: AppContext): 
         description:
           'native: transactions from or to it; tokens: ERC-20/721 Transfer and ERC-1155 TransferSingle/TransferBatch ' +
           'with it as sender or recipient; approvals: Approval and ApprovalForAll with it as owner; ' +
-          'userOps: ERC-4337 UserOperationEvent with it as sender. Each is an `account` item saying what moved.',
+          'userOps: ERC-4337 UserOperationEvent with it as sender; internal: ether moved to or from it by calls inside transactions, ' +
+          'where the node has traces. Each is an `account` item saying what moved.',
         security,
         params: AccountParams,
         body: AccountBody,
@@ -99,7 +104,7 @@ export async function accountRoutes(app: FastifyInstance, context: AppContext): 
       if (body.startBlock !== undefined && body.startBlock < earliest)
         throw new BackfillTooLongError(earliest, context.config.accountBackfillMaxBlocks)
       const { account, stored } = await putAccount(runtime.db, client.idBytes, address.toLowerCase() as Hex, {
-        activity: (body.activity ?? [...ACCOUNT_ACTIVITY]) as AccountActivityKind[],
+        activity: (body.activity ?? [...DEFAULT_ACCOUNT_ACTIVITY]) as AccountActivityKind[],
         maxAccounts: client.plan.accounts,
       })
       if (body.startBlock !== undefined && body.startBlock <= head)
