@@ -1,6 +1,7 @@
 import type { Hex } from 'viem'
 import type { FetchedBlock } from '../src/chain/follower/fetchBlocks.js'
 import type { RpcBlock, RpcReceipt } from '../src/chain/types.js'
+import { AccountIndex } from '../src/filters/AccountIndex.js'
 import { TRANSFER_TOPIC } from '../src/filters/compileFilter.js'
 import { FilterIndex } from '../src/filters/FilterIndex.js'
 
@@ -43,18 +44,66 @@ export async function runMatchingBench(options: { quick: boolean }): Promise<Rec
         filters,
       })
     }
-    for (let warm = 0; warm < 3; warm++) index.match(blocks)
-    const runs = 10
-    let matches = 0
-    const started = performance.now()
-    for (let r = 0; r < runs; r++) matches = index.match(blocks).length
-    const msPerBlock = (performance.now() - started) / runs / blocks.length
-    figures[`msPerBlockWith${label(size)}Filters`] = Math.round(msPerBlock * 1000) / 1000
-    figures[`matchesPerBlockWith${label(size)}Filters`] = matches / blocks.length
+    Object.assign(
+      figures,
+      timeMatching(`${label(size)}Filters`, blocks, () => index.match(blocks).length),
+    )
   }
   const base = figures[`msPerBlockWith${label(sizes[0]!)}Filters`]!
   figures.ratio1MTo1k = Math.round((figures.msPerBlockWith1MFilters! / base) * 100) / 100
+  Object.assign(figures, matchAccounts(blocks, sizes))
   return figures
+}
+
+/**
+ * The same blocks against account interests: 100 accounts that the blocks touch (as senders and
+ * in transfer topics) plus 1k, 100k or 1M accounts they never touch. Account matching looks
+ * addresses up by sender, recipient and address topics, so the time per block should not grow.
+ */
+function matchAccounts(blocks: readonly FetchedBlock[], sizes: readonly number[]): Record<string, number> {
+  const figures: Record<string, number> = {}
+  for (const size of sizes) {
+    const index = new AccountIndex()
+    for (let c = 0; c < 100; c++)
+      index.set({
+        accountId: c + 1,
+        clientId: hex(c, 20),
+        address: hex(c, 20),
+        activity: ['native', 'tokens'],
+      })
+    for (let i = 0; i < size; i++)
+      index.set({
+        accountId: 1_000 + i,
+        clientId: hex(i % 50_000, 20),
+        address: hex(0x10000000 + i, 20),
+        activity: ['native', 'tokens', 'approvals', 'userOps'],
+      })
+    Object.assign(
+      figures,
+      timeMatching(`${label(size)}Accounts`, blocks, () => index.match(blocks).length),
+    )
+  }
+  const base = figures[`msPerBlockWith${label(sizes[0]!)}Accounts`]!
+  figures.ratio1MTo1kAccounts = Math.round((figures.msPerBlockWith1MAccounts! / base) * 100) / 100
+  return figures
+}
+
+/** ms per block and matches per block of `match` over `blocks`, after a warm-up, under `name`. */
+function timeMatching(
+  name: string,
+  blocks: readonly FetchedBlock[],
+  match: () => number,
+): Record<string, number> {
+  for (let warm = 0; warm < 3; warm++) match()
+  const runs = 10
+  let matches = 0
+  const started = performance.now()
+  for (let r = 0; r < runs; r++) matches = match()
+  const msPerBlock = (performance.now() - started) / runs / blocks.length
+  return {
+    [`msPerBlockWith${name}`]: Math.round(msPerBlock * 1000) / 1000,
+    [`matchesPerBlockWith${name}`]: matches / blocks.length,
+  }
 }
 
 const label = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1_000}k`)

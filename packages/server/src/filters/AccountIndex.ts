@@ -80,7 +80,7 @@ export class AccountIndex {
       accountId: account.accountId,
       clientId: account.clientId,
       address: account.address.toLowerCase() as Hex,
-      activity: new Set(account.activity),
+      activity: activitySet(account.activity),
     }
     this.#byId.set(entry.accountId, entry)
     if (entry.activity.has('internal')) this.#internal += 1
@@ -181,6 +181,18 @@ export class AccountIndex {
     }
     return out
   }
+}
+
+/** Accounts share the set of what they follow: a million accounts hold a handful of sets. */
+const activitySets = new Map<string, ReadonlySet<AccountActivityKind>>()
+function activitySet(activity: readonly AccountActivityKind[]): ReadonlySet<AccountActivityKind> {
+  const key = [...activity].sort().join(',')
+  let set = activitySets.get(key)
+  if (!set) {
+    set = new Set(activity)
+    activitySets.set(key, set)
+  }
+  return set
 }
 
 function matchOf(
