@@ -1,9 +1,11 @@
 import type { LocalAccount } from 'viem'
+import { checkAccountLog, checkAccountTransaction } from './checkAccountItem.js'
 import { checkItemTransaction } from './checkItemTransaction.js'
 import { WalletBackendError } from './errors.js'
 import { solveProofOfWork } from './solveProofOfWork.js'
 import type {
   Account,
+  AccountActivity,
   AccountActivityKind,
   DeliveryItem,
   Filter,
@@ -267,6 +269,20 @@ export class WalletBackendClient {
           checkItemTransaction(item, proven)
         }
       }
+      return header
+    }
+    if (item.kind === 'account' && item.txIndex !== null) {
+      const activity = item.data as AccountActivity
+      if (item.logIndex !== null) {
+        const { receipt, proof } = await this.receiptProof(item.block.hash, item.txIndex)
+        await verifyReceiptProof({ receiptsRoot: header.receiptsRoot, index: item.txIndex, receipt, proof })
+        checkAccountLog(activity, item.logIndex, receipt)
+        return header
+      }
+      if (activity.type === 'internal')
+        throw new ProofVerificationError('NOT_PROVABLE', 'an internal transfer is in no root of the block')
+      const proof = await this.transactionProof(item.block.hash, item.txIndex)
+      checkAccountTransaction(activity, await verifyTransactionProof(header, proof))
       return header
     }
     if (item.kind === 'state' && item.interest) {

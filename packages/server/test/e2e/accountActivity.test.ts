@@ -211,6 +211,15 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
       success: true,
     })
 
+    // Every item is proven against its block: the log in the receipts root, the transaction in the transactions root.
+    for (const item of items) await alice.verifyItem(item)
+    const erc20Out = items.find((i) => i.data!.type === 'token' && i.data!.direction === 'out')!
+    const tampered = { ...erc20Out, data: { ...erc20Out.data, amount: '250001' } }
+    await expect(alice.verifyItem(tampered)).rejects.toMatchObject({ code: 'VALUE_MISMATCH' })
+    const nativeIn = items.find((i) => i.data!.type === 'native' && i.data!.direction === 'in')!
+    const inflated = { ...nativeIn, data: { ...nativeIn.data, value: '2000000000000000000' } }
+    await expect(alice.verifyItem(inflated)).rejects.toMatchObject({ code: 'VALUE_MISMATCH' })
+
     // bob: exactly the transactions from or to his address, nothing of the wallet's tokens.
     const bobItems = (await backend.everything(bob)).filter((i) => i.kind === 'account')
     const bobTruth = (await accountTruth(anvil, other, from, to)).filter((t) => t.type === 'native')
