@@ -30,7 +30,7 @@ const DeliveryItem = Type.Object(
     decoded: Type.Optional(
       Type.Object(
         { name: Type.String(), args: Type.Unknown() },
-        { description: 'Decoded with the interest ABI' },
+        { description: 'Decoded with the interest ABI when the item was queued' },
       ),
     ),
     data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
