@@ -3,6 +3,7 @@ import {
   type AbiFunction,
   decodeEventLog,
   decodeFunctionData,
+  decodeFunctionResult,
   type Hex,
   toEventSelector,
   toFunctionSelector,
@@ -23,6 +24,8 @@ export type Decoded = { name: string; args: unknown }
 /** An interest's ABI indexed by selector and topic0, so decoding a match costs the same whatever its size. */
 export type AbiDecoder = {
   decodeCall(input: string): Decoded | undefined
+  /** A view call's return data, by the function of its calldata. */
+  decodeResult(input: Hex, result: Hex): { name: string; result: unknown } | undefined
   decodeLog(log: Pick<RpcLog, 'data' | 'topics'>): Decoded | undefined
 }
 
@@ -55,6 +58,18 @@ export function compileAbi(abi: unknown): AbiDecoder | undefined {
         try {
           const call = decodeFunctionData({ abi: [fn], data: input as Hex })
           return { name: call.functionName, args: jsonSafe(call.args ?? []) }
+        } catch {
+          // Another overload with this selector may fit.
+        }
+      }
+      return undefined
+    },
+    decodeResult(input, result) {
+      for (const fn of functions.get(input.slice(0, 10).toLowerCase()) ?? []) {
+        try {
+          decodeFunctionData({ abi: [fn], data: input })
+          const decoded = decodeFunctionResult({ abi: [fn], functionName: fn.name, data: result })
+          return { name: fn.name, result: jsonSafe(decoded) }
         } catch {
           // Another overload with this selector may fit.
         }

@@ -191,9 +191,12 @@ function toItem(row: DeliveryRow, chain: ChainPosition): DeliveryItem {
     filterIds,
     tx: ownTx,
     receipt: ownReceipt,
-    decoded,
-    ...data
-  } = payload as { filterIds?: number[]; tx?: RpcTransaction; receipt?: RpcReceipt; decoded?: Decoded | null }
+    ...rest
+  } = payload as { filterIds?: number[]; tx?: RpcTransaction; receipt?: RpcReceipt }
+  // A match's decoding is a field of the item; a state item's (a view call's result) is its data.
+  const match = row.kind === 'tx' || row.kind === 'log'
+  const { decoded, ...matchData } = rest as { decoded?: Decoded | null }
+  const data = match ? matchData : rest
   const receipt = (row.receipt ?? ownReceipt) as RpcReceipt | undefined
   const tx = (row.tx ?? ownTx) as RpcTransaction | undefined
   const item: DeliveryItem = {
@@ -221,7 +224,7 @@ function toItem(row: DeliveryRow, chain: ChainPosition): DeliveryItem {
     const log = receipt.logs.find((l) => Number(l.logIndex) === row.log_index)
     if (log) item.log = log
   }
-  if (decoded) item.decoded = decoded
+  if (match && decoded) item.decoded = decoded
   return item
 }
 

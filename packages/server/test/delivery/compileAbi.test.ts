@@ -55,6 +55,28 @@ describe('compileAbi', () => {
     })
   })
 
+  it("decodes a view call's result by the function of its calldata", () => {
+    const abi = [
+      {
+        type: 'function',
+        name: 'get',
+        inputs: [],
+        outputs: [{ name: 'v', type: 'uint256' }],
+        stateMutability: 'view',
+      },
+    ] as const
+    const decoder = compileAbi(abi)!
+    const call = encodeFunctionData({ abi, functionName: 'get' })
+    expect(decoder.decodeResult(call, encodeAbiParameters([{ type: 'uint256' }], [9n]))).toEqual({
+      name: 'get',
+      result: '9',
+    })
+    expect(
+      decoder.decodeResult('0x12345678', encodeAbiParameters([{ type: 'uint256' }], [9n])),
+    ).toBeUndefined()
+    expect(decoder.decodeResult(call, '0x01')).toBeUndefined()
+  })
+
   it('leaves data beyond MAX_DECODED_BYTES undecoded, and an ABI without functions or events out', () => {
     const abi = [
       { type: 'function', name: 'put', inputs: [{ name: 'data', type: 'bytes' }], outputs: [] },
