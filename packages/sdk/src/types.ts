@@ -47,7 +47,7 @@ export type DeliveryItem = {
   tx?: Record<string, unknown>
   receipt?: Record<string, unknown>
   log?: { address: Hex; topics: Hex[]; data: Hex; logIndex: Hex; [field: string]: unknown }
-  /** The match decoded with the interest's ABI (integers as decimal strings). */
+  /** The match decoded with the interest's ABI when it was queued (integers as decimal strings). */
   decoded?: { name: string; args: unknown }
   data?: Record<string, unknown>
 }

@@ -19,6 +19,7 @@ import { errorHandling } from './plugins/errorHandling.js'
 import { forwardToLeader } from './plugins/forwardToLeader.js'
 import { operationsRoutes } from './plugins/operations.js'
 import { refuseNonFiniteNumbers } from './plugins/refuseNonFiniteNumbers.js'
+import { refuseUnstorableInput } from './plugins/refuseUnstorableInput.js'
 import { requestCost } from './plugins/requireSession.js'
 import { ErrorResponse } from './schemas/ErrorResponse.js'
 import { HealthReport } from './schemas/Health.js'
@@ -65,6 +66,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
   app.addSchema(ErrorResponse)
   app.addSchema(HealthReport)
   errorHandling(app)
+  refuseUnstorableInput(app)
   refuseNonFiniteNumbers(app)
   forwardToLeader(app, context)
 

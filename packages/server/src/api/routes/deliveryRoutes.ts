@@ -6,6 +6,7 @@ import { subnetOf } from '../../clients/abuse/subnetOf.js'
 import { acknowledge, readDeliveries } from '../../delivery/deliveryStore.js'
 import { BaseError } from '../../errors/BaseError.js'
 import type { AppContext } from '../AppContext.js'
+import { BYTES_PER_COST_UNIT, chargeResponseBytes } from '../plugins/chargeBytes.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 
@@ -29,7 +30,7 @@ const DeliveryItem = Type.Object(
     decoded: Type.Optional(
       Type.Object(
         { name: Type.String(), args: Type.Unknown() },
-        { description: 'Decoded with the interest ABI' },
+        { description: 'Decoded with the interest ABI when the item was queued' },
       ),
     ),
     data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
@@ -59,9 +60,6 @@ const StreamQuery = Type.Object(
 
 /** How long a stream may stay over --stream-backlog-bytes before its consumer counts as too slow. */
 const SLOW_CONSUMER_GRACE_MS = 5_000
-
-/** Delivered bytes per unit of cost (a read request costs 1). */
-export const BYTES_PER_COST_UNIT = 16 * 1024
 
 /** The durable per-client queue: pages, acknowledgements, and the WebSocket stream. */
 export async function deliveryRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
@@ -98,6 +96,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
   app.get(
     '/deliveries',
     {
+      onSend: chargeResponseBytes(context, 'bytes_delivered'),
       schema: {
         tags: ['deliveries'],
         summary: 'Items after a cursor, oldest first (never anything at or below the acknowledged cursor)',
@@ -114,21 +113,11 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
     },
     async (request) => {
       const { after = 0, limit = 100 } = request.query as Static<typeof ListQuery>
-      const client = sessionOf(request)
-      const page = await readDeliveries(context.runtime().db, client.idBytes, {
+      return readDeliveries(context.runtime().db, sessionOf(request).idBytes, {
         after,
         limit,
         chain: chain(),
       })
-      const bytes = JSON.stringify(page.items).length
-      context.runtime().usage.add(client.id, 'bytes_delivered', bytes)
-      context.limiter.spend(
-        'client',
-        client.id,
-        bytes / BYTES_PER_COST_UNIT,
-        context.limiter.limitsOf('client', client.plan),
-      )
-      return page
     },
   )
 

@@ -2,10 +2,12 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { type Hex, hexToBytes } from 'viem'
 import { deleteInterest, listInterests, putInterest } from '../../clients/interests/interestStore.js'
+import { ABI_LIMITS, validateAbi } from '../../clients/interests/validateAbi.js'
 import { compileWatch, WATCH_KINDS } from '../../contract-state/compileWatch.js'
 import { BaseError } from '../../errors/BaseError.js'
 import { compileFilter, FILTER_CODES } from '../../filters/compileFilter.js'
 import type { AppContext } from '../AppContext.js'
+import { chargeRequestBytes, chargeResponseBytes } from '../plugins/chargeBytes.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { AddressParam } from '../schemas/common.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
@@ -30,7 +32,9 @@ const InterestBody = Type.Object(
     watches: Type.Optional(Type.Array(Watch, { maxItems: 1000, description: 'Contract state to watch' })),
     startBlock: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     abi: Type.Optional(
-      Type.Array(Type.Unknown(), { maxItems: 500, description: 'ABI to decode matches with' }),
+      Type.Array(Type.Unknown(), {
+        description: `JSON ABI to decode matches with, when they are queued: at most ${ABI_LIMITS.bytes} bytes and ${ABI_LIMITS.entries} entries (400 ABI_TOO_LARGE, INVALID_ABI)`,
+      }),
     ),
   },
   { additionalProperties: false },
@@ -90,6 +94,7 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
   app.get(
     '/',
     {
+      onSend: chargeResponseBytes(context),
       schema: {
         tags: ['interests'],
         summary: 'List the interests of the signed-in client',
@@ -107,6 +112,8 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
     '/:address',
     {
       config: { leaderOnly: true },
+      // Before a standby forwards it: what an interest stores is paid for by its size.
+      preValidation: (request) => chargeRequestBytes(context, request),
       schema: {
         tags: ['interests'],
         summary: 'Create or replace the interest in a contract, with its filters and state watches',
@@ -133,6 +140,7 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
         ...filter,
         cost: compileFilter(filter.code, filter.args, i).cost,
       }))
+      if (body.abi) validateAbi(body.abi)
       const watches = body.watches ?? []
       if (watches.length > plan.watchesPerInterest) throw new TooManyWatchesError(plan.watchesPerInterest)
       for (const [i, watch] of watches.entries()) compileWatch(watch.kind, watch.args, i)
