@@ -46,13 +46,24 @@ export function withinBacklog(
 /**
  * What a request costs the limits, by its route class: reads are cheap, writes dearer; sign-in
  * costs hashing, a stream holds a socket, a proof costs the node a whole block or a trie walk.
+ * The class is that of the route the router matched, never read off the raw URL: the router
+ * decodes `%76` to `v`, so `/%761/auth/…` is a sign-in like `/v1/auth/…`.
  */
 export function requestCost(request: FastifyRequest, costs: RequestCosts): number {
-  const url = request.url
-  if (url.startsWith('/v1/auth')) return costs.auth
-  if (url.startsWith('/v1/stream')) return costs.stream
-  if (url.startsWith('/v1/proofs')) return costs.proof
+  const route = request.routeOptions.url ?? ''
+  if (route.startsWith('/v1/auth')) return costs.auth
+  if (route.startsWith('/v1/stream')) return costs.stream
+  if (route.startsWith('/v1/proofs')) return costs.proof
   return request.method === 'GET' || request.method === 'HEAD' ? costs.read : costs.write
+}
+
+/**
+ * Whether a request is paid for by its IP subnet: every route of the client API, and every
+ * request no route matched (a flood of unknown paths costs like one of known ones).
+ */
+export function chargedToSubnet(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url
+  return route === undefined || route.startsWith('/v1/')
 }
 
 /**
