@@ -29,6 +29,8 @@ export type RoutePlugin = {
   plugin: (app: FastifyInstance, context: AppContext) => Promise<void>
 }
 
+/** How often Node looks for connections past their header or request timeout. */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 
 /**
@@ -65,7 +67,16 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     bodyLimit: context.config.bodyLimitBytes,
+    // One bound on a request's arrival, however it is spread out: Node's own header timeout
+    // (60 s, checked every 30 s) let a connection that dribbles header bytes outlive the
+    // configured timeout, and an idle socket's timeout never fires on one that keeps dribbling.
+    http: {
+      headersTimeout: context.config.requestTimeoutMs,
+      requestTimeout: context.config.requestTimeoutMs,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    },
     requestTimeout: context.config.requestTimeoutMs,
+    keepAliveTimeout: context.config.requestTimeoutMs,
     connectionTimeout: context.config.requestTimeoutMs,
     return503OnClosing: true,
     forceCloseConnections: 'idle',

@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { loadConfig } from '../../src/config/loadConfig.js'
@@ -95,7 +97,7 @@ async function metric(name: string, label = ''): Promise<number> {
 
 beforeAll(async () => {
   anvil = await startAnvil()
-  backend = await start({})
+  backend = await start({ 'max-sessions-per-client': '3' })
 })
 afterAll(async () => {
   await backend.stop()
@@ -223,5 +225,151 @@ describe('a session token in the query', () => {
       'the refused request logged',
     )
     expect(backend.logs.filter((line) => line.includes(token))).toEqual([])
+  })
+})
+
+describe('sessions', () => {
+  it('a client holds at most --max-sessions-per-client: one more sign-in revokes the oldest', async () => {
+    const account = privateKeyToAccount(generatePrivateKey())
+    const tokens = []
+    for (let i = 0; i < 4; i++) tokens.push((await signIn(backend.service.url, account)).token)
+    const statuses = []
+    for (const token of tokens) statuses.push((await get('/v1/usage', token)).status)
+    expect(statuses).toEqual([401, 200, 200, 200])
+  })
+})
+
+describe('wallet state', () => {
+  const put = (token: string, body: Uint8Array<ArrayBuffer>, precondition: Record<string, string>) =>
+    get('/v1/wallet-state', token, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream', ...precondition },
+      body,
+    })
+
+  it('compares If-Match strongly: a weak tag of the current ETag does not match (412)', async () => {
+    const { token } = await signIn(backend.service.url)
+    const first = await put(token, new Uint8Array([1, 2, 3]), { 'if-none-match': '*' })
+    expect(first.status).toBe(201)
+    const etag = first.headers.get('etag')!
+    const weak = await put(token, new Uint8Array([4, 5, 6]), { 'if-match': `W/${etag}` })
+    expect(weak.status).toBe(412)
+    expect(await weak.json()).toMatchObject({ code: 'PRECONDITION_FAILED' })
+    expect((await put(token, new Uint8Array([4, 5, 6]), { 'if-match': etag })).status).toBe(200)
+  })
+
+  it('charges writes and reads by their bytes', async () => {
+    // Burst 20, one unit a second; 16 KiB cost a unit.
+    const reader = await signIn(backend.service.url)
+    await setPlan(reader.clientId, 'slow')
+    const written = await put(reader.token, new Uint8Array(200 * 1024), { 'if-none-match': '*' })
+    expect(written.status).toBe(201)
+    // 12.5 units for the bytes written, 12.5 more to read them back: over the burst.
+    const read = await get('/v1/wallet-state', reader.token)
+    expect(read.status).toBe(429)
+    expect(await read.json()).toMatchObject({ code: 'RATE_LIMITED' })
+
+    const writer = await signIn(backend.service.url)
+    await setPlan(writer.clientId, 'slow')
+    const small = await put(writer.token, new Uint8Array(1024), { 'if-none-match': '*' })
+    expect(small.status).toBe(201)
+    const large = await put(writer.token, new Uint8Array(400 * 1024), {
+      'if-match': small.headers.get('etag')!,
+    })
+    expect(large.status).toBe(429)
+    expect(await large.json()).toMatchObject({ code: 'RATE_LIMITED', details: { scope: 'client' } })
+  })
+})
+
+describe('with tight limits', () => {
+  let tight: Backend
+  beforeAll(async () => {
+    tight = await start({
+      'subnet-cost-burst': '60',
+      'subnet-cost-per-second': '1',
+      'admin-auth-failures-per-minute': '3',
+      'request-timeout-ms': '2000',
+      'session-max-lifetime-seconds': '3',
+      'session-ttl-seconds': '3600',
+    })
+  })
+  afterAll(() => tight.stop())
+
+  it('closes a connection that dribbles its headers once the request timeout has passed', async () => {
+    const { port } = new URL(tight.service.url)
+    const socket = connect(Number(port), '127.0.0.1')
+    let closed = false
+    socket.on('close', () => {
+      closed = true
+    })
+    socket.on('error', () => {})
+    socket.write('GET /health HTTP/1.1\r\nHost: localhost\r\n')
+    const dribble = setInterval(() => {
+      if (!closed) socket.write('X-Slow: 1\r\n')
+    }, 200)
+    try {
+      // The request timeout is 2 s. Node checks for expired connections every 30 s by default,
+      // counting from when the server started listening, which this test follows closely (it
+      // runs first): without a shorter interval the connection would live about 30 s.
+      await waitUntil(() => closed, 10_000, 'the slow connection to be closed')
+    } finally {
+      clearInterval(dribble)
+      socket.destroy()
+    }
+  }, 30_000)
+
+  it('a refreshed session lives no longer than its sign-in', async () => {
+    const { token, expiresAt } = await signIn(tight.service.url)
+    const signedIn = Date.now()
+    expect(Date.parse(expiresAt)).toBeLessThanOrEqual(signedIn + 3_000)
+    const refresh = (bearer: string) =>
+      fetch(`${tight.service.url}/v1/auth/refresh`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}` },
+      })
+    const refreshed = await refresh(token)
+    expect(refreshed.status).toBe(200)
+    const next = await refreshed.json()
+    expect(Date.parse(next.expiresAt)).toBe(Date.parse(expiresAt))
+    await waitUntil(() => Date.now() > Date.parse(next.expiresAt) + 100, 10_000, 'the sign-in to end')
+    const late = await refresh(next.token)
+    expect(late.status).toBe(401)
+    expect(await late.json()).toMatchObject({ code: 'SESSION_INVALID' })
+  })
+
+  it('throttles admin authentication failures per subnet with 429 and Retry-After', async () => {
+    const attempt = () =>
+      fetch(`${tight.service.url}/admin/plans`, { headers: { authorization: 'Bearer not-the-admin-token' } })
+    const statuses = []
+    let refused: Response | undefined
+    for (let i = 0; i < 5; i++) {
+      const answer = await attempt()
+      statuses.push(answer.status)
+      if (answer.status === 429) refused = answer
+      else await answer.arrayBuffer()
+    }
+    expect(statuses).toEqual([401, 401, 401, 429, 429])
+    expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect(await refused!.json()).toMatchObject({ code: 'RATE_LIMITED' })
+    // The subnet is refused even with the right token until it has drained.
+    expect((await adminRequest(tight.service.url, tight.dataDir, 'GET', '/plans')).status).toBe(429)
+  })
+
+  it('charges a percent-encoded sign-in path to the subnet like the plain one', async () => {
+    const address = privateKeyToAccount(generatePrivateKey()).address
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        fetch(`${tight.service.url}/%761/auth/challenge`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ address }),
+        }),
+      ),
+    )
+    const statuses = answers.map((answer) => answer.status)
+    expect(statuses.filter((status) => status === 200).length).toBeGreaterThan(0)
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThan(10)
+    const refused = answers.find((answer) => answer.status === 429)!
+    expect(await refused.json()).toMatchObject({ code: 'RATE_LIMITED', details: { scope: 'subnet' } })
   })
 })

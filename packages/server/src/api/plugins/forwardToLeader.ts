@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
 import { subnetOf } from '../../clients/abuse/subnetOf.js'
@@ -6,6 +5,7 @@ import { BaseError } from '../../errors/BaseError.js'
 import { NoLeaderError } from '../../lifecycle/leadership/errors.js'
 import type { AppContext } from '../AppContext.js'
 import { QuietEpisodes } from './QuietEpisodes.js'
+import { sameSecret } from './sameSecret.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -35,13 +35,9 @@ export class ForgedForwardError extends BaseError {
   }
 }
 
-/** Compares a header against the term's secret in constant time (the header is the attacker's). */
-function secretMatches(given: string | string[], secret: string | undefined): boolean {
-  if (typeof given !== 'string' || secret === undefined) return false
-  const a = Buffer.from(given)
-  const b = Buffer.from(secret)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
+/** Whether a forwarded header carries the term's secret. */
+const secretMatches = (given: string | string[], secret: string | undefined): boolean =>
+  typeof given === 'string' && secret !== undefined && sameSecret(given, secret)
 
 /**
  * Several instances share one database, and one of them, the leader, follows the chain and keeps

@@ -16,6 +16,8 @@ export type SessionClient = {
   id: Hex
   idBytes: Uint8Array
   token: string
+  /** When the client signed in for this session (refreshes keep it). */
+  signedInAt: Date
   /** The name of the client's plan and its limits, as they stand for this request. */
   planName: string
   plan: PlanLimits
@@ -58,12 +60,11 @@ export function requestCost(request: FastifyRequest, costs: RequestCosts): numbe
 }
 
 /**
- * Whether a request is paid for by its IP subnet: every route of the client API, and every
- * request no route matched (a flood of unknown paths costs like one of known ones).
+ * Whether a request is paid for by its IP subnet: every route of the client API, as matched. A
+ * path no route matches is answered 404 without touching the database, and is not charged.
  */
 export function chargedToSubnet(request: FastifyRequest): boolean {
-  const route = request.routeOptions.url
-  return route === undefined || route.startsWith('/v1/')
+  return request.routeOptions.url?.startsWith('/v1/') === true
 }
 
 /**
@@ -116,7 +117,14 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     if (!session) throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
     const id = bytesToHex(session.clientId)
     const plan = context.plans.get(session.plan)
-    request.client = { id, idBytes: session.clientId, token, planName: session.plan, plan }
+    request.client = {
+      id,
+      idBytes: session.clientId,
+      token,
+      signedInAt: session.signedInAt,
+      planName: session.plan,
+      plan,
+    }
     if (owners.size >= 100_000) owners.clear()
     owners.set(token, { id, limits: context.limiter.limitsOf('client', plan) })
     if (!request.forwarded) {

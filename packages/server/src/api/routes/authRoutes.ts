@@ -6,7 +6,7 @@ import { createSiweMessage, parseSiweMessage } from 'viem/siwe'
 import { AuthError } from '../../clients/auth/errors.js'
 import { verifyProofOfWork } from '../../clients/auth/proofOfWork.js'
 import { RegistrationDifficulty } from '../../clients/auth/RegistrationDifficulty.js'
-import { createSession, deleteSession } from '../../clients/auth/sessionStore.js'
+import { createSession, type SessionPolicy } from '../../clients/auth/sessionStore.js'
 import { wakeClient } from '../../clients/lifecycle/clientStages.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf, touchClient, withinBacklog } from '../plugins/requireSession.js'
@@ -44,6 +44,12 @@ const SessionResponse = Type.Object({
 })
 
 const CHALLENGE_TTL_MS = 5 * 60_000
+
+const sessionPolicy = (context: AppContext): SessionPolicy => ({
+  ttlSeconds: context.config.sessionTtlSeconds,
+  maxLifetimeSeconds: context.config.sessionMaxLifetimeSeconds,
+  maxPerClient: context.config.maxSessionsPerClient,
+})
 
 function origin(request: FastifyRequest): { domain: string; uri: string } {
   const domain = request.headers.host ?? 'localhost'
@@ -211,7 +217,7 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
             .execute()
         })
       }
-      const session = await createSession(db, id, context.config.sessionTtlSeconds)
+      const session = await createSession(db, id, sessionPolicy(context))
       return {
         token: session.token,
         expiresAt: session.expiresAt.toISOString(),
@@ -236,8 +242,11 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
       async (request) => {
         const client = sessionOf(request)
         const { db } = context.runtime()
-        const session = await createSession(db, client.idBytes, context.config.sessionTtlSeconds)
-        await deleteSession(db, client.token)
+        // The new token lives no longer than the sign-in it continues.
+        const session = await createSession(db, client.idBytes, sessionPolicy(context), {
+          signedInAt: client.signedInAt,
+          replaces: client.token,
+        })
         return {
           token: session.token,
           expiresAt: session.expiresAt.toISOString(),
