@@ -64,6 +64,7 @@ export type Config = {
   maxPendingSubmissionsPerClient: number
   walletStateMaxBytes: number
   walletStateVersionsKept: number
+  walletStateWriteBytesPerCostUnit: number
   logLevel: LogLevel
   adminToken: string | undefined
   adminAuthFailuresPerMinute: number
@@ -671,6 +672,16 @@ export const SETTINGS = [
     allowed: 'an integer from 0 to 100',
     default: 5,
     parse: integer(0, 100),
+  }),
+  define({
+    key: 'walletStateWriteBytesPerCostUnit',
+    flag: 'wallet-state-write-bytes-per-cost-unit',
+    env: 'WALLET_BACKEND_WALLET_STATE_WRITE_BYTES_PER_COST_UNIT',
+    description:
+      'Bytes of a wallet-state write that cost one unit of the client and subnet cost limits (reads cost a unit per 16 KiB, like deliveries). A write is stored twice (the state and a version) and, on PGlite, holds the thread every request is served on.',
+    allowed: 'an integer from 256 to 1048576',
+    default: 4096,
+    parse: integer(256, 1_048_576),
   }),
   define({
     key: 'logLevel',

@@ -134,7 +134,7 @@ export async function walletStateRoutes(app: FastifyInstance, context: AppContex
           },
         )
       }
-      await chargeBytes(context, request, body.length)
+      await chargeBytes(context, request, body.length, context.config.walletStateWriteBytesPerCostUnit)
       const expected = precondition(request)
       if (!expected) {
         throw new WalletStateError(
