@@ -28,6 +28,8 @@ export type Config = {
   catchUpBatchSize: number
   retainFinalizedBlocks: number
   sessionTtlSeconds: number
+  sessionMaxLifetimeSeconds: number
+  maxSessionsPerClient: number
   registrationPowBits: number
   maxInterestsPerClient: number
   maxFiltersPerInterest: number
@@ -63,8 +65,10 @@ export type Config = {
   maxPendingSubmissionsPerClient: number
   walletStateMaxBytes: number
   walletStateVersionsKept: number
+  walletStateWriteBytesPerCostUnit: number
   logLevel: LogLevel
   adminToken: string | undefined
+  adminAuthFailuresPerMinute: number
   bodyLimitBytes: number
   requestTimeoutMs: number
   shutdownTimeoutMs: number
@@ -330,6 +334,25 @@ export const SETTINGS = [
     allowed: 'an integer from 60 to 604800',
     default: 3600,
     parse: integer(60, 604_800),
+  }),
+  define({
+    key: 'sessionMaxLifetimeSeconds',
+    flag: 'session-max-lifetime-seconds',
+    env: 'WALLET_BACKEND_SESSION_MAX_LIFETIME_SECONDS',
+    description:
+      'Absolute lifetime of a sign-in: refreshed tokens never outlive it, so a stolen token cannot be kept alive by refreshing; then the client signs in again.',
+    allowed: 'an integer from 1 to 31536000',
+    default: 30 * 24 * 3600,
+    parse: integer(1, 365 * 24 * 3600),
+  }),
+  define({
+    key: 'maxSessionsPerClient',
+    flag: 'max-sessions-per-client',
+    env: 'WALLET_BACKEND_MAX_SESSIONS_PER_CLIENT',
+    description: 'Live sessions a client may hold; a sign-in beyond it revokes its oldest session.',
+    allowed: 'an integer from 1 to 1000',
+    default: 20,
+    parse: integer(1, 1000),
   }),
   define({
     key: 'registrationPowBits',
@@ -672,6 +695,16 @@ export const SETTINGS = [
     parse: integer(0, 100),
   }),
   define({
+    key: 'walletStateWriteBytesPerCostUnit',
+    flag: 'wallet-state-write-bytes-per-cost-unit',
+    env: 'WALLET_BACKEND_WALLET_STATE_WRITE_BYTES_PER_COST_UNIT',
+    description:
+      'Bytes of a wallet-state write that cost one unit of the client and subnet cost limits (reads cost a unit per 16 KiB, like deliveries). A write is stored twice (the state and a version) and, on PGlite, holds the thread every request is served on.',
+    allowed: 'an integer from 256 to 1048576',
+    default: 4096,
+    parse: integer(256, 1_048_576),
+  }),
+  define({
     key: 'logLevel',
     flag: 'log-level',
     env: 'WALLET_BACKEND_LOG_LEVEL',
@@ -699,6 +732,16 @@ export const SETTINGS = [
     }),
   }),
   define({
+    key: 'adminAuthFailuresPerMinute',
+    flag: 'admin-auth-failures-per-minute',
+    env: 'WALLET_BACKEND_ADMIN_AUTH_FAILURES_PER_MINUTE',
+    description:
+      'Admin requests with a wrong or missing token an IP subnet may make (a burst of this many, then this many a minute); beyond it every admin request from that subnet is answered 429 with Retry-After.',
+    allowed: 'an integer from 1 to 10000',
+    default: 10,
+    parse: integer(1, 10_000),
+  }),
+  define({
     key: 'bodyLimitBytes',
     flag: 'body-limit-bytes',
     env: 'WALLET_BACKEND_BODY_LIMIT_BYTES',
@@ -711,7 +754,8 @@ export const SETTINGS = [
     key: 'requestTimeoutMs',
     flag: 'request-timeout-ms',
     env: 'WALLET_BACKEND_REQUEST_TIMEOUT_MS',
-    description: 'Time a client has to send a whole request.',
+    description:
+      'Time a client has to send a whole request, headers included (a connection still sending its headers after it is closed); also how long a connection may stay idle or kept alive between requests.',
     allowed: 'an integer from 1000 to 600000',
     default: 30_000,
     parse: integer(1000, 600_000),
