@@ -20,12 +20,12 @@ export {
 } from './errors.js'
 export { type FoldPolicy, foldContainer } from './fold.js'
 export { hashCanonical } from './hash.js'
-export { mergeContainers } from './merge.js'
+export { LWW_FOLD_FORMAT } from './lww.js'
+export { type MergeOptions, mergeContainers, mergeContainersAsync, normalizeContainer } from './merge.js'
 export {
   compareStamps,
   createOperations,
   type EventRule,
-  type MergeStrategy,
   type SchemaOperations,
 } from './schema/createOperations.js'
 export { LATEST_SCHEMA_VERSION, operationsFor, SCHEMA_VERSIONS } from './schema/versions.js'
@@ -34,6 +34,8 @@ export { WalletStateSchemaVersion2 } from './schema/WalletStateSchemaVersion2.js
 export type {
   Collection,
   FoldInfo,
+  LegacyFoldInfo,
+  LwwFoldInfo,
   Stamp,
   Stamped,
   WalletEvent,
