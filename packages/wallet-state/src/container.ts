@@ -108,6 +108,8 @@ function runSteps(steps: Generator<void, void>): void {
 /** Containers found valid, with the highest schema version this app was then known to support. */
 const validated = new WeakMap<WalletStateContainer, number>()
 const validStates = new WeakSet<WalletState>()
+/** Events whose payload was found well-formed (events are never changed once made). */
+const validEvents = new WeakSet<WalletEvent>()
 
 /** validateContainer in steps, pausing now and then for an async caller to yield. */
 export function* validationSteps(container: WalletStateContainer, supported = LATEST_SCHEMA_VERSION) {
@@ -139,16 +141,21 @@ export function* validationSteps(container: WalletStateContainer, supported = LA
   } else if (fold.format !== undefined) {
     throw new InvalidEventError(`unknown fold format ${String((fold as { format: unknown }).format)}`)
   }
-  const seen = fold.format === LWW_FOLD_FORMAT ? new Set<string>() : undefined
+  // (time, id) of each event; the content hash is needed only where they repeat.
+  const seen = fold.format === LWW_FOLD_FORMAT ? new Map<string, WalletEvent>() : undefined
   for (let index = 0; index < container.events.length; index++) {
     const event = container.events[index]
     if (!isEventShaped(event)) throw new InvalidEventError(`event ${index} is not a well-formed event`)
-    const operations = operationsFor(event.schemaVersion, supported)
-    try {
-      operations.validate(event)
-    } catch (error) {
-      if (error instanceof InvalidEventError) throw new InvalidEventError(`event ${index}: ${error.message}`)
-      throw error
+    operationsFor(event.schemaVersion, supported)
+    if (!validEvents.has(event)) {
+      try {
+        operationsFor(event.schemaVersion, supported).validate(event)
+      } catch (error) {
+        if (error instanceof InvalidEventError)
+          throw new InvalidEventError(`event ${index}: ${error.message}`)
+        throw error
+      }
+      validEvents.add(event)
     }
     if (event.parentHash !== parent) throw new ChainValidationError(index, parent, event.parentHash)
     if (event.schemaVersion < version) {
@@ -161,10 +168,17 @@ export function* validationSteps(container: WalletStateContainer, supported = LA
     }
     if (seen) {
       // One event is one content: the same event twice in a log is a broken log, not two edits.
-      const id = contentHash(event)
-      if (seen.has(id))
-        throw new ChainValidationError(index, 'a new event', id, 'the same event occurs twice')
-      seen.add(id)
+      const key = `${event.timestampSeconds}:${event.eventId}`
+      const other = seen.get(key)
+      if (other && contentHash(other) === contentHash(event)) {
+        throw new ChainValidationError(
+          index,
+          'a new event',
+          contentHash(event),
+          'the same event occurs twice',
+        )
+      }
+      seen.set(key, event)
     }
     version = event.schemaVersion
     parent = hashEvent(event)

@@ -9,7 +9,7 @@ const payloadJson = new WeakMap<object, string>()
 const eventHashes = new WeakMap<WalletEvent, string>()
 const contentHashes = new WeakMap<WalletEvent, string>()
 
-const EVENT_KEYS = 'eventId,parentHash,payload,schemaVersion,timestampSeconds,type'
+const EVENT_KEYS = new Set(['eventId', 'parentHash', 'payload', 'schemaVersion', 'timestampSeconds', 'type'])
 
 function canonicalPayload(event: WalletEvent): string {
   let json = payloadJson.get(event.payload)
@@ -22,18 +22,25 @@ function canonicalPayload(event: WalletEvent): string {
 
 /** Whether the event has exactly the fields of an event (anything else is hashed the slow way). */
 function isPlainEvent(event: WalletEvent): boolean {
-  return Object.keys(event).sort().join(',') === EVENT_KEYS
+  let count = 0
+  for (const key in event) {
+    if (!EVENT_KEYS.has(key) || (event as Record<string, unknown>)[key] === undefined) return false
+    count++
+  }
+  return count === EVENT_KEYS.size
+}
+
+/** The event's canonical JSON, its payload serialised once per payload object. */
+export function canonicalEvent(event: WalletEvent): string {
+  if (!isPlainEvent(event)) return canonicalize(event)
+  return `{"eventId":${JSON.stringify(event.eventId)},"parentHash":${JSON.stringify(event.parentHash)},"payload":${canonicalPayload(event)},"schemaVersion":${JSON.stringify(event.schemaVersion)},"timestampSeconds":${JSON.stringify(event.timestampSeconds)},"type":${JSON.stringify(event.type)}}`
 }
 
 /** SHA-256 of the event's canonical JSON: the chain link the next event's parentHash names. */
 export function hashEvent(event: WalletEvent): string {
   let hash = eventHashes.get(event)
   if (hash !== undefined) return hash
-  hash = isPlainEvent(event)
-    ? sha256Hex(
-        `{"eventId":${JSON.stringify(event.eventId)},"parentHash":${JSON.stringify(event.parentHash)},"payload":${canonicalPayload(event)},"schemaVersion":${JSON.stringify(event.schemaVersion)},"timestampSeconds":${JSON.stringify(event.timestampSeconds)},"type":${JSON.stringify(event.type)}}`,
-      )
-    : sha256Hex(canonicalize(event))
+  hash = sha256Hex(canonicalEvent(event))
   eventHashes.set(event, hash)
   return hash
 }
@@ -51,6 +58,28 @@ export function contentHash(event: WalletEvent): string {
   )
   contentHashes.set(event, hash)
   return hash
+}
+
+/**
+ * Orders events by stamp: time, eventId, then content hash — computed only when time and id tie,
+ * and not at all for two copies of one chain link.
+ */
+export function compareEvents(x: WalletEvent, y: WalletEvent): number {
+  if (x.timestampSeconds !== y.timestampSeconds) return x.timestampSeconds - y.timestampSeconds
+  if (x.eventId !== y.eventId) return x.eventId < y.eventId ? -1 : 1
+  if (x === y || hashEvent(x) === hashEvent(y)) return 0
+  const a = contentHash(x)
+  const b = contentHash(y)
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** compareStamps(fullStamp(event), stamp), hashing the event only when time and id tie. */
+export function compareEventToStamp(event: WalletEvent, stamp: Stamp): number {
+  if (event.timestampSeconds !== stamp[0]) return event.timestampSeconds - stamp[0]
+  if (event.eventId !== stamp[1]) return event.eventId < stamp[1] ? -1 : 1
+  const a = contentHash(event)
+  const b = stamp[2] ?? ''
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 /** The event's full stamp: (timestampSeconds, eventId, content hash). */

@@ -1,8 +1,7 @@
-import { canonicalize } from './canonicalize.js'
 import { applyEvents } from './container.js'
-import { fullStamp } from './eventHash.js'
+import { canonicalEvent, fullStamp } from './eventHash.js'
 import { joinStates } from './lww.js'
-import { chainOnto, normalizeSteps, runToEnd } from './merge.js'
+import { chainOnto, collectSteps, runToEnd } from './merge.js'
 import type { LwwFoldInfo, WalletStateContainer } from './types.js'
 
 export type FoldPolicy = {
@@ -35,9 +34,8 @@ export function foldContainer(
   if (!needsFold(container, now, maxAge, maxEvents)) {
     if (!sizeExceeded(container.events, maxBytes)) return container
   }
-  // In canonical form the log is sorted by stamp, so what folds is a prefix.
-  const normal = runToEnd(normalizeSteps(container))
-  const { events } = normal
+  // Sorted by stamp, what folds is a prefix.
+  const { S: base, events } = runToEnd(collectSteps(container))
   // Sizes are measured only once the age and count limits hold: folding a long log by count does
   // not serialize the events it folds.
   let sizes: number[] | undefined
@@ -49,7 +47,7 @@ export function foldContainer(
     if (!old && events.length - cut <= maxEvents) {
       if (!sizes) {
         measuredFrom = cut
-        sizes = events.slice(cut).map((event) => utf8Length(canonicalize(event)))
+        sizes = events.slice(cut).map((event) => utf8Length(canonicalEvent(event)))
         bytes = sizes.reduce((sum, size) => sum + size, 0)
       }
       if (bytes <= maxBytes) break
@@ -57,10 +55,12 @@ export function foldContainer(
     if (sizes) bytes -= sizes[cut - measuredFrom]!
     cut += 1
   }
-  if (cut === 0) return normal
   const folded = events.slice(0, cut)
-  const fold: LwwFoldInfo = { ...(normal.S.fold as LwwFoldInfo), watermark: fullStamp(folded.at(-1)!) }
-  const S = joinStates([applyEvents(normal.S, folded)], fold)
+  const fold: LwwFoldInfo = {
+    ...base.fold,
+  } as LwwFoldInfo
+  if (cut > 0) fold.watermark = fullStamp(folded.at(-1)!)
+  const S = cut > 0 ? joinStates([applyEvents(base, folded)], fold) : base
   return runToEnd(chainOnto(S, events.slice(cut)))
 }
 
@@ -72,7 +72,7 @@ function needsFold(container: WalletStateContainer, now: number, maxAge: number,
 function sizeExceeded(events: WalletStateContainer['events'], maxBytes: number): boolean {
   let bytes = 0
   for (const event of events) {
-    bytes += utf8Length(canonicalize(event))
+    bytes += utf8Length(canonicalEvent(event))
     if (bytes > maxBytes) return true
   }
   return false

@@ -4,6 +4,8 @@ import { canonicalize } from './canonicalize.js'
 
 type NodeCrypto = {
   createHash(algorithm: string): { update(text: string): { digest(encoding: 'hex'): string } }
+  /** One-shot hashing (Node 20.12 and later): no Hash object per call. */
+  hash?: (algorithm: string, text: string, encoding: 'hex') => string
 }
 
 /**
@@ -20,9 +22,11 @@ const nodeCrypto = (() => {
 })()
 
 /** SHA-256 of a string's UTF-8 bytes, lower-case hex. */
-export const sha256Hex: (text: string) => string = nodeCrypto
-  ? (text) => nodeCrypto.createHash('sha256').update(text).digest('hex')
-  : (text) => bytesToHex(sha256(utf8ToBytes(text)))
+export const sha256Hex: (text: string) => string = nodeCrypto?.hash
+  ? (text) => nodeCrypto.hash!('sha256', text, 'hex')
+  : nodeCrypto
+    ? (text) => nodeCrypto.createHash('sha256').update(text).digest('hex')
+    : (text) => bytesToHex(sha256(utf8ToBytes(text)))
 
 /** SHA-256 of the canonical JSON of `value`, lower-case hex. */
 export function hashCanonical(value: unknown): string {

@@ -1,7 +1,7 @@
 import { canonicalize } from './canonicalize.js'
 import { applyEvents, validationSteps } from './container.js'
 import { NoCommonAncestorError } from './errors.js'
-import { contentHash, fullStamp, hashEvent, rechained } from './eventHash.js'
+import { compareEvents, compareEventToStamp, hashEvent, rechained } from './eventHash.js'
 import { greatestStamp, joinStates, LWW_FOLD_FORMAT, stateDigest } from './lww.js'
 import { compareStamps } from './schema/createOperations.js'
 import { operationsFor } from './schema/versions.js'
@@ -55,13 +55,15 @@ export function normalizeContainer(
   container: WalletStateContainer,
   supported?: number,
 ): WalletStateContainer {
-  return runToEnd(normalizeSteps(container, supported))
+  const { S, events } = runToEnd(collectSteps(container, supported))
+  return runToEnd(chainOnto(S, events, supported))
 }
 
-export function* normalizeSteps(container: WalletStateContainer, supported?: number) {
+/** The container's base state and its events above the watermark, sorted, one copy each. */
+export function* collectSteps(container: WalletStateContainer, supported?: number) {
   yield* validationSteps(container, supported)
   const side = toLww(container)
-  return yield* combine([side], side.wallet, supported)
+  return yield* collect([side], side.wallet, supported)
 }
 
 function* mergeSteps(
@@ -85,7 +87,7 @@ function* mergeSteps(
   return yield* combine([sideA, sideB], wallet, supported)
 }
 
-type Side = {
+export type Side = {
   S: WalletState
   events: readonly WalletEvent[]
   wallet: string
@@ -109,47 +111,54 @@ function toLww(container: WalletStateContainer): Side {
 }
 
 function* combine(sides: Side[], wallet: string, supported?: number): Generator<void, WalletStateContainer> {
+  const { S, events } = yield* collect(sides, wallet, supported)
+  return yield* chainOnto(S, events, supported)
+}
+
+/**
+ * The joined base state (with every event at or below the watermark folded in) and the events
+ * above the watermark, one copy of each, sorted by stamp — not yet chained.
+ */
+export function* collect(
+  sides: Side[],
+  wallet: string,
+  supported?: number,
+): Generator<void, { S: WalletState; events: WalletEvent[] }> {
   let watermark: Stamp | null = null
   for (const side of sides) {
     if (side.watermark && (!watermark || compareStamps(side.watermark, watermark) > 0))
       watermark = side.watermark
   }
-  // One copy of each event (the one raised to the newer schema version: the same change either way).
-  const byContent = new Map<string, WalletEvent>()
-  let n = 0
-  for (const side of sides) {
-    for (const event of side.events) {
-      const id = contentHash(event)
-      const held = byContent.get(id)
-      if (!held || event.schemaVersion > held.schemaVersion) byContent.set(id, event)
-      if ((++n & 1023) === 0) yield
-    }
-  }
-  const below: WalletEvent[] = []
-  const above: { event: WalletEvent; stamp: Stamp }[] = []
-  for (const event of byContent.values()) {
-    const stamp = fullStamp(event)
-    if (watermark && compareStamps(stamp, watermark) <= 0) below.push(event)
-    else above.push({ event, stamp })
-  }
+  const all: WalletEvent[] = []
+  for (const side of sides) for (const event of side.events) all.push(event)
+  all.sort(compareEvents)
   yield
+  // Copies of one event sort next to each other; the one raised to the newer schema version stays
+  // (the same change either way).
+  const unique: WalletEvent[] = []
+  for (let i = 0; i < all.length; i++) {
+    const event = all[i]!
+    const last = unique[unique.length - 1]
+    if (last && compareEvents(last, event) === 0) {
+      if (event.schemaVersion > last.schemaVersion) unique[unique.length - 1] = event
+    } else {
+      unique.push(event)
+    }
+    if ((i & 1023) === 1023) yield
+  }
+  let cut = 0
+  if (watermark) while (cut < unique.length && compareEventToStamp(unique[cut]!, watermark) <= 0) cut++
   const fold: LwwFoldInfo = { format: LWW_FOLD_FORMAT, wallet, watermark, tipHash: '' }
   let S = joinStates(
     sides.map((side) => side.S),
     fold,
   )
-  if (below.length > 0) {
-    S = applyEvents(S, below, supported)
+  if (cut > 0) {
+    S = applyEvents(S, unique.slice(0, cut), supported)
     S = joinStates([S], fold)
   }
   yield
-  above.sort((x, y) => compareStamps(x.stamp, y.stamp))
-  yield
-  return yield* chainOnto(
-    S,
-    above.map((x) => x.event),
-    supported,
-  )
+  return { S, events: cut > 0 ? unique.slice(cut) : unique }
 }
 
 /** S with its tip set, and `events` (sorted, above S's watermark) re-chained onto it. */

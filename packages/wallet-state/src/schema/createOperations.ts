@@ -1,5 +1,5 @@
 import { InvalidEventError } from '../errors.js'
-import { fullStamp, hashEvent } from '../eventHash.js'
+import { compareEventToStamp, fullStamp, hashEvent } from '../eventHash.js'
 import type { Collection, Stamp, WalletEvent, WalletState } from '../types.js'
 
 /** How an event type changes the state: put or delete an item of a collection, or replace settings. */
@@ -100,10 +100,10 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
     let stamp: Stamp
     if (draft.fold.format === 2) {
       // Last writer wins: the state is a function of the set of events, whatever their order.
-      stamp = fullStamp(event)
       const held = heldStamp(draft, event)
       draft.schemaVersion = Math.max(draft.schemaVersion, event.schemaVersion)
-      if (held !== undefined && compareStamps(stamp, held) <= 0) return
+      if (held !== undefined && compareEventToStamp(event, held) <= 0) return
+      stamp = fullStamp(event)
     } else {
       // Fold format 1 replays in log order, as the builds that wrote it did.
       stamp = stampOf(event)
