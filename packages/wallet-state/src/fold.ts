@@ -1,7 +1,7 @@
 import { applyEvents } from './container.js'
 import { canonicalEvent, fullStamp } from './eventHash.js'
 import { joinStates } from './lww.js'
-import { chainOnto, collectSteps, runToEnd } from './merge.js'
+import { chainOnto, collectSteps, isCanonical, normalizeContainer, runToEnd } from './merge.js'
 import type { LwwFoldInfo, WalletStateContainer } from './types.js'
 
 export type FoldPolicy = {
@@ -31,8 +31,8 @@ export function foldContainer(
   const maxAge = policy.maxAgeSeconds ?? 30 * DAY
   const maxEvents = policy.maxEvents ?? 1000
   const maxBytes = policy.maxBytes ?? 1_000_000
-  if (!needsFold(container, now, maxAge, maxEvents)) {
-    if (!sizeExceeded(container.events, maxBytes)) return container
+  if (!needsFold(container, now, maxAge, maxEvents) && !sizeExceeded(container.events, maxBytes)) {
+    return isCanonical(container) ? container : normalizeContainer(container)
   }
   // Sorted by stamp, what folds is a prefix.
   const { S: base, events } = runToEnd(collectSteps(container))

@@ -74,7 +74,11 @@ function* mergeSteps(
   const { supported } = options
   yield* validationSteps(a, supported)
   yield* validationSteps(b, supported)
-  if (a.lastEventHash === b.lastEventHash && a.S.fold.format === b.S.fold.format) return preferred(a, b)
+  if (a.lastEventHash === b.lastEventHash && a.S.fold.format === b.S.fold.format) {
+    if (a.S.fold.format !== LWW_FOLD_FORMAT) return preferred(a, b)
+    // One history: the result is its canonical form (appended events may be out of stamp order).
+    if (isCanonical(a)) return a
+  }
   const sideA = toLww(a)
   const sideB = toLww(b)
   let wallet = sideA.wallet
@@ -192,10 +196,24 @@ function shareHistory(a: WalletStateContainer, b: WalletStateContainer): boolean
   return known.has(b.S.fold.tipHash) || b.events.some((event) => known.has(hashEvent(event)))
 }
 
-/** Equal heads: the one that folded more, else the canonically smaller one. */
+/**
+ * Whether a format-2 container is what merging it with itself gives: its events strictly in stamp
+ * order, all above the watermark (its S, built by this library, is already joined).
+ */
+export function isCanonical(container: WalletStateContainer): boolean {
+  const { fold } = container.S
+  if (fold.format !== LWW_FOLD_FORMAT) return false
+  const { events } = container
+  if (events.length > 0 && fold.watermark && compareEventToStamp(events[0]!, fold.watermark) <= 0)
+    return false
+  for (let i = 1; i < events.length; i++) if (compareEvents(events[i - 1]!, events[i]!) >= 0) return false
+  return true
+}
+
+/** Equal heads of fold format 1: the one that folded more, else the canonically smaller one. */
 function preferred(a: WalletStateContainer, b: WalletStateContainer): WalletStateContainer {
-  if (a.S.fold.format !== LWW_FOLD_FORMAT && b.S.fold.format !== LWW_FOLD_FORMAT) {
-    if (a.S.fold.count !== b.S.fold.count) return a.S.fold.count > b.S.fold.count ? a : b
+  if (a.S.fold.format === undefined && b.S.fold.format === undefined && a.S.fold.count !== b.S.fold.count) {
+    return a.S.fold.count > b.S.fold.count ? a : b
   }
   return canonicalize(a) <= canonicalize(b) ? a : b
 }
