@@ -1,5 +1,6 @@
-// Wallet-state costs on the client: merging two long branches, folding a long log, and the
-// encryption round trip of a container the size a real wallet reaches.
+// Wallet-state costs on the client: merging two long branches, validating a long log, folding a
+// long log, and the encryption round trip of a container the size a real wallet reaches. Events
+// carry about 700 bytes, as a credential wallet writes them.
 // Alone: `npx tsx packages/wallet-state/bench/walletState.bench.ts [--full]`.
 import { fileURLToPath } from 'node:url'
 import {
@@ -12,6 +13,8 @@ import {
   encryptContainer,
   foldContainer,
   mergeContainers,
+  mergeContainersAsync,
+  validateContainer,
   type WalletStateContainer,
 } from '../src/index.js'
 
@@ -43,10 +46,11 @@ function edit(c: WalletStateContainer, i: number, device: string, t: number): Wa
         options,
       )
     default:
+      // An SD-JWT-sized credential: the event is about 700 bytes of canonical JSON.
       return appendEvent(
         c,
         'new_credential',
-        { credentialId: `${device}-cred-${i}`, format: 'vc+sd-jwt', credential: 'x'.repeat(64) },
+        { credentialId: `${device}-cred-${i}`, format: 'vc+sd-jwt', credential: 'x'.repeat(440) },
         options,
       )
   }
@@ -133,7 +137,31 @@ export async function runWalletStateBench(opts: { quick: boolean }): Promise<Rec
   const base = branch(createContainer({ walletId: 'bench-merge' }), 100, 'shared', T)
   const a = branch(base, 10_000, 'phone', T + 1_000)
   const b = branch(base, 10_000, 'laptop', T + 1_000)
-  const [merged, mergeMs] = await best(() => mergeContainers(a, b))
+  // Each run merges fresh container objects (as after a decryption) holding the device's own
+  // events: what a device merging a fetched state with its own does, its events known-good.
+  const [merged, mergeMs] = await best(() => mergeContainers({ ...a }, { ...b }))
+  // The same, fetched: every event of one side is new (parsed JSON), so all of it is checked.
+  const fetchedB = JSON.stringify(b)
+  const [, mergeFetchedMs] = await best(() => mergeContainers({ ...a }, JSON.parse(fetchedB)))
+  // The async merge: the longest stretch it holds the event loop.
+  let longestStepMs = 0
+  const [, mergeAsyncMs] = await best(async () => {
+    const fetched = JSON.parse(fetchedB)
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    let last = performance.now()
+    const ticker = setInterval(() => {
+      const now = performance.now()
+      longestStepMs = Math.max(longestStepMs, now - last)
+      last = now
+    }, 1)
+    try {
+      return await mergeContainersAsync({ ...a }, fetched)
+    } finally {
+      clearInterval(ticker)
+    }
+  })
+  const [, validateMs] = await best(() => validateContainer(JSON.parse(fetchedB)))
+  const [, validateKnownMs] = await best(() => validateContainer({ ...b }))
 
   const log = branch(createContainer({ walletId: 'bench-fold' }), 100_000, 'device', T)
   const [folded, foldMs] = await best(() => foldContainer(log, { now: T + 100_000, maxEvents: 0 }))
@@ -149,8 +177,14 @@ export async function runWalletStateBench(opts: { quick: boolean }): Promise<Rec
   const [, passphraseMs] = await time(() => deriveKeyFromPassphrase('correct horse battery staple'))
 
   return {
+    eventBytes: canonicalize(a.events.at(-1)).length,
     mergeTwo10kBranchesMs: round(mergeMs),
+    mergeTwo10kBranchesOneFetchedMs: round(mergeFetchedMs),
+    mergeAsyncOneFetchedMs: round(mergeAsyncMs),
+    mergeAsyncLongestStepMs: round(longestStepMs),
     mergedEvents: merged.events.length,
+    validateFetched10kMs: round(validateMs),
+    validateKnown10kMs: round(validateKnownMs),
     fold100kEventsMs: round(foldMs),
     encryptDecryptRealisticMs: round(cryptoMs),
     realisticContainerBytes: canonicalize(realistic).length,

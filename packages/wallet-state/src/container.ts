@@ -1,5 +1,5 @@
 import { ChainValidationError, InvalidEventError } from './errors.js'
-import { contentHash, hashEvent } from './eventHash.js'
+import { contentHash, knownWellFormed, linkOf, markWellFormed } from './eventHash.js'
 import { hashCanonical } from './hash.js'
 import { LWW_FOLD_FORMAT, stateDigest } from './lww.js'
 import { cloneState, compareStamps, type SchemaOperations, stampOf } from './schema/createOperations.js'
@@ -48,7 +48,8 @@ export function appendEvent(
   if (seen && compareStamps(stampOf(event), seen) <= 0) {
     event.timestampSeconds = event.eventId > seen[1] ? seen[0] : seen[0] + 1
   }
-  return { S: container.S, events: [...container.events, event], lastEventHash: operations.hashEvent(event) }
+  const link = linkOf(container.S.fold.format)(event)
+  return { S: container.S, events: [...container.events, event], lastEventHash: link }
 }
 
 /**
@@ -86,9 +87,10 @@ export function applyEvents(
 
 /** The hashes of a container's events, in order. */
 export function eventHashes(container: WalletStateContainer, supported?: number): string[] {
+  const link = linkOf(container.S.fold.format)
   return container.events.map((event) => {
     operationsFor(event.schemaVersion, supported)
-    return hashEvent(event)
+    return link(event)
   })
 }
 
@@ -108,8 +110,6 @@ function runSteps(steps: Generator<void, void>): void {
 /** Containers found valid, with the highest schema version this app was then known to support. */
 const validated = new WeakMap<WalletStateContainer, number>()
 const validStates = new WeakSet<WalletState>()
-/** Events whose payload was found well-formed (events are never changed once made). */
-const validEvents = new WeakSet<WalletEvent>()
 
 /** validateContainer in steps, pausing now and then for an async caller to yield. */
 export function* validationSteps(container: WalletStateContainer, supported = LATEST_SCHEMA_VERSION) {
@@ -143,11 +143,12 @@ export function* validationSteps(container: WalletStateContainer, supported = LA
   }
   // (time, id) of each event; the content hash is needed only where they repeat.
   const seen = fold.format === LWW_FOLD_FORMAT ? new Map<string, WalletEvent>() : undefined
+  const link = linkOf(fold.format)
   for (let index = 0; index < container.events.length; index++) {
     const event = container.events[index]
     if (!isEventShaped(event)) throw new InvalidEventError(`event ${index} is not a well-formed event`)
     operationsFor(event.schemaVersion, supported)
-    if (!validEvents.has(event)) {
+    if (!knownWellFormed(event)) {
       try {
         operationsFor(event.schemaVersion, supported).validate(event)
       } catch (error) {
@@ -155,7 +156,7 @@ export function* validationSteps(container: WalletStateContainer, supported = LA
           throw new InvalidEventError(`event ${index}: ${error.message}`)
         throw error
       }
-      validEvents.add(event)
+      markWellFormed(event)
     }
     if (event.parentHash !== parent) throw new ChainValidationError(index, parent, event.parentHash)
     if (event.schemaVersion < version) {
@@ -181,7 +182,7 @@ export function* validationSteps(container: WalletStateContainer, supported = LA
       seen.set(key, event)
     }
     version = event.schemaVersion
-    parent = hashEvent(event)
+    parent = link(event)
     if ((index & 1023) === 1023) yield
   }
   if (container.lastEventHash !== parent) {

@@ -2,22 +2,38 @@ import { canonicalize } from './canonicalize.js'
 import { sha256Hex } from './hash.js'
 import type { Stamp, WalletEvent } from './types.js'
 
-// Events are immutable once made, so what is derived from them is cached per object: re-chaining
-// a merged log changes only parentHash, and the payload — nearly all of an event's bytes — is
-// serialised once however often the event is hashed.
-const payloadJson = new WeakMap<object, string>()
+// Events are immutable once made, so what is derived from them is cached — per payload object,
+// which a re-chained copy of an event shares with the original: the payload (nearly all of an
+// event's bytes) is serialised and hashed once however often the event moves. Each cached value
+// records the fields it was derived from and is used only while they still match.
+type Derived = {
+  json?: string
+  content?: string
+  contentOf?: [eventId: string, timestampSeconds: number, type: string]
+  link?: string
+  linkOf?: [parentHash: string, schemaVersion: number, content: string]
+  /** The type and schema version the payload was found well-formed for. */
+  validAs?: [type: string, schemaVersion: number]
+}
+const derived = new WeakMap<object, Derived>()
+/** Format-1 chain hashes (canonical JSON of the whole event), per event object. */
 const eventHashes = new WeakMap<WalletEvent, string>()
-const contentHashes = new WeakMap<WalletEvent, string>()
+
+function derivedOf(event: WalletEvent): Derived {
+  let entry = derived.get(event.payload)
+  if (entry === undefined) {
+    entry = {}
+    derived.set(event.payload, entry)
+  }
+  return entry
+}
 
 const EVENT_KEYS = new Set(['eventId', 'parentHash', 'payload', 'schemaVersion', 'timestampSeconds', 'type'])
 
 function canonicalPayload(event: WalletEvent): string {
-  let json = payloadJson.get(event.payload)
-  if (json === undefined) {
-    json = canonicalize(event.payload)
-    payloadJson.set(event.payload, json)
-  }
-  return json
+  const entry = derivedOf(event)
+  entry.json ??= canonicalize(event.payload)
+  return entry.json
 }
 
 /** Whether the event has exactly the fields of an event (anything else is hashed the slow way). */
@@ -28,6 +44,16 @@ function isPlainEvent(event: WalletEvent): boolean {
     count++
   }
   return count === EVENT_KEYS.size
+}
+
+/** Whether the event's payload was found well-formed for its type and version before. */
+export function knownWellFormed(event: WalletEvent): boolean {
+  const as = derived.get(event.payload)?.validAs
+  return as !== undefined && as[0] === event.type && as[1] === event.schemaVersion
+}
+
+export function markWellFormed(event: WalletEvent): void {
+  derivedOf(event).validAs = [event.type, event.schemaVersion]
 }
 
 /** The event's canonical JSON, its payload serialised once per payload object. */
@@ -51,23 +77,61 @@ export function hashEvent(event: WalletEvent): string {
  * but different content are two events; one event re-chained by a merge is still the same one.
  */
 export function contentHash(event: WalletEvent): string {
-  let hash = contentHashes.get(event)
-  if (hash !== undefined) return hash
-  hash = sha256Hex(
+  const entry = derivedOf(event)
+  const of = entry.contentOf
+  if (
+    entry.content !== undefined &&
+    of![0] === event.eventId &&
+    of![1] === event.timestampSeconds &&
+    of![2] === event.type
+  ) {
+    return entry.content
+  }
+  const hash = sha256Hex(
     `{"eventId":${JSON.stringify(event.eventId)},"payload":${canonicalPayload(event)},"timestampSeconds":${JSON.stringify(event.timestampSeconds)},"type":${JSON.stringify(event.type)}}`,
   )
-  contentHashes.set(event, hash)
+  entry.content = hash
+  entry.contentOf = [event.eventId, event.timestampSeconds, event.type]
   return hash
 }
 
 /**
- * Orders events by stamp: time, eventId, then content hash — computed only when time and id tie,
- * and not at all for two copies of one chain link.
+ * The chain link of an event in a container of fold format 2: SHA-256 of its parent, its schema
+ * version and its content hash. It binds exactly what the canonical-JSON hash of format 1 binds,
+ * but re-chaining a merged log hashes about a hundred bytes per event instead of the whole event.
+ */
+export function chainLink(event: WalletEvent): string {
+  const content = contentHash(event)
+  const entry = derivedOf(event)
+  const of = entry.linkOf
+  if (
+    entry.link !== undefined &&
+    of![0] === event.parentHash &&
+    of![1] === event.schemaVersion &&
+    of![2] === content
+  ) {
+    return entry.link
+  }
+  const hash = sha256Hex(
+    `wallet-state-link\n${event.parentHash}\n${JSON.stringify(event.schemaVersion)}\n${content}`,
+  )
+  entry.link = hash
+  entry.linkOf = [event.parentHash, event.schemaVersion, content]
+  return hash
+}
+
+/** How a container's events link: canonical-JSON hashes in fold format 1, chainLink in format 2. */
+export function linkOf(format: number | undefined): (event: WalletEvent) => string {
+  return format === 2 ? chainLink : hashEvent
+}
+
+/**
+ * Orders events by stamp: time, eventId, then content hash — computed only when time and id tie.
  */
 export function compareEvents(x: WalletEvent, y: WalletEvent): number {
   if (x.timestampSeconds !== y.timestampSeconds) return x.timestampSeconds - y.timestampSeconds
   if (x.eventId !== y.eventId) return x.eventId < y.eventId ? -1 : 1
-  if (x === y || hashEvent(x) === hashEvent(y)) return 0
+  if (x === y) return 0
   const a = contentHash(x)
   const b = contentHash(y)
   return a < b ? -1 : a > b ? 1 : 0
@@ -87,11 +151,8 @@ export function fullStamp(event: WalletEvent): Stamp {
   return [event.timestampSeconds, event.eventId, contentHash(event)]
 }
 
-/** The event moved onto another parent (and version); its identity, already known, carries over. */
+/** The event moved onto another parent (and version); what is derived from its payload carries over. */
 export function rechained(event: WalletEvent, parentHash: string, schemaVersion: number): WalletEvent {
   if (event.parentHash === parentHash && event.schemaVersion === schemaVersion) return event
-  const moved = { ...event, parentHash, schemaVersion }
-  const content = contentHashes.get(event)
-  if (content !== undefined) contentHashes.set(moved, content)
-  return moved
+  return { ...event, parentHash, schemaVersion }
 }

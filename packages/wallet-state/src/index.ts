@@ -18,7 +18,7 @@ export {
   UnsupportedSchemaVersionError,
   WalletStateError,
 } from './errors.js'
-export { fullStamp as eventStamp } from './eventHash.js'
+export { chainLink, fullStamp as eventStamp } from './eventHash.js'
 export { type FoldPolicy, foldContainer } from './fold.js'
 export { hashCanonical } from './hash.js'
 export { LWW_FOLD_FORMAT } from './lww.js'

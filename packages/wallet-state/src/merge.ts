@@ -1,7 +1,7 @@
 import { canonicalize } from './canonicalize.js'
 import { applyEvents, validationSteps } from './container.js'
 import { NoCommonAncestorError } from './errors.js'
-import { compareEvents, compareEventToStamp, hashEvent, rechained } from './eventHash.js'
+import { chainLink, compareEvents, compareEventToStamp, linkOf, rechained } from './eventHash.js'
 import { greatestStamp, joinStates, LWW_FOLD_FORMAT, stateDigest } from './lww.js'
 import { compareStamps } from './schema/createOperations.js'
 import { operationsFor } from './schema/versions.js'
@@ -183,7 +183,7 @@ export function* chainOnto(
     operationsFor(version, supported)
     const moved = rechained(event, parent, version)
     out.push(moved)
-    parent = hashEvent(moved)
+    parent = chainLink(moved)
     if ((out.length & 511) === 0) yield
   }
   return { S, events: out, lastEventHash: parent }
@@ -191,9 +191,10 @@ export function* chainOnto(
 
 function shareHistory(a: WalletStateContainer, b: WalletStateContainer): boolean {
   const known = new Set<string>(a.S.fold.format === LWW_FOLD_FORMAT ? [a.S.fold.tipHash] : a.S.fold.recent)
-  for (const event of a.events) known.add(hashEvent(event))
+  for (const event of a.events) known.add(linkOf(a.S.fold.format)(event))
   if (b.S.fold.format !== LWW_FOLD_FORMAT && b.S.fold.recent.some((hash) => known.has(hash))) return true
-  return known.has(b.S.fold.tipHash) || b.events.some((event) => known.has(hashEvent(event)))
+  const link = linkOf(b.S.fold.format)
+  return known.has(b.S.fold.tipHash) || b.events.some((event) => known.has(link(event)))
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   appendEvent,
   ChainValidationError,
   canonicalize,
+  chainLink,
   createContainer,
   currentState,
   foldContainer,
@@ -11,7 +12,6 @@ import {
   NoCommonAncestorError,
   validateContainer,
   type WalletStateContainer,
-  WalletStateSchemaVersion2,
 } from '../src/index.js'
 
 const T = 1_700_000_000
@@ -102,6 +102,7 @@ describe('an event is its content, not its eventId', () => {
     const c = add(createContainer({ walletId: 'twice' }), 'new_keypair', { kid: 'k' }, T, 'once')
     const twice = appendRaw(c, c.events[0]!)
     expect(() => validateContainer(twice)).toThrow(ChainValidationError)
+    expect(() => validateContainer(twice)).toThrow(/the same event occurs twice/)
   })
 })
 
@@ -121,5 +122,5 @@ describe('the async merge', () => {
 /** Chains an event on exactly as given, as another implementation might. */
 function appendRaw(c: WalletStateContainer, event: WalletStateContainer['events'][number]) {
   const moved = { ...event, parentHash: c.lastEventHash }
-  return { S: c.S, events: [...c.events, moved], lastEventHash: WalletStateSchemaVersion2.hashEvent(moved) }
+  return { S: c.S, events: [...c.events, moved], lastEventHash: chainLink(moved) }
 }

@@ -3,6 +3,7 @@ import {
   appendEvent,
   ChainValidationError,
   canonicalize,
+  chainLink,
   createContainer,
   currentState,
   foldContainer,
@@ -351,7 +352,7 @@ describe('merge', () => {
     let parent = legacy.S.fold.tipHash
     legacy.events = legacy.events.map((e) => {
       const rechained = { ...e, parentHash: parent }
-      parent = WalletStateSchemaVersion1.hashEvent(rechained)
+      parent = chainLink(rechained)
       return rechained
     })
     legacy.lastEventHash = parent
