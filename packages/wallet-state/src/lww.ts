@@ -55,6 +55,7 @@ export function greatestStamp(state: WalletState): Stamp | null {
  * states are equal bytes. The fold info is left to the caller.
  */
 export function joinStates(states: readonly WalletState[], fold: LwwFoldInfo): WalletState {
+  if (states.length === 1 && states[0]!.fold.format === LWW_FOLD_FORMAT) return sortedState(states[0]!, fold)
   const schemaVersion = Math.max(...states.map((state) => state.schemaVersion))
   let settings = states[0]!.settings
   for (const state of states.slice(1)) {
@@ -133,4 +134,26 @@ export function stateDigest(state: WalletState): string {
 function withValue(stamp: Stamp | null, value: unknown): unknown {
   if (stamp === null || stamp[2] !== undefined) return stamp
   return [stamp, canonicalize(value)]
+}
+
+/**
+ * A format-2 state (an item held as a value or a tombstone, never both — the reducer keeps it so)
+ * with its keys in order: the join of one state, without comparing anything.
+ */
+function sortedState(state: WalletState, fold: LwwFoldInfo): WalletState {
+  const sorted = <T>(record: Record<string, T>): Record<string, T> => {
+    const out: Record<string, T> = {}
+    for (const key of Object.keys(record).sort()) out[key] = record[key]!
+    return out
+  }
+  const result: WalletState = {
+    ...state,
+    settings: state.settings,
+    tombstones: sorted(state.tombstones),
+    fold,
+  }
+  const collections = new Set<Collection>(operationsFor(state.schemaVersion).collections)
+  for (const c of ALL_COLLECTIONS) if (state[c]) collections.add(c)
+  for (const collection of collections) result[collection] = sorted(state[collection] ?? {})
+  return result
 }
