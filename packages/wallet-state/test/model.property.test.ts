@@ -3,18 +3,14 @@ import { describe, expect, it } from 'vitest'
 import {
   appendEvent,
   canonicalize,
-  compareStamps,
   createContainer,
-  currentState,
-  eventStamp,
   foldContainer,
   mergeContainers,
-  operationsFor,
-  type Stamp,
   validateContainer,
   type WalletEvent,
   type WalletStateContainer,
 } from '../src/index.js'
+import { latestStampModel, observedState } from './latestStampModel.js'
 
 const T = 1_700_000_000
 
@@ -64,35 +60,6 @@ const scenario = fc.integer({ min: 2, max: 6 }).chain((devices) =>
     ),
   }),
 )
-
-/** The model: per item (a deletion is a stamp too) and for the settings, the latest stamp wins. */
-function model(events: WalletEvent[]) {
-  const latest = new Map<string, { stamp: Stamp; event: WalletEvent }>()
-  for (const event of events) {
-    const subject = operationsFor(event.schemaVersion).subject(event)
-    const stamp = eventStamp(event)
-    const held = latest.get(subject)
-    if (!held || compareStamps(stamp, held.stamp) > 0) latest.set(subject, { stamp, event })
-  }
-  const items: Record<string, unknown> = {}
-  let settings: unknown = {}
-  for (const [subject, { event }] of latest) {
-    const rule = operationsFor(event.schemaVersion).rules[event.type]!
-    if (rule.kind === 'settings') settings = event.payload.settings
-    else if (rule.kind === 'put') items[subject] = event.payload
-  }
-  return { items, settings }
-}
-
-function observed(container: WalletStateContainer) {
-  const state = currentState(container)
-  const items: Record<string, unknown> = {}
-  for (const collection of ['credentials', 'keypairs', 'addressBook'] as const) {
-    for (const [id, item] of Object.entries(state[collection] ?? {}))
-      items[`${collection}:${id}`] = item.value
-  }
-  return { items, settings: state.settings.values }
-}
 
 /** Merges the containers in an order given by `order` (a fold over a permutation). */
 function mergeInOrder(containers: WalletStateContainer[], order: number[]) {
@@ -155,8 +122,8 @@ describe('devices editing, syncing, folding and going offline in any interleavin
           expect(canonicalize(container)).toBe(bytes)
         }
         expect(canonicalize(forward)).toBe(bytes)
-        const expected = model(made)
-        const actual = observed(local[0]!)
+        const expected = latestStampModel(made)
+        const actual = observedState(local[0]!)
         expect(actual.items).toEqual(expected.items)
         expect(actual.settings).toEqual(expected.settings)
       }),

@@ -2,18 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WalletBackendClient, WalletStateSync } from '@wallet-backend/sdk'
-import {
-  canonicalize,
-  compareStamps,
-  currentState,
-  deriveKeyFromSecret,
-  eventStamp,
-  operationsFor,
-  type Stamp,
-  type WalletEvent,
-} from '@wallet-backend/wallet-state'
+import { canonicalize, deriveKeyFromSecret, type WalletEvent } from '@wallet-backend/wallet-state'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { latestStampModel, observedState } from '../../../wallet-state/test/latestStampModel.js'
 import { freePort } from '../../src/chain/node/spawnAnvil.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
 import { type BackendProcess, backendProcess } from '../support/backendProcess.js'
@@ -60,25 +52,6 @@ function editOf(device: number, i: number): [string, Record<string, unknown>] {
   }
 }
 
-/** Per item, the event with the latest stamp; what the wallet must hold is exactly what it says. */
-function model(events: WalletEvent[]) {
-  const latest = new Map<string, { stamp: Stamp; event: WalletEvent }>()
-  for (const event of events) {
-    const subject = operationsFor(event.schemaVersion).subject(event)
-    const stamp = eventStamp(event)
-    const held = latest.get(subject)
-    if (!held || compareStamps(stamp, held.stamp) > 0) latest.set(subject, { stamp, event })
-  }
-  const items: Record<string, unknown> = {}
-  let settings: unknown = {}
-  for (const [subject, { event }] of latest) {
-    const rule = operationsFor(event.schemaVersion).rules[event.type]!
-    if (rule.kind === 'settings') settings = event.payload.settings
-    else if (rule.kind === 'put') items[subject] = event.payload
-  }
-  return { items, settings }
-}
-
 describe('wallet-state sync against a backend killed with SIGKILL', () => {
   it('five devices × 200 overlapping edits, a kill -9 and a restart in the middle: all equal, equal to the model, no error', async () => {
     const privateKey = generatePrivateKey()
@@ -119,14 +92,7 @@ describe('wallet-state sync against a backend killed with SIGKILL', () => {
     for (const device of devices) await device.load()
     const bytes = canonicalize(devices[0]!.container)
     for (const device of devices) expect(canonicalize(device.container)).toBe(bytes)
-    const state = currentState(devices[0]!.container)
-    const items: Record<string, unknown> = {}
-    for (const collection of ['credentials', 'keypairs'] as const) {
-      for (const [id, item] of Object.entries(state[collection])) items[`${collection}:${id}`] = item.value
-    }
-    const expected = model(made)
-    expect(items).toEqual(expected.items)
-    expect(state.settings.values).toEqual(expected.settings)
+    expect(observedState(devices[0]!.container)).toEqual(latestStampModel(made))
     expect(made).toHaveLength(DEVICES * EDITS)
   }, 300_000)
 })
