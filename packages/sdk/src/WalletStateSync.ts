@@ -121,7 +121,7 @@ export class WalletStateSync {
         )
         // Edits made while the request was out are in #container, not in what was stored: the
         // device keeps both.
-        this.#container = await mergeContainersAsync(this.#container, toStore)
+        await this.#mergeIn(toStore)
         this.#etag = etag
         this.#joined = true
         return { etag, attempts: attempt, merged }
@@ -166,15 +166,32 @@ export class WalletStateSync {
 
   async #absorb(remote: WalletStateContainer, etag: string): Promise<void> {
     try {
-      this.#container = await mergeContainersAsync(remote, this.#container)
+      await this.#mergeIn(remote)
     } catch (error) {
       if (!(error instanceof NoCommonAncestorError) || this.#joined) throw error
       // This device's history was never stored (a first state made here while another device made
       // its own): it joins the stored wallet, its edits keeping their own stamps.
-      this.#container = await mergeContainersAsync(remote, this.#container, { adopt: true })
+      await this.#mergeIn(remote, true)
     }
     this.#joined = true
     this.#etag = etag
+  }
+
+  /**
+   * Merges `other` into the device's container. The merge yields to the event loop, so edits may
+   * land meanwhile: then the result is merged with the container as it is now, until none did.
+   */
+  async #mergeIn(other: WalletStateContainer, adopt = false): Promise<void> {
+    let incoming = other
+    for (;;) {
+      const base = this.#container
+      const merged = await mergeContainersAsync(incoming, base, { adopt })
+      if (this.#container === base) {
+        this.#container = merged
+        return
+      }
+      incoming = merged
+    }
   }
 }
 

@@ -88,6 +88,31 @@ describe('wallet-state sync loses no edit', () => {
     expect(credentials(other!)).toEqual(['A', 'B'])
   })
 
+  it('keeps edits made at every turn of the event loop while syncs and their merges run', async () => {
+    const [device, other] = await devices(2)
+    await other!.load()
+    for (let i = 0; i < 300; i++) other!.edit('new_keypair', { kid: `other-${i}`, pad: 'p'.repeat(600) })
+    await other!.sync()
+    // The device's first sync meets a stored state and merges it (yielding), while edits go on.
+    let settled = false
+    const syncs = (async () => {
+      for (let round = 0; round < 3; round++) await device!.sync()
+      settled = true
+    })()
+    let made = 0
+    while (!settled) {
+      device!.edit('new_credential', { credentialId: `during-${made++}` })
+      await new Promise((resolve) => setTimeout(resolve, 0))
+    }
+    await syncs
+    await device!.sync()
+    await other!.load()
+    const expected = Array.from({ length: made }, (_, i) => `during-${i}`).sort()
+    expect(credentials(device!)).toEqual(expected)
+    expect(credentials(other!)).toEqual(expected)
+    expect(Object.keys(currentState(other!.container).keypairs)).toHaveLength(300)
+  })
+
   it('five devices editing and syncing at once all settle, without an attempt cap, and lose nothing', async () => {
     const all = await devices(5)
     await Promise.all(all.map((device) => device.load()))
