@@ -54,7 +54,7 @@ export class WalletStateSync {
   #etag: string | undefined
   /** Whether this device's history is the stored wallet's (loaded or stored once): then a stored state of another wallet is an error, not something to join. */
   #joined = false
-  /** The sync under way: calls made meanwhile wait for it, then run their own (they may carry newer edits). */
+  /** The load or sync under way: calls made meanwhile wait for it, then run (they may carry newer edits). */
   #running: Promise<unknown> = Promise.resolve()
 
   constructor(
@@ -70,10 +70,12 @@ export class WalletStateSync {
   }
 
   /** Fetches the stored state (if any) and merges it in, keeping local edits not yet stored. */
-  async load(): Promise<void> {
-    const remote = await this.client.getWalletState()
-    if (!remote) return
-    await this.#absorb(await decryptContainer(remote.envelope, this.key), remote.etag)
+  load(): Promise<void> {
+    return this.#inTurn(async () => {
+      const remote = await this.client.getWalletState()
+      if (!remote) return
+      await this.#absorb(await decryptContainer(remote.envelope, this.key), remote.etag)
+    })
   }
 
   /** Applies an edit locally; it reaches the backend with the next sync. */
@@ -88,13 +90,15 @@ export class WalletStateSync {
   /**
    * Stores this device's state, merged with whatever another device stored meanwhile. Settles on
    * its own under contention (exponential backoff with full jitter); `signal` stops it between
-   * attempts. Concurrent calls run one after the other.
+   * attempts. Concurrent calls (and loads) run one after the other.
    */
   sync(options: { signal?: AbortSignal } = {}): Promise<SyncResult> {
-    const run = this.#running.then(
-      () => this.#sync(options.signal),
-      () => this.#sync(options.signal),
-    )
+    return this.#inTurn(() => this.#sync(options.signal))
+  }
+
+  /** Runs `task` after the load or sync under way, so that two never mix their ETags. */
+  #inTurn<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#running.then(task, task)
     this.#running = run.catch(() => undefined)
     return run
   }
