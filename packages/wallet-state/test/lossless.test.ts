@@ -124,3 +124,31 @@ function appendRaw(c: WalletStateContainer, event: WalletStateContainer['events'
   const moved = { ...event, parentHash: c.lastEventHash }
   return { S: c.S, events: [...c.events, moved], lastEventHash: chainLink(moved) }
 }
+
+describe('base states folded on different devices', () => {
+  it('join per item by stamp: an older folded value never overrides a newer one, in either order', () => {
+    const genesis = createContainer({ walletId: 'folded' })
+    const older = foldContainer(
+      add(genesis, 'new_credential', { credentialId: 'X', v: 'older' }, T + 5, 'a'),
+      {
+        now: T + 5,
+        maxEvents: 0,
+      },
+    )
+    let newer = add(genesis, 'new_credential', { credentialId: 'X', v: 'newer' }, T + 7, 'b')
+    newer = add(newer, 'delete_keypair', { kid: 'K' }, T + 7, 'c')
+    newer = foldContainer(newer, { now: T + 7, maxEvents: 0 })
+    const olderKeypair = foldContainer(add(older, 'new_keypair', { kid: 'K' }, T + 6, 'd'), {
+      now: T + 6,
+      maxEvents: 0,
+    })
+    for (const [x, y] of [
+      [olderKeypair, newer],
+      [newer, olderKeypair],
+    ] as const) {
+      const state = currentState(mergeContainers(x, y))
+      expect(state.credentials.X?.value.v).toBe('newer')
+      expect(state.keypairs.K).toBeUndefined() // the later deletion, folded, beats the put
+    }
+  })
+})

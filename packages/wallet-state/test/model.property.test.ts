@@ -51,7 +51,7 @@ const scenario = fc.integer({ min: 2, max: 6 }).chain((devices) =>
             .map((sync) => ({ sync })),
         },
         {
-          weight: 1,
+          weight: 3,
           arbitrary: fc.record({ device: fc.nat(devices - 1), keep: fc.nat(2) }).map((fold) => ({ fold })),
         },
         { weight: 2, arbitrary: fc.nat(3).map((tick) => ({ tick })) },
