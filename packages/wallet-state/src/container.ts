@@ -37,7 +37,8 @@ export function appendEvent(
     parentHash: container.lastEventHash,
     timestampSeconds: options.timestampSeconds ?? nowSeconds(),
     type,
-    payload,
+    // A copy: what is derived from a payload is cached, and the caller may change its object later.
+    payload: structuredClone(payload),
   }
   const operations = operationsFor(event.schemaVersion)
   operations.validate(event)

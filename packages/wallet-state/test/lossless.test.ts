@@ -152,3 +152,13 @@ describe('base states folded on different devices', () => {
     }
   })
 })
+
+describe('appendEvent', () => {
+  it('keeps its own copy of the payload: changing the caller’s object later changes no history', () => {
+    const payload = { credentialId: 'X', v: 'as made' }
+    const c = appendEvent(createContainer({ walletId: 'copy' }), 'new_credential', payload)
+    payload.v = 'changed later'
+    validateContainer(c)
+    expect(currentState(c).credentials.X?.value.v).toBe('as made')
+  })
+})
