@@ -34,4 +34,9 @@ export {
   WalletBackendClient,
   type WebSocketConstructor,
 } from './WalletBackendClient.js'
-export { type SyncResult, WalletStateSync } from './WalletStateSync.js'
+export {
+  DEFAULT_SYNC_FOLD_POLICY,
+  type SyncResult,
+  WalletStateSync,
+  type WalletStateSyncOptions,
+} from './WalletStateSync.js'
