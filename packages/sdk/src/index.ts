@@ -1,5 +1,6 @@
-export { WalletBackendError } from './errors.js'
+export { StreamError, WalletBackendError } from './errors.js'
 export { solveProofOfWork } from './solveProofOfWork.js'
+export type { Stream, StreamOptions, WebSocketConstructor, WebSocketLike } from './stream.js'
 export type {
   DeliveryItem,
   DeliveryKind,
@@ -27,11 +28,5 @@ export {
   verifyReceiptProof,
   verifyTransactionProof,
 } from './verify/index.js'
-export {
-  type ClientOptions,
-  type Stream,
-  type StreamOptions,
-  WalletBackendClient,
-  type WebSocketConstructor,
-} from './WalletBackendClient.js'
+export { type ClientOptions, WalletBackendClient } from './WalletBackendClient.js'
 export { type SyncResult, WalletStateSync } from './WalletStateSync.js'

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx's loader: no build step between a clone and a start.
-import { register } from 'tsx/esm/api'
+// Runs the compiled CLI (`npm install` builds it; `npm run build` after changing the sources).
+import { existsSync } from 'node:fs'
 
-register()
-const { main } = await import('../src/cli/main.ts')
-const code = await main(process.argv.slice(2))
-process.exit(code)
+const entry = new URL('../dist/cli/run.js', import.meta.url)
+if (!existsSync(entry)) {
+  process.stderr.write('wallet-backend: not built yet; run "npm run build" in the repository first.\n')
+  process.exit(1)
+}
+await import(entry.href)

@@ -1,14 +1,14 @@
 import { ConfigError } from '../config/ConfigError.js'
-import { loadConfig, redactConfig } from '../config/loadConfig.js'
-import { writeCrashRecord } from '../lifecycle/writeCrashRecord.js'
-import { createLogger } from '../observability/createLogger.js'
-import { Service } from '../service/Service.js'
+import type { loadConfig } from '../config/loadConfig.js'
+import type { createLogger } from '../observability/createLogger.js'
 import { VERSION } from '../version.js'
 import { helpText } from './helpText.js'
 import { parseCliArgs } from './parseCliArgs.js'
-import { runMigrate } from './runMigrate.js'
 
-/** The `wallet-backend` command. Returns the process exit code. */
+/**
+ * The `wallet-backend` command. Returns the process exit code. The service's modules are loaded
+ * only by the commands that use them: `version` and `help` answer without them.
+ */
 export async function main(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
@@ -25,6 +25,7 @@ export async function main(
       process.stdout.write(`${VERSION}\n`)
       return 0
     }
+    const { loadConfig } = await import('../config/loadConfig.js')
     config = loadConfig({
       flags: args.flags,
       env,
@@ -39,8 +40,12 @@ export async function main(
     }
     throw error
   }
+  const { createLogger } = await import('../observability/createLogger.js')
   const logging = createLogger({ level: config.logLevel })
-  if (args.command === 'migrate') return runMigrate(config, logging.logger)
+  if (args.command === 'migrate') {
+    const { runMigrate } = await import('./runMigrate.js')
+    return runMigrate(config, logging.logger)
+  }
   return runStart(config, logging)
 }
 
@@ -49,6 +54,11 @@ async function runStart(
   logging: ReturnType<typeof createLogger>,
 ): Promise<number> {
   const announce = (line: string) => process.stderr.write(`${line}\n`)
+  const [{ Service }, { redactConfig }, { writeCrashRecord }] = await Promise.all([
+    import('../service/Service.js'),
+    import('../config/loadConfig.js'),
+    import('../lifecycle/writeCrashRecord.js'),
+  ])
   const service = await Service.start({ config, logging, announce })
   logging.logger.info({ config: redactConfig(config) }, 'configuration')
 

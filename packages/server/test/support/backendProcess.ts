@@ -1,20 +1,33 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { waitUntil } from './waitUntil.js'
 
-const bin = fileURLToPath(new URL('../../bin/wallet-backend.mjs', import.meta.url))
+/**
+ * The CLI run from its TypeScript sources (and the other packages' through their `source` export
+ * condition), so that tests need no build; `compiled` runs bin/, which runs the build in dist/.
+ */
+function cliCommand(compiled: boolean): string[] {
+  if (compiled) return [fileURLToPath(new URL('../../bin/wallet-backend.mjs', import.meta.url))]
+  const tsx = createRequire(import.meta.url).resolve('tsx')
+  const entry = fileURLToPath(new URL('../../src/cli/run.ts', import.meta.url))
+  return ['--conditions=source', '--import', tsx, entry]
+}
 
 export type BackendProcessOptions = {
   dataDir: string
   port: number
-  nodeUrl: string
+  /** Omitted: the backend runs its embedded anvil. */
+  nodeUrl?: string
   /** More CLI flags, appended after the ones this helper sets. */
   flags?: string[]
   /** Where the backend's stdout and stderr go (appended), or 'stderr' for this process's stderr; discarded when omitted. */
   logFile?: string | 'stderr'
   /** How long `start()` waits for `/ready`. Default 30 s. */
   readyTimeoutMs?: number
+  /** Run the compiled CLI (bin/ and dist/, needs `npm run build`) instead of the sources. */
+  compiled?: boolean
 }
 
 export type BackendProcess = {
@@ -73,14 +86,13 @@ export function backendProcess(options: BackendProcessOptions): BackendProcess {
       const spawned = spawn(
         process.execPath,
         [
-          bin,
+          ...cliCommand(options.compiled ?? false),
           'start',
           '--data-dir',
           options.dataDir,
           '--port',
           String(options.port),
-          '--node-url',
-          options.nodeUrl,
+          ...(options.nodeUrl === undefined ? [] : ['--node-url', options.nodeUrl]),
           ...(options.flags ?? []),
         ],
         { stdio: ['ignore', options.logFile === 'stderr' ? 'ignore' : output, output] },
