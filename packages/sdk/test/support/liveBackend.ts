@@ -19,8 +19,14 @@ export type LiveBackend = {
   stop(): Promise<void>
 }
 
-/** A real anvil and a real backend process following it, live before this resolves. */
-export async function startLiveBackend(flags: string[] = []): Promise<LiveBackend> {
+/**
+ * A real anvil and a real backend process following it, live before this resolves; `compiled` runs
+ * the built CLI (bin/ and dist/) instead of the sources.
+ */
+export async function startLiveBackend(
+  flags: string[] = [],
+  options: { compiled?: boolean } = {},
+): Promise<LiveBackend> {
   const anvil = await startAnvil()
   const dataDir = mkdtempSync(join(tmpdir(), 'wb-sdk-'))
   const backend = backendProcess({
@@ -30,6 +36,7 @@ export async function startLiveBackend(flags: string[] = []): Promise<LiveBacken
     flags: ['--poll-interval-ms', '50', '--registration-pow-bits', '8', '--start-block', '0', ...flags],
     // A new PGlite database takes seconds to create, many more on a loaded machine.
     readyTimeoutMs: 120_000,
+    compiled: options.compiled ?? false,
   })
   await backend.start()
   const [funded] = await anvil.accounts()
