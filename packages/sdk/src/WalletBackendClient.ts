@@ -31,6 +31,11 @@ export type ClientOptions = {
   /** Default: the global WebSocket (browsers, Node ≥ 22), else the `ws` package (Node 20). */
   WebSocket?: WebSocketConstructor
   fetch?: typeof fetch
+  /**
+   * Solves the registration proof of work (2^difficulty hashes, once per client key). Default: on
+   * the calling thread; a browser page passes one that runs `solveProofOfWork` in a Worker.
+   */
+  solveProofOfWork?: (nonce: string, address: string, difficulty: number) => string | Promise<string>
 }
 
 /**
@@ -43,6 +48,7 @@ export class WalletBackendClient {
   readonly account: LocalAccount
   readonly #fetch: typeof fetch
   readonly #WebSocket: WebSocketConstructor | undefined
+  readonly #solveProofOfWork: NonNullable<ClientOptions['solveProofOfWork']>
   #token: string | undefined
   #expiresAt = 0
 
@@ -51,6 +57,7 @@ export class WalletBackendClient {
     this.account = options.account
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
     this.#WebSocket = options.WebSocket
+    this.#solveProofOfWork = options.solveProofOfWork ?? solveProofOfWork
   }
 
   get clientId(): Hex {
@@ -66,7 +73,7 @@ export class WalletBackendClient {
     }>('POST', '/v1/auth/challenge', { address: this.account.address }, false)
     const signature = await this.account.signMessage({ message: challenge.message })
     const proofOfWork = challenge.registration.required
-      ? solveProofOfWork(challenge.nonce, this.account.address, challenge.registration.difficulty)
+      ? await this.#solveProofOfWork(challenge.nonce, this.account.address, challenge.registration.difficulty)
       : undefined
     const session = await this.#call<{
       token: string

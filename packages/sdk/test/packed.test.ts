@@ -1,11 +1,16 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { type Browser, chromium } from 'playwright-core'
+import type { Hex } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { deployTransferEmitter, sendTransfer } from '../../server/test/support/chainActivity.js'
 import { waitUntil } from '../../server/test/support/waitUntil.js'
 import { freshAddress, type LiveBackend, startLiveBackend } from './support/liveBackend.js'
 
@@ -190,3 +195,129 @@ export const url: number = new WalletBackendClient({ url: 'x', account: undefine
     expect(errors[0]).toMatch(/^misuse\.ts.*TS2322: Type 'string' is not assignable to type 'number'/)
   })
 })
+
+const CHROMIUM = '/usr/bin/chromium'
+const chromiumMissing = !existsSync(CHROMIUM)
+
+describe.skipIf(chromiumMissing)(
+  `the browser wallet example in headless Chromium${chromiumMissing ? ` — skipped: ${CHROMIUM} is not installed (npm run browser:install installs it as root)` : ''}`,
+  () => {
+    let server: Server
+    let pageUrl: string
+    let browser: Browser
+
+    beforeAll(async () => {
+      // Bundled from the installed tarballs, like any app would: no CDN, nothing fetched at run time.
+      const app = join(consumer, 'browser-wallet')
+      mkdirSync(app)
+      for (const file of ['package.json', 'index.html', 'wallet.js', 'pow-worker.js'])
+        cpSync(join(root, 'examples/browser-wallet', file), join(app, file))
+      await run('npm', ['run', 'build'], {
+        cwd: app,
+        env: { ...process.env, PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}` },
+      })
+      server = await serveStatic(app)
+      pageUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/index.html`
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      })
+    }, 120_000)
+
+    afterAll(async () => {
+      await browser?.close()
+      server?.close()
+    })
+
+    it("signs in with proof of work in a worker, streams a token's items across a backend restart, proves them, and syncs wallet state between two contexts", async () => {
+      const token = await deployTransferEmitter(live.anvil)
+      const [from, to] = (await live.anvil.accounts()) as [Hex, Hex]
+      const wallet = `?backend=${encodeURIComponent(live.backend.url)}&key=${generatePrivateKey()}&secret=shared-by-both-devices`
+      const laptop = await (await browser.newContext()).newPage()
+      const pageErrors: string[] = []
+      laptop.on('pageerror', (error) => pageErrors.push(error.message))
+      await laptop.goto(`${pageUrl}${wallet}`)
+      await laptop.waitForSelector('#status.ok', { timeout: 60_000 })
+      expect(await laptop.textContent('#status')).toBe('signed in, registered')
+      await laptop.fill('#token', token)
+      await laptop.click('#watch')
+      await laptop.waitForSelector('#stream-state.ok', { timeout: 30_000 })
+      await sendTransfer(live.anvil, token, from, to, 5n)
+      // The transfer's transaction and its Transfer log, each proven against its block header.
+      await laptop.waitForFunction(() => document.querySelectorAll('#items li.verified').length >= 2, null, {
+        timeout: 30_000,
+      })
+      expect(await laptop.$$eval('#items li', (items) => items.map((item) => item.dataset.kind))).toEqual([
+        'tx',
+        'log',
+      ])
+
+      // The backend restarts; the page's stream reconnects by itself and carries on.
+      await live.backend.stop()
+      await laptop.waitForSelector('#stream-state.bad', { timeout: 30_000 })
+      await live.backend.start()
+      await laptop.waitForSelector('#stream-state.ok', { timeout: 60_000 })
+      await sendTransfer(live.anvil, token, from, to, 7n)
+      await laptop.waitForFunction(() => document.querySelectorAll('#items li.verified').length >= 4, null, {
+        timeout: 30_000,
+      })
+      const cursors = await laptop.$$eval('#items li', (items) => items.map((item) => item.textContent))
+      await laptop.waitForFunction(
+        (last) => document.getElementById('acked')?.textContent === last,
+        /^#(\d+)/.exec(cursors.at(-1) ?? '')?.[1],
+        { timeout: 30_000 },
+      )
+
+      // Wallet state: the laptop adds a credential, the phone (another context) sees it and adds
+      // its own, and the laptop sees both after a sync.
+      await laptop.fill('#label', 'laptop-passkey')
+      await laptop.click('#add')
+      await laptop.waitForSelector('#credentials li >> text=laptop-passkey', { timeout: 30_000 })
+      const phone = await (await browser.newContext()).newPage()
+      phone.on('pageerror', (error) => pageErrors.push(error.message))
+      await phone.goto(`${pageUrl}${wallet}`)
+      await phone.waitForSelector('#credentials li >> text=laptop-passkey', { timeout: 60_000 })
+      await phone.fill('#label', 'phone-passkey')
+      await phone.click('#add')
+      await phone.waitForSelector('#credentials li >> text=phone-passkey', { timeout: 30_000 })
+      await laptop.click('#refresh')
+      await laptop.waitForSelector('#credentials li >> text=phone-passkey', { timeout: 30_000 })
+      expect(
+        await laptop.$$eval('#credentials li', (items) => items.map((item) => item.textContent)),
+      ).toEqual(['laptop-passkey', 'phone-passkey'])
+      expect(pageErrors).toEqual([])
+      await laptop.screenshot({
+        path: process.env.BROWSER_WALLET_SCREENSHOT ?? join(consumer, 'browser-wallet.png'),
+        fullPage: true,
+      })
+    })
+  },
+)
+
+/** Serves a directory's files over HTTP on a free port (the page and its bundle). */
+async function serveStatic(dir: string): Promise<Server> {
+  const types: Record<string, string> = {
+    '.html': 'text/html',
+    '.js': 'text/javascript',
+    '.map': 'application/json',
+  }
+  const server = createServer((request, response) => {
+    const path = join(dir, new URL(request.url ?? '/', 'http://x').pathname)
+    if (!path.startsWith(dir) || !existsSync(path)) {
+      response.writeHead(404).end()
+      return
+    }
+    response.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' })
+    response.end(readFileSync(path))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return server
+}
