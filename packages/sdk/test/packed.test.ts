@@ -114,6 +114,12 @@ describe('the packed SDK and wallet-state in a project of their own', () => {
     expect(existsSync(join(consumer, 'node_modules/ws/package.json'))).toBe(true)
   })
 
+  it("the README's Node snippet is the example wallet run here, verbatim", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8')
+    const example = readFileSync(join(root, 'examples/node-wallet/wallet.mjs'), 'utf8')
+    expect(readme).toContain(`\`\`\`js\n${example}\`\`\``)
+  })
+
   it('a plain Node ESM wallet signs in, registers an interest, streams, acks, verifies a proof and syncs wallet state', async () => {
     const watched = freshAddress()
     const env = { WATCH_ADDRESS: watched, CLIENT_KEY: generatePrivateKey(), STOP_AFTER_ITEMS: '1' }
