@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (`npm install` builds it; `npm run build` after changing the sources).
+// Runs the compiled, bundled CLI (`npm install` builds it; `npm run build` after changing the sources).
 import { existsSync } from 'node:fs'
 
-const entry = new URL('../dist/cli/run.js', import.meta.url)
+const entry = new URL('../dist/wallet-backend.js', import.meta.url)
 if (!existsSync(entry)) {
   process.stderr.write('wallet-backend: not built yet; run "npm run build" in the repository first.\n')
   process.exit(1)
