@@ -111,6 +111,27 @@ describe('the SDK against a live backend', () => {
     stream.close()
   })
 
+  it('answers a browser page of another origin: preflights without a session, ETag and Retry-After exposed', async () => {
+    const preflight = await fetch(`${live.backend.url}/v1/wallet-state`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://wallet.example',
+        'access-control-request-method': 'PUT',
+        'access-control-request-headers': 'authorization, content-type, if-match',
+      },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*')
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('PUT')
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('if-match')
+    const refused = await fetch(`${live.backend.url}/v1/interests`, {
+      headers: { origin: 'https://wallet.example' },
+    })
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('access-control-allow-origin')).toBe('*')
+    expect(refused.headers.get('access-control-expose-headers')).toMatch(/etag.*retry-after/)
+  })
+
   it("carries the server's Retry-After as retryAfterSeconds on a 429", async () => {
     const client = live.client()
     await client.signIn()
