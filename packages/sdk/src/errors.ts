@@ -34,8 +34,10 @@ export class StreamError extends Error {
 
 /** `Retry-After` in whole seconds (a number or an HTTP date); undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (value === null || value.trim() === '') return undefined
-  if (/^\d+$/.test(value.trim())) return Number(value.trim())
-  const date = Date.parse(value)
+  const trimmed = value?.trim() ?? ''
+  if (/^\d+$/.test(trimmed)) return Number(trimmed)
+  // An HTTP date names its weekday and month; Date.parse takes bare numbers ("-3") as years.
+  if (!/[a-z]/i.test(trimmed)) return undefined
+  const date = Date.parse(trimmed)
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000))
 }

@@ -15,7 +15,7 @@ afterAll(async () => {
 })
 
 /** A signed-in client with an interest in every transaction to a fresh address, and a stream of it. */
-async function streaming(options: { minReconnectMs?: number } = {}) {
+async function streaming(options: { onItem?: (item: DeliveryItem) => void } = {}) {
   const client = live.client()
   await client.signIn()
   const address = freshAddress()
@@ -26,6 +26,7 @@ async function streaming(options: { minReconnectMs?: number } = {}) {
   let opened = 0
   const stream = client.stream({
     onItem: (item) => {
+      options.onItem?.(item)
       items.push(item)
     },
     onAcked: (cursor) => acked.push(cursor),
@@ -33,7 +34,7 @@ async function streaming(options: { minReconnectMs?: number } = {}) {
     onOpen: () => {
       opened += 1
     },
-    minReconnectMs: options.minReconnectMs ?? 50,
+    minReconnectMs: 50,
     maxReconnectMs: 500,
   })
   await waitUntil(() => opened > 0, 30_000, 'the stream to open')
@@ -108,6 +109,23 @@ describe('the SDK against a live backend', () => {
     await live.transfer(address)
     await waitUntil(() => items.length >= 3, 30_000, 'an item after the restart')
     expect(items[2]!.cursor).toBeGreaterThan(items[1]!.cursor)
+    stream.close()
+  })
+
+  it('an onItem that throws is reported and the item comes again after a reconnect, in order', async () => {
+    let failures = 0
+    const { address, items, errors, stream, opened } = await streaming({
+      onItem: () => {
+        if (failures++ === 0) throw new Error('the wallet could not store it')
+      },
+    })
+    await live.transfer(address)
+    await live.transfer(address)
+    await waitUntil(() => items.length >= 2, 30_000, 'both items handled')
+    expect(errors.map((error) => error.code)).toContain('ITEM_HANDLER_FAILED')
+    expect(opened()).toBeGreaterThanOrEqual(2)
+    expect(items[1]!.cursor).toBeGreaterThan(items[0]!.cursor)
+    expect(stream.lastCursor).toBe(items[1]!.cursor)
     stream.close()
   })
 
