@@ -54,6 +54,11 @@ async function runStart(
   logging: ReturnType<typeof createLogger>,
 ): Promise<number> {
   const announce = (line: string) => process.stderr.write(`${line}\n`)
+  if (!config.databaseUrl) {
+    const { seedPGlite } = await import('./seedPGlite.js')
+    if (await seedPGlite(config.dataDir))
+      announce('storage: a new PGlite database, from the migrated one of the build')
+  }
   const [{ Service }, { redactConfig }, { writeCrashRecord }] = await Promise.all([
     import('../service/Service.js'),
     import('../config/loadConfig.js'),
