@@ -110,7 +110,8 @@ describe('the SDK against a live backend', () => {
     await waitUntil(() => items.length >= 3, 30_000, 'an item after the restart')
     expect(items[2]!.cursor).toBeGreaterThan(items[1]!.cursor)
     stream.close()
-  })
+    // A restart of PGlite takes many seconds on a loaded machine.
+  }, 240_000)
 
   it('an onItem that throws is reported and the item comes again after a reconnect, in order', async () => {
     let failures = 0

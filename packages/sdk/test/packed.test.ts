@@ -143,7 +143,7 @@ describe('the packed SDK and wallet-state in a project of their own', () => {
     await waitUntil(() => second.lines.length > 0, 60_000, 'the second device to be ready')
     second.child.kill()
     expect(second.lines[0]).toEqual({ event: 'ready', credentials: ['device-one', 'device-two'] })
-  })
+  }, 180_000)
 
   it('a TypeScript consumer type-checks against the shipped types, and a misuse of them is an error', async () => {
     const tsc = join(root, 'node_modules/typescript/bin/tsc')
@@ -304,7 +304,7 @@ describe.skipIf(chromiumMissing)(
         path: process.env.BROWSER_WALLET_SCREENSHOT ?? join(consumer, 'browser-wallet.png'),
         fullPage: true,
       })
-    })
+    }, 300_000)
   },
 )
 
