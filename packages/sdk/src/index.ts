@@ -1,5 +1,6 @@
-export { WalletBackendError } from './errors.js'
+export { StreamError, WalletBackendError } from './errors.js'
 export { solveProofOfWork } from './solveProofOfWork.js'
+export type { Stream, StreamOptions, WebSocketConstructor, WebSocketLike } from './stream.js'
 export type {
   DeliveryItem,
   DeliveryKind,
@@ -29,10 +30,7 @@ export {
 } from './verify/index.js'
 export {
   type ClientOptions,
-  type Stream,
-  type StreamOptions,
   WalletBackendClient,
-  type WebSocketConstructor,
 } from './WalletBackendClient.js'
 export {
   DEFAULT_SYNC_FOLD_POLICY,

@@ -15,6 +15,7 @@ import { subnetOf } from '../clients/abuse/subnetOf.js'
 import { VERSION } from '../version.js'
 import type { AppContext } from './AppContext.js'
 import { adminRoutes } from './plugins/admin.js'
+import { allowCrossOrigin } from './plugins/allowCrossOrigin.js'
 import { errorHandling } from './plugins/errorHandling.js'
 import { forwardToLeader } from './plugins/forwardToLeader.js'
 import { operationsRoutes } from './plugins/operations.js'
@@ -83,6 +84,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
+  allowCrossOrigin(app)
 
   const refusedConnections = new Counter({
     name: 'wallet_backend_connections_refused_total',
