@@ -257,7 +257,13 @@ export class WalletBackendClient {
   async usage(): Promise<{
     plan: string
     usage: Record<
-      'requests' | 'filterWork' | 'itemsQueued' | 'bytesQueued' | 'bytesDelivered' | 'submissions',
+      | 'requests'
+      | 'filterWork'
+      | 'itemsQueued'
+      | 'bytesQueued'
+      | 'bytesDelivered'
+      | 'submissions'
+      | 'backfillCalls',
       number
     >
     stored: Record<'interests' | 'filters' | 'backlogItems' | 'backlogBytes' | 'walletStateBytes', number>

@@ -370,6 +370,10 @@ export class Service {
       delivery,
       tasks: this.#tasks,
       logger: this.logger,
+      chargeCalls: (clientId, calls) => {
+        shared.usage.add(clientId, 'backfill_calls', calls)
+        this.#limiter.addCost('client', clientId, calls / this.config.backfillCallsPerCostUnit)
+      },
     })
     const sweeper = new DeploymentSweeper({
       db,

@@ -58,6 +58,8 @@ export interface ClientUsageTable {
   bytes_delivered: Counter
   submissions: Counter
   work_while_absent: Counter
+  /** Node calls made by the client's back-fills (migration 0006). */
+  backfill_calls: Counter
   updated_at: CreatedAt
 }
 

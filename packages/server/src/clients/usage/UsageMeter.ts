@@ -11,6 +11,7 @@ export const USAGE_COUNTERS = [
   'bytes_queued',
   'bytes_delivered',
   'submissions',
+  'backfill_calls',
 ] as const
 export type UsageCounter = (typeof USAGE_COUNTERS)[number]
 
@@ -77,10 +78,11 @@ export class UsageMeter {
           bytes_queued = u.bytes_queued + v.bytes_queued,
           bytes_delivered = u.bytes_delivered + v.bytes_delivered,
           submissions = u.submissions + v.submissions,
+          backfill_calls = u.backfill_calls + v.backfill_calls,
           work_while_absent = u.work_while_absent + v.filter_work,
           updated_at = now()
         from (values ${sql.join(rows.slice(i, i + 500))})
-          as v(client_id, requests, filter_work, items_queued, bytes_queued, bytes_delivered, submissions)
+          as v(client_id, requests, filter_work, items_queued, bytes_queued, bytes_delivered, submissions, backfill_calls)
         where u.client_id = v.client_id`.execute(this.db)
     }
   }

@@ -1,0 +1,150 @@
+import type { WalletBackendClient, WalletBackendError } from '@wallet-backend/sdk'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startAnvil, type TestAnvil } from '../support/anvil.js'
+import { startBackend, type TestBackend } from '../support/backend.js'
+import { deployLogger } from '../support/chainActivity.js'
+import { startFaultyNode } from '../support/faultyNode.js'
+import { waitUntil } from '../support/waitUntil.js'
+
+let anvil: TestAnvil
+let backend: TestBackend
+
+beforeAll(async () => {
+  anvil = await startAnvil()
+  await anvil.mine(3_000)
+  backend = await startBackend(anvil, {
+    plans: JSON.stringify({
+      metered: { costPerSecond: 1, costBurst: 80 },
+      small: { backfillBlocks: 100 },
+    }),
+  })
+  await backend.synced()
+}, 120_000)
+afterAll(async () => {
+  await backend?.stop()
+  await anvil?.stop()
+})
+
+const everyTx = { filters: [{ code: 'all' as const, args: [] }] }
+
+async function onPlan(plan: string): Promise<WalletBackendClient> {
+  const client = backend.client()
+  const { clientId } = await client.signIn()
+  expect((await backend.admin('PUT', `/clients/${clientId}/plan`, { plan })).status).toBe(200)
+  return client
+}
+
+async function backfillOf(client: WalletBackendClient, address: `0x${string}`) {
+  const interest = (await client.listInterests()).find((i) => i.address === address.toLowerCase())
+  return interest?.backfill
+}
+
+const done = async (client: WalletBackendClient, address: `0x${string}`) =>
+  (await backfillOf(client, address))?.status === 'done'
+
+/** Read from the database, for a client whose own requests are refused while it pays. */
+async function storedStatus(address: string): Promise<string | undefined> {
+  const job = await backend.service
+    .storage!.db.selectFrom('backfill_jobs as j')
+    .innerJoin('client_contracts as i', 'i.id', 'j.client_contract_id')
+    .select('j.status')
+    .where('i.address', '=', Buffer.from(address.slice(2), 'hex'))
+    .executeTakeFirst()
+  return job?.status
+}
+
+describe('back-fills', () => {
+  it("charge the node calls they make to the client's cost limit and usage, not its neighbour's", async () => {
+    const [heavy, light] = [await onPlan('metered'), await onPlan('metered')]
+    const contract = `0x${'b1'.repeat(20)}` as const
+    const head = await anvil.blockNumber()
+    // 401 blocks read in full (block and receipts): 800 node calls, 80 units at 10 calls a unit.
+    await heavy.putInterest(contract, { ...everyTx, startBlock: head - 400 })
+    await light.putInterest(`0x${'b2'.repeat(20)}` as const, everyTx)
+    await waitUntil(
+      async () => (await storedStatus(contract)) === 'done',
+      60_000,
+      'the back-fill to finish',
+      200,
+    )
+
+    expect((await light.usage()).usage.backfillCalls).toBe(0)
+    const refused = await heavy.usage().catch((error: WalletBackendError) => error)
+    expect(refused).toMatchObject({ code: 'RATE_LIMITED', status: 429 })
+    const row = await backend.service
+      .storage!.db.selectFrom('client_usage')
+      .select('backfill_calls')
+      .where('client_id', '=', Buffer.from(heavy.clientId!.slice(2), 'hex'))
+      .executeTakeFirstOrThrow()
+    expect(Number(row.backfill_calls)).toBeGreaterThanOrEqual(401)
+  })
+
+  it("are refused with 409 BACKFILL_TOO_LARGE beyond the plan's blocks of history, and accepted within them", async () => {
+    const client = await onPlan('small')
+    const contract = `0x${'c1'.repeat(20)}` as const
+    const head = await anvil.blockNumber()
+    const refused = await client
+      .putInterest(contract, { ...everyTx, startBlock: head - 200 })
+      .catch((error: WalletBackendError) => error)
+    expect(refused).toMatchObject({ code: 'BACKFILL_TOO_LARGE', status: 409 })
+    expect(await client.listInterests()).toEqual([])
+    const accepted = await client.putInterest(contract, { ...everyTx, startBlock: head - 50 })
+    expect(accepted.backfill).toMatchObject({ status: 'pending', fromBlock: head - 50 })
+    await waitUntil(() => done(client, contract), 30_000, 'the small back-fill to finish', 100)
+  })
+
+  it("take turns between clients: a small back-fill finishes before another client's huge one started first", async () => {
+    const [huge, small] = [backend.client(), backend.client()]
+    const [hugeContract, smallContract] = [`0x${'d1'.repeat(20)}`, `0x${'d2'.repeat(20)}`] as const
+    const head = await anvil.blockNumber()
+    await huge.putInterest(hugeContract, { ...everyTx, startBlock: 0 })
+    await small.putInterest(smallContract, { ...everyTx, startBlock: head - 5 })
+    await waitUntil(
+      async () => (await done(huge, hugeContract)) && (await done(small, smallContract)),
+      120_000,
+      'both back-fills to finish',
+      200,
+    )
+    const jobs = await backend.service
+      .storage!.db.selectFrom('backfill_jobs as j')
+      .innerJoin('client_contracts as i', 'i.id', 'j.client_contract_id')
+      .select(['i.address', 'j.updated_at', 'j.from_block'])
+      .where('j.status', '=', 'done')
+      .execute()
+    const finished = (address: string) =>
+      jobs.find((j) => Buffer.from(j.address).toString('hex') === address.slice(2))!.updated_at.getTime()
+    expect(finished(smallContract)).toBeLessThan(finished(hugeContract))
+  }, 150_000)
+})
+
+describe('a back-fill the node keeps failing', () => {
+  it('ends failed after bounded retries, with its error, in GET /v1/interests', async () => {
+    const faulty = await startFaultyNode(anvil.node.httpUrl)
+    faulty.tamper = (message, answer) =>
+      message.method === 'eth_getLogs'
+        ? { id: answer.id, error: { code: -32000, message: 'history is not available' } }
+        : undefined
+    const other = await startBackend(anvil, { 'node-url': [faulty.url] })
+    try {
+      await other.synced()
+      const client = other.client()
+      await client.signIn()
+      const contract = await deployLogger(anvil)
+      await other.synced()
+      // Logs only: the scan asks eth_getLogs, which this node refuses every time.
+      await client.putInterest(contract, { filters: [{ code: 'logs', args: [null] }], startBlock: 1 })
+      await waitUntil(
+        async () => (await backfillOf(client, contract))?.status === 'failed',
+        60_000,
+        'the back-fill to be marked failed',
+        250,
+      )
+      const backfill = await backfillOf(client, contract)
+      expect(backfill?.error).toContain('history is not available')
+      expect(faulty.calls.get('eth_getLogs')).toBeGreaterThanOrEqual(5)
+    } finally {
+      await other.stop()
+      await faulty.close()
+    }
+  }, 90_000)
+})
