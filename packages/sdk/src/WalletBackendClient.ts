@@ -263,7 +263,8 @@ export class WalletBackendClient {
       | 'bytesQueued'
       | 'bytesDelivered'
       | 'submissions'
-      | 'backfillCalls',
+      | 'backfillCalls'
+      | 'stateReads',
       number
     >
     stored: Record<'interests' | 'filters' | 'backlogItems' | 'backlogBytes' | 'walletStateBytes', number>

@@ -36,6 +36,7 @@ export type Config = {
   maxBacklogBytes: number
   maxBackfillBlocksPerClient: number
   backfillCallsPerCostUnit: number
+  stateReadsPerCostUnit: number
   plans: PlanOverrides
   requestCosts: RequestCosts
   clientCostPerSecond: number
@@ -368,6 +369,16 @@ export const SETTINGS = [
       "Node calls made by a client's back-fills that cost it one unit of its cost limit (a block read in full is two calls). Charged on the instance that runs the back-fills.",
     allowed: 'an integer from 1 to 1000000',
     default: 10,
+    parse: integer(1, 1_000_000),
+  }),
+  define({
+    key: 'stateReadsPerCostUnit',
+    flag: 'state-reads-per-cost-unit',
+    env: 'WALLET_BACKEND_STATE_READS_PER_COST_UNIT',
+    description:
+      'Node reads for contract-state watches (one eth_getProof per watched contract and block, one eth_call per view-call watch where it may have changed) that cost one unit of the cost limit; a read is shared evenly among the clients watching what it reads. Charged on the instance that follows the chain.',
+    allowed: 'an integer from 1 to 1000000',
+    default: 2,
     parse: integer(1, 1_000_000),
   }),
   define({

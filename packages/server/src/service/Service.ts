@@ -296,6 +296,12 @@ export class Service {
       delivery,
       logger: this.logger,
       metrics: this.metrics,
+      chargeReads: (reads) => {
+        for (const [clientId, share] of reads) {
+          shared.usage.add(clientId, 'state_reads', share)
+          this.#limiter.addCost('client', clientId, share / this.config.stateReadsPerCostUnit)
+        }
+      },
     })
     contractStateIndex = contractState.index
     delivery.addProducer(contractState)

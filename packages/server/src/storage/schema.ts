@@ -60,6 +60,8 @@ export interface ClientUsageTable {
   work_while_absent: Counter
   /** Node calls made by the client's back-fills (migration 0006). */
   backfill_calls: Counter
+  /** The client's share of the node reads its state watches cause (migration 0006). */
+  state_reads: Counter
   updated_at: CreatedAt
 }
 

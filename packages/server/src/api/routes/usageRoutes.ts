@@ -16,6 +16,9 @@ const Usage = Type.Object({
     bytesDelivered: Type.Integer(),
     submissions: Type.Integer(),
     backfillCalls: Type.Integer({ description: "Node calls made by the client's back-fills of history" }),
+    stateReads: Type.Integer({
+      description: 'Its share of the node reads its contract-state watches caused',
+    }),
   }),
   stored: Type.Object({
     interests: Type.Integer(),
@@ -83,6 +86,7 @@ export async function usageRoutes(app: FastifyInstance, context: AppContext): Pr
           bytesDelivered: counters?.bytes_delivered ?? 0,
           submissions: counters?.submissions ?? 0,
           backfillCalls: counters?.backfill_calls ?? 0,
+          stateReads: counters?.state_reads ?? 0,
         },
         stored: {
           interests: stored.interests,
