@@ -222,6 +222,8 @@ export class Service {
     const notifier = new Notifier(this.#storage.storage)
     await notifier.start()
     this.#notifier = notifier
+    // Instances on one PostgreSQL database share each client's budget; PGlite has one instance.
+    if (this.#storage.storage.driver === 'postgres') this.#limiter.share(db)
     const usage = new UsageMeter(db, this.logger, this.metrics)
     usage.start()
     this.#usage = usage
@@ -566,6 +568,7 @@ export class Service {
     // Stepping down stops the follower and its work, and frees the lock for a standby at once.
     await this.#election?.stop()
     await this.#usage?.stop()
+    await this.#limiter.stopSharing().catch(() => {})
     await this.#notifier?.stop()
     await this.#node?.close()
     await this.#storage?.storage.close()

@@ -202,6 +202,14 @@ export interface BackfillJobsTable {
   updated_at: CreatedAt
 }
 
+/** A cost account shared by the instances on one database (migration 0007). */
+export interface CostAccountsTable {
+  key: string
+  cost: number
+  per_second: number
+  at: CreatedAt
+}
+
 /** The whole schema, as Kysely sees it. */
 /** The single row of who follows the chain (migration 0005). */
 export interface LeadershipTable {
@@ -237,4 +245,5 @@ export interface DB {
   wallet_state_versions: WalletStateVersionsTable
   backfill_jobs: BackfillJobsTable
   leadership: LeadershipTable
+  cost_accounts: CostAccountsTable
 }
