@@ -1,8 +1,9 @@
 import type { WalletBackendClient, WalletBackendError } from '@wallet-backend/sdk'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
 import { startBackend, type TestBackend } from '../support/backend.js'
-import { deployLogger } from '../support/chainActivity.js'
+import { deployLogger, mineActivity } from '../support/chainActivity.js'
 import { startFaultyNode } from '../support/faultyNode.js'
 import { waitUntil } from '../support/waitUntil.js'
 
@@ -16,6 +17,7 @@ beforeAll(async () => {
     plans: JSON.stringify({
       metered: { costPerSecond: 1, costBurst: 80 },
       small: { backfillBlocks: 100 },
+      roomy: { costPerSecond: 1000, costBurst: 100000 },
     }),
   })
   await backend.synced()
@@ -100,7 +102,8 @@ describe('back-fills', () => {
     await huge.putInterest(hugeContract, { ...everyTx, startBlock: 0 })
     await small.putInterest(smallContract, { ...everyTx, startBlock: head - 5 })
     await waitUntil(
-      async () => (await done(huge, hugeContract)) && (await done(small, smallContract)),
+      async () =>
+        (await storedStatus(hugeContract)) === 'done' && (await storedStatus(smallContract)) === 'done',
       120_000,
       'both back-fills to finish',
       200,
@@ -114,6 +117,35 @@ describe('back-fills', () => {
     const finished = (address: string) =>
       jobs.find((j) => Buffer.from(j.address).toString('hex') === address.slice(2))!.updated_at.getTime()
     expect(finished(smallContract)).toBeLessThan(finished(hugeContract))
+  }, 150_000)
+})
+
+describe('a back-fill interrupted by a restart', () => {
+  it('resumes, and what was mined while the service was down is queued once, not by live matching too', async () => {
+    const account = privateKeyToAccount(generatePrivateKey())
+    const contract = await deployLogger(anvil)
+    await backend.synced()
+    const before = backend.client(account)
+    const { clientId } = await before.signIn()
+    expect((await backend.admin('PUT', `/clients/${clientId}/plan`, { plan: 'roomy' })).status).toBe(200)
+    await before.putInterest(contract, { ...everyTx, startBlock: 0 })
+    expect(await storedStatus(contract)).not.toBe('done')
+    await backend.restart(() => mineActivity(anvil, contract, 3, 2))
+    const client = backend.client(account)
+    await client.signIn()
+    await waitUntil(
+      async () => (await storedStatus(contract)) === 'done',
+      120_000,
+      'the back-fill to finish',
+      200,
+    )
+    await backend.synced()
+    const items = await backend.everything(client)
+    const keys = items.map((i) => `${i.kind}:${i.txHash}:${i.logIndex}`)
+    expect(new Set(keys).size).toBe(keys.length)
+    // The contract's creation, and one call with a log in each of the 3 blocks mined while down.
+    expect(items.filter((i) => i.kind === 'tx')).toHaveLength(4)
+    expect(items.filter((i) => i.kind === 'log')).toHaveLength(3)
   }, 150_000)
 })
 
