@@ -382,6 +382,8 @@ export class Service {
         shared.usage.add(clientId, 'backfill_calls', calls)
         this.#limiter.addCost('client', clientId, calls / this.config.backfillCallsPerCostUnit)
       },
+      overBudget: (clientId, plan) =>
+        this.#limiter.cost('client', clientId) >= this.#limiter.limitsOf('client', this.plans.get(plan)).hard,
     })
     const sweeper = new DeploymentSweeper({
       db,

@@ -120,6 +120,34 @@ describe('back-fills', () => {
   }, 150_000)
 })
 
+describe('a client over its cost budget', () => {
+  it('has its back-fill wait for the budget to drain, while the same back-fill of a client with budget goes on', async () => {
+    const [poor, rich] = [await onPlan('metered'), await onPlan('roomy')]
+    const [poorContract, richContract] = [`0x${'f1'.repeat(20)}`, `0x${'f2'.repeat(20)}`] as const
+    const from = (await anvil.blockNumber()) - 2_000
+    await poor.putInterest(poorContract, { ...everyTx, startBlock: from })
+    await rich.putInterest(richContract, { ...everyTx, startBlock: from })
+    await waitUntil(
+      async () => (await storedStatus(richContract)) === 'done',
+      120_000,
+      'the back-fill to finish',
+      200,
+    )
+    // 2,000 blocks are 400 units at 10 calls a unit: the metered client (burst 80, 1 a second)
+    // has read about its burst's worth and then what drained, far from all of it.
+    const job = await backend.service
+      .storage!.db.selectFrom('backfill_jobs as j')
+      .innerJoin('client_contracts as i', 'i.id', 'j.client_contract_id')
+      .select(['j.status', 'j.next_block'])
+      .where('i.address', '=', Buffer.from(poorContract.slice(2), 'hex'))
+      .executeTakeFirstOrThrow()
+    expect(job.status).toBe('running')
+    expect(Number(job.next_block) - from).toBeLessThan(1_000)
+    expect(Number(job.next_block) - from).toBeGreaterThan(0)
+    await poor.deleteInterest(poorContract).catch(() => {})
+  }, 150_000)
+})
+
 describe('a back-fill interrupted by a restart', () => {
   it('resumes, and what was mined while the service was down is queued once, not by live matching too', async () => {
     const account = privateKeyToAccount(generatePrivateKey())

@@ -18,6 +18,8 @@ const TURN_BLOCKS = 100
 const TURN_LOG_BLOCKS = 10_000
 const LOG_CHUNK_BLOCKS = 2_000
 const SEAM_WAIT_MS = 50
+/** How often a back-fill waiting for its client's budget looks again. */
+const BUDGET_WAIT_MS = 250
 
 export type BackfillRetries = {
   /** Turns in a row that may fail before the job is marked `failed`. */
@@ -35,12 +37,18 @@ export type BackfillRunnerOptions = {
   logger: Logger
   /** Charges a client for the node calls its back-fills made (cost limit and usage). */
   chargeCalls?: (clientId: Hex, calls: number) => void
+  /**
+   * Whether a client (on its plan) is over its cost budget: its back-fills then wait for the
+   * budget to drain, so what one client's history costs the node is bounded by its budget's rate.
+   */
+  overBudget?: (clientId: Hex, plan: string) => boolean
   retries?: BackfillRetries
 }
 
 type Job = {
   id: number
   clientId: Hex
+  plan: string
   interest: StoredInterest
   index: FilterIndex
   everyBlock: boolean
@@ -63,7 +71,8 @@ const DEFAULT_RETRIES: BackfillRetries = { attempts: 5, firstDelayMs: 1_000 }
  * Runs the back-fills of interests that asked for history (`startBlock`), in the background,
  * resumable from `backfill_jobs.next_block` after a restart. Clients take turns: each turn reads
  * a bounded run of blocks of one client's oldest job, then the next client with a job goes, so a
- * small back-fill is never queued behind another client's huge one. History is scanned up to where
+ * small back-fill is never queued behind another client's huge one. A client over its cost budget
+ * (which its back-fills' node calls are charged to) skips its turns until the budget drains. History is scanned up to where
  * live matching stands and the interest is then handed to live matching at that exact block, so
  * its items arrive in chain order with no gap and no duplicate at the seam. A job whose turns keep
  * failing is retried with back-off a bounded number of times, then marked `failed` with its error.
@@ -164,6 +173,10 @@ export class BackfillRunner {
     for (const [clientId, jobs] of this.#lanes) {
       const job = jobs.find((j) => j.notBefore <= now)
       if (!job) continue
+      if (this.#o.overBudget?.(clientId, job.plan)) {
+        for (const waiting of jobs) waiting.notBefore = Math.max(waiting.notBefore, now + BUDGET_WAIT_MS)
+        continue
+      }
       this.#lanes.delete(clientId)
       this.#lanes.set(clientId, jobs)
       return job
@@ -201,7 +214,8 @@ export class BackfillRunner {
     const row = await db
       .selectFrom('backfill_jobs as j')
       .innerJoin('client_contracts as i', 'i.id', 'j.client_contract_id')
-      .select(['j.id', 'j.next_block', 'j.client_contract_id', 'i.client_id', 'i.address'])
+      .innerJoin('clients as c', 'c.id', 'i.client_id')
+      .select(['j.id', 'j.next_block', 'j.client_contract_id', 'i.client_id', 'i.address', 'c.plan'])
       .where('j.id', '=', jobId)
       .where('j.status', 'in', ['pending', 'running'])
       .executeTakeFirst()
@@ -229,6 +243,7 @@ export class BackfillRunner {
     return {
       id: row.id,
       clientId: interest.clientId,
+      plan: row.plan,
       interest,
       index,
       everyBlock: filters.some((f) => ['all', 'calls', 'value'].includes(f.code)),
