@@ -254,7 +254,14 @@ export class WalletBackendClient {
   async usage(): Promise<{
     plan: string
     usage: Record<
-      'requests' | 'filterWork' | 'itemsQueued' | 'bytesQueued' | 'bytesDelivered' | 'submissions',
+      | 'requests'
+      | 'filterWork'
+      | 'itemsQueued'
+      | 'bytesQueued'
+      | 'bytesDelivered'
+      | 'submissions'
+      | 'backfillCalls'
+      | 'stateReads',
       number
     >
     stored: Record<'interests' | 'filters' | 'backlogItems' | 'backlogBytes' | 'walletStateBytes', number>

@@ -26,6 +26,14 @@ export type Interest = {
   deployed: boolean
   filters: (Filter & { id: number })[]
   watches: (Watch & { id: number })[]
+  /** The back-fill of history its `startBlock` asked for; `failed` after bounded retries, with the error. */
+  backfill: {
+    status: 'pending' | 'running' | 'done' | 'failed'
+    fromBlock: number
+    toBlock: number
+    nextBlock: number
+    error: string | null
+  } | null
   createdAt: string
   updatedAt: string
 }

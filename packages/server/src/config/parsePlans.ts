@@ -11,6 +11,7 @@ export const PLAN_QUOTAS = [
   'costPerSecond',
   'costBurst',
   'streams',
+  'backfillBlocks',
 ] as const
 export type PlanQuota = (typeof PLAN_QUOTAS)[number]
 export type PlanLimits = Record<PlanQuota, number>

@@ -37,6 +37,9 @@ export type Config = {
   maxFilterCostPerClient: number
   maxBacklogItems: number
   maxBacklogBytes: number
+  maxBackfillBlocksPerClient: number
+  backfillCallsPerCostUnit: number
+  stateReadsPerCostUnit: number
   plans: PlanOverrides
   requestCosts: RequestCosts
   clientCostPerSecond: number
@@ -393,6 +396,36 @@ export const SETTINGS = [
     parse: integer(0, 1000),
   }),
   define({
+    key: 'maxBackfillBlocksPerClient',
+    flag: 'max-backfill-blocks-per-client',
+    env: 'WALLET_BACKEND_MAX_BACKFILL_BLOCKS_PER_CLIENT',
+    description:
+      "Blocks of history one client's back-fills may have outstanding at once (from an interest's startBlock to the head, summed over its unfinished back-fills); an interest asking for more is refused with 409 BACKFILL_TOO_LARGE.",
+    allowed: 'an integer from 0 to 100000000',
+    default: 1_000_000,
+    parse: integer(0, 100_000_000),
+  }),
+  define({
+    key: 'backfillCallsPerCostUnit',
+    flag: 'backfill-calls-per-cost-unit',
+    env: 'WALLET_BACKEND_BACKFILL_CALLS_PER_COST_UNIT',
+    description:
+      "Node calls made by a client's back-fills that cost it one unit of its cost limit (a block read in full is two calls). Charged on the instance that runs the back-fills.",
+    allowed: 'an integer from 1 to 1000000',
+    default: 10,
+    parse: integer(1, 1_000_000),
+  }),
+  define({
+    key: 'stateReadsPerCostUnit',
+    flag: 'state-reads-per-cost-unit',
+    env: 'WALLET_BACKEND_STATE_READS_PER_COST_UNIT',
+    description:
+      'Node reads for contract-state watches (one eth_getProof per watched contract and block, one eth_call per view-call watch where it may have changed) that cost one unit of the cost limit; a read is shared evenly among the clients watching what it reads. Charged on the instance that follows the chain.',
+    allowed: 'an integer from 1 to 1000000',
+    default: 2,
+    parse: integer(1, 1_000_000),
+  }),
+  define({
     key: 'maxFilterCostPerClient',
     flag: 'max-filter-cost-per-client',
     env: 'WALLET_BACKEND_MAX_FILTER_COST_PER_CLIENT',
@@ -426,7 +459,7 @@ export const SETTINGS = [
     flag: 'plans',
     env: 'WALLET_BACKEND_PLANS',
     description:
-      'Named plans of quotas, assigned per client with PUT /admin/clients/{id}/plan: {"<plan>": {"<quota>": <integer>, …}, …}. Quotas: interests, filtersPerInterest, watchesPerInterest, filterCost, backlogItems, backlogBytes, walletStateBytes, costPerSecond, costBurst, streams; a missing quota is the default plan\'s. The plan "default" is built from the settings above and may be overridden here.',
+      'Named plans of quotas, assigned per client with PUT /admin/clients/{id}/plan: {"<plan>": {"<quota>": <integer>, …}, …}. Quotas: interests, filtersPerInterest, watchesPerInterest, filterCost, backlogItems, backlogBytes, walletStateBytes, costPerSecond, costBurst, streams, backfillBlocks; a missing quota is the default plan\'s. The plan "default" is built from the settings above and may be overridden here.',
     allowed: 'a JSON object of plans (in a config file: the object itself)',
     default: {},
     parse: parsePlans,

@@ -58,6 +58,10 @@ export interface ClientUsageTable {
   bytes_delivered: Counter
   submissions: Counter
   work_while_absent: Counter
+  /** Node calls made by the client's back-fills (migration 0006). */
+  backfill_calls: Counter
+  /** The client's share of the node reads its state watches cause (migration 0006). */
+  state_reads: Counter
   updated_at: CreatedAt
 }
 
@@ -198,6 +202,14 @@ export interface BackfillJobsTable {
   updated_at: CreatedAt
 }
 
+/** A cost account shared by the instances on one database (migration 0007). */
+export interface CostAccountsTable {
+  key: string
+  cost: number
+  per_second: number
+  at: CreatedAt
+}
+
 /** The whole schema, as Kysely sees it. */
 /** The single row of who follows the chain (migration 0005). */
 export interface LeadershipTable {
@@ -233,4 +245,5 @@ export interface DB {
   wallet_state_versions: WalletStateVersionsTable
   backfill_jobs: BackfillJobsTable
   leadership: LeadershipTable
+  cost_accounts: CostAccountsTable
 }

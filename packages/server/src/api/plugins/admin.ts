@@ -139,6 +139,8 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
         'u.bytes_delivered',
         'u.submissions',
         'u.work_while_absent',
+        'u.backfill_calls',
+        'u.state_reads',
       ])
   type ClientRow = Awaited<ReturnType<ReturnType<typeof clients>['execute']>>[number]
   const summary = (row: ClientRow) => ({
@@ -157,6 +159,8 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       bytesDelivered: row.bytes_delivered ?? 0,
       submissions: row.submissions ?? 0,
       workWhileAbsent: row.work_while_absent ?? 0,
+      backfillCalls: row.backfill_calls ?? 0,
+      stateReads: row.state_reads ?? 0,
     },
   })
   const found = async (runtime: Runtime, id: string) => {

@@ -4,6 +4,7 @@ import { type Hex, hexToBytes } from 'viem'
 import { deleteInterest, listInterests, putInterest } from '../../clients/interests/interestStore.js'
 import { ABI_LIMITS, validateAbi } from '../../clients/interests/validateAbi.js'
 import { compileWatch, WATCH_KINDS } from '../../contract-state/compileWatch.js'
+import { checkBackfillQuota } from '../../delivery/backfill/backfillQuota.js'
 import { BaseError } from '../../errors/BaseError.js'
 import { compileFilter, FILTER_CODES } from '../../filters/compileFilter.js'
 import type { AppContext } from '../AppContext.js'
@@ -39,6 +40,16 @@ const InterestBody = Type.Object(
   },
   { additionalProperties: false },
 )
+const BackfillStatus = Type.Object(
+  {
+    status: Type.String({ description: 'pending, running, done or failed (after bounded retries)' }),
+    fromBlock: Type.Integer(),
+    toBlock: Type.Integer({ description: 'The head when it was asked for; it runs on to live matching' }),
+    nextBlock: Type.Integer(),
+    error: Type.Union([Type.String(), Type.Null()]),
+  },
+  { description: "The interest's back-fill of history, if its startBlock asked for one" },
+)
 const Interest = Type.Object(
   {
     address: Type.String(),
@@ -51,6 +62,7 @@ const Interest = Type.Object(
     watches: Type.Array(
       Type.Object({ id: Type.Integer(), kind: Type.String(), args: Type.Array(Type.Unknown()) }),
     ),
+    backfill: Type.Union([BackfillStatus, Type.Null()]),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -145,6 +157,10 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
       if (watches.length > plan.watchesPerInterest) throw new TooManyWatchesError(plan.watchesPerInterest)
       for (const [i, watch] of watches.entries()) compileWatch(watch.kind, watch.args, i)
       const runtime = context.runtime()
+      if (body.startBlock !== undefined) {
+        const range = { startBlock: body.startBlock, head: runtime.follower.snapshot().head?.number }
+        await checkBackfillQuota(runtime.db, client.idBytes, address, range, plan.backfillBlocks)
+      }
       const { interest, stored, watched } = await putInterest(runtime.db, client.idBytes, address, {
         filters,
         watches,
@@ -156,11 +172,12 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
       // History first: with a start block at or below the stored head, a back-fill scans up to
       // live matching and hands the interest over there; otherwise it is live from now on.
       const head = runtime.follower.snapshot().head?.number
+      // The interest's earlier back-fill, finished or not, is replaced by this request's (if any).
       await runtime.db
         .deleteFrom('backfill_jobs')
         .where('client_contract_id', '=', stored.clientContractId)
-        .where('status', 'in', ['pending', 'running'])
         .execute()
+      interest.backfill = null
       if (body.startBlock !== undefined && head !== undefined && body.startBlock <= head) {
         runtime.filters.removeInterest(stored.clientContractId)
         const job = await runtime.db
@@ -174,6 +191,13 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
           })
           .returning('id')
           .executeTakeFirstOrThrow()
+        interest.backfill = {
+          status: 'pending',
+          fromBlock: body.startBlock,
+          toBlock: head,
+          nextBlock: body.startBlock,
+          error: null,
+        }
         runtime.backfills.submit(job.id)
       } else {
         runtime.filters.setInterest(stored)
