@@ -1,6 +1,8 @@
 import { defineProject } from 'vitest/config'
+import { fromSource } from '../../vitest.shared.js'
 
 export default defineProject({
+  ...fromSource,
   test: {
     name: 'server',
     include: ['test/**/*.test.ts'],

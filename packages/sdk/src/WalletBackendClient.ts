@@ -1,8 +1,15 @@
 import type { LocalAccount } from 'viem'
 import { checkAccountLog, checkAccountTransaction } from './checkAccountItem.js'
 import { checkItemTransaction } from './checkItemTransaction.js'
-import { WalletBackendError } from './errors.js'
+import { parseRetryAfter, WalletBackendError } from './errors.js'
 import { solveProofOfWork } from './solveProofOfWork.js'
+import {
+  defaultWebSocket,
+  openStream,
+  type Stream,
+  type StreamOptions,
+  type WebSocketConstructor,
+} from './stream.js'
 import type {
   Account,
   AccountActivity,
@@ -28,44 +35,19 @@ import {
   verifyTransactionProof,
 } from './verify/index.js'
 
-/** The WebSocket constructor to use: browsers and Node ≥ 22 have one; on Node 20 pass `ws`. */
-export type WebSocketConstructor = new (
-  url: string,
-) => {
-  onopen: ((event: unknown) => void) | null
-  onmessage: ((event: { data: unknown }) => void) | null
-  onclose: ((event: { code: number; reason: string }) => void) | null
-  onerror: ((event: unknown) => void) | null
-  send(data: string): void
-  close(code?: number, reason?: string): void
-}
-
 export type ClientOptions = {
   /** The backend's base URL, e.g. http://127.0.0.1:8080 */
   url: string
   /** The client key: an account that signs the sign-in message (not an on-chain account). */
   account: LocalAccount
+  /** Default: the global WebSocket (browsers, Node ≥ 22), else the `ws` package (Node 20). */
   WebSocket?: WebSocketConstructor
   fetch?: typeof fetch
-}
-
-export type StreamOptions = {
-  /** Resume after this cursor; the stream keeps the last cursor it received and resumes from it. */
-  after?: number
-  onItem: (item: DeliveryItem) => void | Promise<void>
-  onError?: (error: Error) => void
-  /** Each time the socket is open (first connection and every reconnection). */
-  onOpen?: () => void
-  /** Reconnect delay bounds in ms (exponential backoff between them). */
-  minReconnectMs?: number
-  maxReconnectMs?: number
-}
-
-export type Stream = {
-  /** Cursor of the last item handed to onItem. */
-  readonly lastCursor: number
-  ack(cursor: number): void
-  close(): void
+  /**
+   * Solves the registration proof of work (2^difficulty hashes, once per client key). Default: on
+   * the calling thread; a browser page passes one that runs `solveProofOfWork` in a Worker.
+   */
+  solveProofOfWork?: (nonce: string, address: string, difficulty: number) => string | Promise<string>
 }
 
 /**
@@ -78,6 +60,7 @@ export class WalletBackendClient {
   readonly account: LocalAccount
   readonly #fetch: typeof fetch
   readonly #WebSocket: WebSocketConstructor | undefined
+  readonly #solveProofOfWork: NonNullable<ClientOptions['solveProofOfWork']>
   #token: string | undefined
   #expiresAt = 0
 
@@ -85,7 +68,8 @@ export class WalletBackendClient {
     this.url = options.url.replace(/\/$/, '')
     this.account = options.account
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
-    this.#WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+    this.#WebSocket = options.WebSocket
+    this.#solveProofOfWork = options.solveProofOfWork ?? solveProofOfWork
   }
 
   get clientId(): Hex {
@@ -101,11 +85,11 @@ export class WalletBackendClient {
     }>('POST', '/v1/auth/challenge', { address: this.account.address }, false)
     // The message is the server's, naming the origin it announces; it is signed as it is.
     const signature = await this.account.signMessage({ message: challenge.message })
-    const redeem = (difficulty: number | undefined) => {
+    const redeem = async (difficulty: number | undefined) => {
       const proofOfWork =
         difficulty === undefined
           ? undefined
-          : solveProofOfWork(challenge.nonce, this.account.address, difficulty)
+          : await this.#solveProofOfWork(challenge.nonce, this.account.address, difficulty)
       return this.#call<{ token: string; expiresAt: string; clientId: Hex; registered: boolean }>(
         'POST',
         '/v1/auth/session',
@@ -315,7 +299,14 @@ export class WalletBackendClient {
   async usage(): Promise<{
     plan: string
     usage: Record<
-      'requests' | 'filterWork' | 'itemsQueued' | 'bytesQueued' | 'bytesDelivered' | 'submissions',
+      | 'requests'
+      | 'filterWork'
+      | 'itemsQueued'
+      | 'bytesQueued'
+      | 'bytesDelivered'
+      | 'submissions'
+      | 'backfillCalls'
+      | 'stateReads',
       number
     >
     stored: Record<'interests' | 'filters' | 'backlogItems' | 'backlogBytes' | 'walletStateBytes', number>
@@ -334,68 +325,16 @@ export class WalletBackendClient {
    * yet acknowledged may come again after a reconnect, in order.
    */
   stream(options: StreamOptions): Stream {
-    const WebSocketImpl = this.#WebSocket
-    if (!WebSocketImpl) throw new Error('No WebSocket implementation: pass one in the client options')
-    let lastCursor = options.after ?? 0
-    let closed = false
-    let socket: InstanceType<WebSocketConstructor> | undefined
-    let delay = options.minReconnectMs ?? 200
-    let chain = Promise.resolve()
-    const connect = async () => {
-      if (closed) return
-      try {
-        await this.#ensureSession()
-      } catch (error) {
-        options.onError?.(error as Error)
-        return retry()
-      }
-      const wsUrl = `${this.url.replace(/^http/, 'ws')}/v1/stream?after=${lastCursor}&token=${encodeURIComponent(this.#token!)}`
-      const ws = new WebSocketImpl(wsUrl)
-      socket = ws
-      ws.onopen = () => {
-        delay = options.minReconnectMs ?? 200
-        options.onOpen?.()
-      }
-      ws.onmessage = (event) => {
-        const message = JSON.parse(String(event.data)) as {
-          type: string
-          item?: DeliveryItem
-          message?: string
-        }
-        if (message.type !== 'item' || !message.item) return
-        const item = message.item
-        // Items are handed over one at a time, in order, even if onItem is slow.
-        chain = chain.then(async () => {
-          if (item.cursor <= lastCursor) return
-          await options.onItem(item)
-          lastCursor = item.cursor
-        })
-      }
-      ws.onerror = () => {}
-      ws.onclose = (event) => {
-        if (socket === ws) socket = undefined
-        if (!closed) {
-          options.onError?.(new Error(`stream closed (${event.code} ${event.reason})`))
-          retry()
-        }
-      }
-    }
-    const retry = () => {
-      if (closed) return
-      setTimeout(() => void connect(), delay)
-      delay = Math.min(delay * 2, options.maxReconnectMs ?? 10_000)
-    }
-    void connect()
-    return {
-      get lastCursor() {
-        return lastCursor
+    return openStream(
+      {
+        webSocket: async () => this.#WebSocket ?? defaultWebSocket(),
+        url: async (after) => {
+          await this.#ensureSession()
+          return `${this.url.replace(/^http/, 'ws')}/v1/stream?after=${after}&token=${encodeURIComponent(this.#token!)}`
+        },
       },
-      ack: (cursor) => socket?.send(JSON.stringify({ type: 'ack', cursor })),
-      close: () => {
-        closed = true
-        socket?.close(1000, 'client closed')
-      },
-    }
+      options,
+    )
   }
 
   /** The stored (encrypted) wallet state and its ETag, or undefined when none is stored yet. */
@@ -446,10 +385,9 @@ export class WalletBackendClient {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     })
     if (response.status === 204) return undefined as T
+    if (!response.ok) throw await errorOf(response)
     const text = await response.text()
-    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {}
-    if (!response.ok) throw toError(response, json)
-    return json as T
+    return (text ? JSON.parse(text) : {}) as T
   }
 }
 
@@ -461,6 +399,7 @@ function toError(response: Response, json: Record<string, unknown>): WalletBacke
     String(json.message ?? response.statusText),
     response.status,
     json.details as Record<string, unknown> | undefined,
+    parseRetryAfter(response.headers.get('retry-after')),
   )
 }
 

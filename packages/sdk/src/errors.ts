@@ -6,7 +6,38 @@ export class WalletBackendError extends Error {
     message: string,
     readonly status: number,
     readonly details?: Record<string, unknown>,
+    /** How long the backend asked to be left alone (`Retry-After`), when it said. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message)
   }
+}
+
+/**
+ * What a stream reports through `onError`: an `{type:"error"}` frame of the server (its `code`,
+ * e.g. `ACK_FAILED`), a closed socket (`STREAM_CLOSED`, with the close code), a sign-in that failed
+ * before connecting (`SIGN_IN_FAILED`), or an `onItem` that threw (`ITEM_HANDLER_FAILED`: the item
+ * comes again after the reconnect).
+ */
+export class StreamError extends Error {
+  override readonly name = 'StreamError'
+  constructor(
+    readonly code: string,
+    message: string,
+    /** The WebSocket close code, for `STREAM_CLOSED`. */
+    readonly closeCode?: number,
+    override readonly cause?: unknown,
+  ) {
+    super(message)
+  }
+}
+
+/** `Retry-After` in whole seconds (a number or an HTTP date); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  const trimmed = value?.trim() ?? ''
+  if (/^\d+$/.test(trimmed)) return Number(trimmed)
+  // An HTTP date names its weekday and month; Date.parse takes bare numbers ("-3") as years.
+  if (!/[a-z]/i.test(trimmed)) return undefined
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000))
 }

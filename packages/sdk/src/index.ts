@@ -1,6 +1,7 @@
 export { accountActivityOf } from './accountActivityOf.js'
-export { WalletBackendError } from './errors.js'
+export { StreamError, WalletBackendError } from './errors.js'
 export { solveProofOfWork } from './solveProofOfWork.js'
+export type { Stream, StreamOptions, WebSocketConstructor, WebSocketLike } from './stream.js'
 export type {
   Account,
   AccountActivity,
@@ -36,9 +37,11 @@ export {
 } from './verify/index.js'
 export {
   type ClientOptions,
-  type Stream,
-  type StreamOptions,
   WalletBackendClient,
-  type WebSocketConstructor,
 } from './WalletBackendClient.js'
-export { type SyncResult, WalletStateSync } from './WalletStateSync.js'
+export {
+  DEFAULT_SYNC_FOLD_POLICY,
+  type SyncResult,
+  WalletStateSync,
+  type WalletStateSyncOptions,
+} from './WalletStateSync.js'

@@ -26,6 +26,14 @@ export type Interest = {
   deployed: boolean
   filters: (Filter & { id: number })[]
   watches: (Watch & { id: number })[]
+  /** The back-fill of history its `startBlock` asked for; `failed` after bounded retries, with the error. */
+  backfill: {
+    status: 'pending' | 'running' | 'done' | 'failed'
+    fromBlock: number
+    toBlock: number
+    nextBlock: number
+    error: string | null
+  } | null
   createdAt: string
   updatedAt: string
 }
@@ -124,7 +132,7 @@ export type DeliveryItem = {
   tx?: Record<string, unknown>
   receipt?: Record<string, unknown>
   log?: { address: Hex; topics: Hex[]; data: Hex; logIndex: Hex; [field: string]: unknown }
-  /** The match decoded with the interest's ABI (integers as decimal strings). */
+  /** The match decoded with the interest's ABI when it was queued (integers as decimal strings). */
   decoded?: { name: string; args: unknown }
   data?: Record<string, unknown>
 }

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { runBundleSizeBench } from '../../sdk/bench/bundleSize.bench.js'
 import { runWalletStateBench } from '../../wallet-state/bench/walletState.bench.js'
 import { runAbuseBench } from './abuse.bench.js'
 import { runCatchUpBench } from './catchUp.bench.js'
@@ -13,6 +14,7 @@ import { runLatencyBench } from './latency.bench.js'
 import { runMatchingBench } from './matching.bench.js'
 import { runMemoryBench } from './memory.bench.js'
 import { runNodeCallsBench } from './nodeCalls.bench.js'
+import { runStartupBench } from './startup.bench.js'
 import { runWalletStateHttpBench } from './walletStateHttp.bench.js'
 
 const { values } = parseArgs({
@@ -40,6 +42,10 @@ async function timed<T>(name: string, run: () => Promise<T>): Promise<T> {
 const started = Date.now()
 
 console.error(`bench: ${quick ? 'quick' : 'full'} mode${databaseUrl ? ', with PostgreSQL' : ', PGlite only'}`)
+results.startup = await timed('startup', () =>
+  runStartupBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
+)
+results.sdkBundle = await timed('sdkBundle', () => runBundleSizeBench())
 results.catchUp = await timed('catchUp', () =>
   runCatchUpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
 )

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx's loader: no build step between a clone and a start.
-import { register } from 'tsx/esm/api'
+// Runs the compiled, bundled CLI (`npm install` builds it; `npm run build` after changing the sources).
+import { existsSync } from 'node:fs'
 
 // Everything the service writes — the embedded database, the node's chain, the admin token, crash
 // records — is for this user only, including files created by libraries that pass no mode.
 process.umask(0o077)
-register()
-const { main } = await import('../src/cli/main.ts')
-const code = await main(process.argv.slice(2))
-process.exit(code)
+const entry = new URL('../dist/wallet-backend.js', import.meta.url)
+if (!existsSync(entry)) {
+  process.stderr.write('wallet-backend: not built yet; run "npm run build" in the repository first.\n')
+  process.exit(1)
+}
+await import(entry.href)

@@ -1,8 +1,10 @@
 import { ChainValidationError, InvalidEventError } from './errors.js'
+import { contentHash, knownWellFormed, linkOf, markWellFormed } from './eventHash.js'
 import { hashCanonical } from './hash.js'
+import { LWW_FOLD_FORMAT, stateDigest } from './lww.js'
 import { cloneState, compareStamps, type SchemaOperations, stampOf } from './schema/createOperations.js'
 import { LATEST_SCHEMA_VERSION, operationsFor } from './schema/versions.js'
-import type { WalletEvent, WalletState, WalletStateContainer } from './types.js'
+import type { Stamp, WalletEvent, WalletState, WalletStateContainer } from './types.js'
 
 const nowSeconds = () => Math.floor(Date.now() / 1000)
 
@@ -12,8 +14,11 @@ function randomId(): string {
 
 /** An empty wallet state. Its genesis hash is unique to this wallet, so unrelated wallets never merge. */
 export function createContainer(options: { walletId?: string } = {}): WalletStateContainer {
-  const tipHash = hashCanonical({ genesis: options.walletId ?? randomId() })
-  return { S: operationsFor(LATEST_SCHEMA_VERSION).initState(tipHash), events: [], lastEventHash: tipHash }
+  const wallet = hashCanonical({ genesis: options.walletId ?? randomId() })
+  const S = operationsFor(LATEST_SCHEMA_VERSION).initState(wallet)
+  S.fold = { format: LWW_FOLD_FORMAT, wallet, watermark: null, tipHash: '' }
+  S.fold = { ...S.fold, tipHash: stateDigest(S) }
+  return { S, events: [], lastEventHash: S.fold.tipHash }
 }
 
 /**
@@ -32,7 +37,8 @@ export function appendEvent(
     parentHash: container.lastEventHash,
     timestampSeconds: options.timestampSeconds ?? nowSeconds(),
     type,
-    payload,
+    // A copy: what is derived from a payload is cached, and the caller may change its object later.
+    payload: structuredClone(payload),
   }
   const operations = operationsFor(event.schemaVersion)
   operations.validate(event)
@@ -43,7 +49,8 @@ export function appendEvent(
   if (seen && compareStamps(stampOf(event), seen) <= 0) {
     event.timestampSeconds = event.eventId > seen[1] ? seen[0] : seen[0] + 1
   }
-  return { S: container.S, events: [...container.events, event], lastEventHash: operations.hashEvent(event) }
+  const link = linkOf(container.S.fold.format)(event)
+  return { S: container.S, events: [...container.events, event], lastEventHash: link }
 }
 
 /**
@@ -52,13 +59,14 @@ export function appendEvent(
  */
 function seenStamp(container: WalletStateContainer, event: WalletEvent, operations: SchemaOperations) {
   const subject = operations.subject(event)
-  const { events } = container
-  for (let i = events.length - 1; i >= 0; i--) {
-    const earlier = events[i]!
+  let seen: Stamp | undefined = operations.heldStamp(container.S, event)
+  // A merged log is sorted by stamp, but appended events need not be: every candidate is looked at.
+  for (const earlier of container.events) {
     if (earlier.timestampSeconds < event.timestampSeconds) continue
-    if (operationsFor(earlier.schemaVersion).subject(earlier) === subject) return stampOf(earlier)
+    if (seen && compareStamps(stampOf(earlier), seen) <= 0) continue
+    if (operationsFor(earlier.schemaVersion).subject(earlier) === subject) seen = stampOf(earlier)
   }
-  return operations.heldStamp(container.S, event)
+  return seen
 }
 
 /** The wallet state now: every event reduced over S, each with the operations of its own version. */
@@ -80,19 +88,32 @@ export function applyEvents(
 
 /** The hashes of a container's events, in order. */
 export function eventHashes(container: WalletStateContainer, supported?: number): string[] {
-  return container.events.map((event) => operationsFor(event.schemaVersion, supported).hashEvent(event))
+  const link = linkOf(container.S.fold.format)
+  return container.events.map((event) => {
+    operationsFor(event.schemaVersion, supported)
+    return link(event)
+  })
 }
 
 /**
  * Checks the hash chain and the schema versions; throws ChainValidationError at the first broken
- * link, UnsupportedSchemaVersionError for a version this app does not know.
+ * link, UnsupportedSchemaVersionError for a version this app does not know. A container already
+ * validated (the same objects, which are never changed) is not checked again.
  */
 export function validateContainer(container: WalletStateContainer, supported?: number): void {
-  validatedHashes(container, supported)
+  runSteps(validationSteps(container, supported))
 }
 
-/** validateContainer, returning the event hashes it computed on the way (merge needs them too). */
-export function validatedHashes(container: WalletStateContainer, supported?: number): string[] {
+function runSteps(steps: Generator<void, void>): void {
+  for (;;) if (steps.next().done) return
+}
+
+/** Containers found valid, with the highest schema version this app was then known to support. */
+const validated = new WeakMap<WalletStateContainer, number>()
+const validStates = new WeakSet<WalletState>()
+
+/** validateContainer in steps, pausing now and then for an async caller to yield. */
+export function* validationSteps(container: WalletStateContainer, supported = LATEST_SCHEMA_VERSION) {
   if (
     typeof container !== 'object' ||
     container === null ||
@@ -102,18 +123,41 @@ export function validatedHashes(container: WalletStateContainer, supported?: num
   ) {
     throw new InvalidEventError('not a wallet-state container')
   }
+  const known = validated.get(container)
+  if (known !== undefined && known <= supported) return
   let parent = container.S.fold.tipHash
   let version = container.S.schemaVersion
   operationsFor(version, supported)
-  const hashes: string[] = []
-  container.events.forEach((event, index) => {
+  const { fold } = container.S
+  if (fold.format === LWW_FOLD_FORMAT) {
+    if (typeof fold.wallet !== 'string' || !(fold.watermark === null || Array.isArray(fold.watermark))) {
+      throw new InvalidEventError('not a wallet-state container: malformed fold')
+    }
+    if (!validStates.has(container.S)) {
+      const digest = stateDigest(container.S)
+      if (digest !== fold.tipHash)
+        throw new ChainValidationError(0, digest, fold.tipHash, 'S does not match its tip')
+      validStates.add(container.S)
+    }
+  } else if (fold.format !== undefined) {
+    throw new InvalidEventError(`unknown fold format ${String((fold as { format: unknown }).format)}`)
+  }
+  // (time, id) of each event; the content hash is needed only where they repeat.
+  const seen = fold.format === LWW_FOLD_FORMAT ? new Map<string, WalletEvent>() : undefined
+  const link = linkOf(fold.format)
+  for (let index = 0; index < container.events.length; index++) {
+    const event = container.events[index]
     if (!isEventShaped(event)) throw new InvalidEventError(`event ${index} is not a well-formed event`)
-    const operations = operationsFor(event.schemaVersion, supported)
-    try {
-      operations.validate(event)
-    } catch (error) {
-      if (error instanceof InvalidEventError) throw new InvalidEventError(`event ${index}: ${error.message}`)
-      throw error
+    operationsFor(event.schemaVersion, supported)
+    if (!knownWellFormed(event)) {
+      try {
+        operationsFor(event.schemaVersion, supported).validate(event)
+      } catch (error) {
+        if (error instanceof InvalidEventError)
+          throw new InvalidEventError(`event ${index}: ${error.message}`)
+        throw error
+      }
+      markWellFormed(event)
     }
     if (event.parentHash !== parent) throw new ChainValidationError(index, parent, event.parentHash)
     if (event.schemaVersion < version) {
@@ -124,10 +168,24 @@ export function validatedHashes(container: WalletStateContainer, supported?: num
         'schema version decreased',
       )
     }
+    if (seen) {
+      // One event is one content: the same event twice in a log is a broken log, not two edits.
+      const key = `${event.timestampSeconds}:${event.eventId}`
+      const other = seen.get(key)
+      if (other && contentHash(other) === contentHash(event)) {
+        throw new ChainValidationError(
+          index,
+          'a new event',
+          contentHash(event),
+          'the same event occurs twice',
+        )
+      }
+      seen.set(key, event)
+    }
     version = event.schemaVersion
-    parent = operations.hashEvent(event)
-    hashes.push(parent)
-  })
+    parent = link(event)
+    if ((index & 1023) === 1023) yield
+  }
   if (container.lastEventHash !== parent) {
     throw new ChainValidationError(
       container.events.length,
@@ -136,7 +194,7 @@ export function validatedHashes(container: WalletStateContainer, supported?: num
       'lastEventHash does not match',
     )
   }
-  return hashes
+  validated.set(container, supported)
 }
 
 /** The fields every version's events have, with the types merging and hashing rely on. */

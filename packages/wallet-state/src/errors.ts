@@ -36,14 +36,17 @@ export class ChainValidationError extends WalletStateError {
   }
 }
 
-/** Two containers share no event: they are not versions of one wallet state. */
+/**
+ * Two containers of different wallets (different genesis hashes): they are not versions of one
+ * wallet state. The code is kept from when the test was a shared event.
+ */
 export class NoCommonAncestorError extends WalletStateError {
   override readonly name = 'NoCommonAncestorError'
   constructor(
     readonly a: unknown,
     readonly b: unknown,
   ) {
-    super('NO_COMMON_ANCESTOR', 'the two wallet states share no event; they cannot be merged')
+    super('NO_COMMON_ANCESTOR', 'the two wallet states belong to different wallets; they cannot be merged')
   }
 }
 

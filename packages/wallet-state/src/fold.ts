@@ -1,7 +1,8 @@
-import { canonicalize } from './canonicalize.js'
 import { applyEvents } from './container.js'
-import { operationsFor } from './schema/versions.js'
-import type { WalletState, WalletStateContainer } from './types.js'
+import { canonicalEvent, fullStamp } from './eventHash.js'
+import { joinStates } from './lww.js'
+import { chainOnto, collectSteps, isCanonical, normalizeContainer, runToEnd } from './merge.js'
+import type { LwwFoldInfo, WalletStateContainer } from './types.js'
 
 export type FoldPolicy = {
   now?: number
@@ -11,18 +12,16 @@ export type FoldPolicy = {
   maxEvents?: number
   /** The unfolded events stay below this many bytes of canonical JSON (default 1 MB). */
   maxBytes?: number
-  /** Tombstones older than this are dropped (default 365 days): deletions outlive any realistic offline device. */
-  tombstoneRetentionSeconds?: number
-  /** Folded event hashes kept for finding common ancestors (default 512). */
-  recentHashes?: number
 }
 
 const DAY = 86_400
 
 /**
- * Folds the oldest events into S — those older than the age limit, then more until the count and
- * size limits hold — so the log cannot grow without bound. Folding keeps the chain: the last
- * folded event's hash becomes S.fold.tipHash, the first remaining event's parent.
+ * Folds the events of lowest stamp into S — those older than the age limit, then more until the
+ * count and size limits hold — so the log cannot grow without bound. The watermark rises to the
+ * last folded stamp; the events left are all above it and are re-chained onto S's new tip.
+ * Tombstones stay in S for good: they are what stops a device back from a long time offline
+ * bringing a deleted item back.
  */
 export function foldContainer(
   container: WalletStateContainer,
@@ -32,8 +31,11 @@ export function foldContainer(
   const maxAge = policy.maxAgeSeconds ?? 30 * DAY
   const maxEvents = policy.maxEvents ?? 1000
   const maxBytes = policy.maxBytes ?? 1_000_000
-  const keepHashes = policy.recentHashes ?? 512
-  const { events } = container
+  if (!needsFold(container, now, maxAge, maxEvents) && !sizeExceeded(container.events, maxBytes)) {
+    return isCanonical(container) ? container : normalizeContainer(container)
+  }
+  // Sorted by stamp, what folds is a prefix.
+  const { S: base, events } = runToEnd(collectSteps(container))
   // Sizes are measured only once the age and count limits hold: folding a long log by count does
   // not serialize the events it folds.
   let sizes: number[] | undefined
@@ -45,7 +47,7 @@ export function foldContainer(
     if (!old && events.length - cut <= maxEvents) {
       if (!sizes) {
         measuredFrom = cut
-        sizes = events.slice(cut).map((event) => utf8Length(canonicalize(event)))
+        sizes = events.slice(cut).map((event) => utf8Length(canonicalEvent(event)))
         bytes = sizes.reduce((sum, size) => sum + size, 0)
       }
       if (bytes <= maxBytes) break
@@ -53,22 +55,27 @@ export function foldContainer(
     if (sizes) bytes -= sizes[cut - measuredFrom]!
     cut += 1
   }
-  if (cut === 0) return pruneTombstones(container, now, policy)
-  const folded = container.events.slice(0, cut)
-  let state: WalletState = applyEvents(container.S, folded)
-  const recent = [...container.S.fold.recent]
-  let tipHash = container.S.fold.tipHash
-  // Only the hashes that can still be kept are computed.
-  for (const event of folded.slice(-keepHashes)) {
-    tipHash = operationsFor(event.schemaVersion).hashEvent(event)
-    recent.push(tipHash)
+  const folded = events.slice(0, cut)
+  const fold: LwwFoldInfo = {
+    ...base.fold,
+  } as LwwFoldInfo
+  if (cut > 0) fold.watermark = fullStamp(folded.at(-1)!)
+  const S = cut > 0 ? joinStates([applyEvents(base, folded)], fold) : base
+  return runToEnd(chainOnto(S, events.slice(cut)))
+}
+
+function needsFold(container: WalletStateContainer, now: number, maxAge: number, maxEvents: number): boolean {
+  if (container.events.length > maxEvents) return true
+  return container.events.some((event) => event.timestampSeconds < now - maxAge)
+}
+
+function sizeExceeded(events: WalletStateContainer['events'], maxBytes: number): boolean {
+  let bytes = 0
+  for (const event of events) {
+    bytes += utf8Length(canonicalEvent(event))
+    if (bytes > maxBytes) return true
   }
-  state = { ...state, fold: { tipHash, count: state.fold.count + cut, recent: recent.slice(-keepHashes) } }
-  return pruneTombstones(
-    { S: state, events: container.events.slice(cut), lastEventHash: container.lastEventHash },
-    now,
-    policy,
-  )
+  return false
 }
 
 /** Bytes of `text` in UTF-8, without encoding it: a surrogate pair's two halves count 2 each. */
@@ -79,16 +86,4 @@ function utf8Length(text: string): number {
     bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code >= 0xd800 && code <= 0xdfff ? 2 : 3
   }
   return bytes
-}
-
-function pruneTombstones(
-  container: WalletStateContainer,
-  now: number,
-  policy: FoldPolicy,
-): WalletStateContainer {
-  const horizon = now - (policy.tombstoneRetentionSeconds ?? 365 * DAY)
-  const entries = Object.entries(container.S.tombstones)
-  const kept = entries.filter(([, stamp]) => stamp[0] >= horizon)
-  if (kept.length === entries.length) return container
-  return { ...container, S: { ...container.S, tombstones: Object.fromEntries(kept) } }
 }

@@ -18,14 +18,15 @@ export {
   UnsupportedSchemaVersionError,
   WalletStateError,
 } from './errors.js'
+export { chainLink, fullStamp as eventStamp } from './eventHash.js'
 export { type FoldPolicy, foldContainer } from './fold.js'
 export { hashCanonical } from './hash.js'
-export { mergeContainers } from './merge.js'
+export { LWW_FOLD_FORMAT } from './lww.js'
+export { type MergeOptions, mergeContainers, mergeContainersAsync, normalizeContainer } from './merge.js'
 export {
   compareStamps,
   createOperations,
   type EventRule,
-  type MergeStrategy,
   type SchemaOperations,
 } from './schema/createOperations.js'
 export { LATEST_SCHEMA_VERSION, operationsFor, SCHEMA_VERSIONS } from './schema/versions.js'
@@ -34,6 +35,8 @@ export { WalletStateSchemaVersion2 } from './schema/WalletStateSchemaVersion2.js
 export type {
   Collection,
   FoldInfo,
+  LegacyFoldInfo,
+  LwwFoldInfo,
   Stamp,
   Stamped,
   WalletEvent,

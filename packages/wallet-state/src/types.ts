@@ -1,5 +1,8 @@
-/** Orders concurrent changes: (timestampSeconds, eventId), compared in that order. */
-export type Stamp = [timestampSeconds: number, eventId: string]
+/**
+ * Orders changes: (timestampSeconds, eventId), then the event's content hash, compared in that
+ * order. States of fold format 1 hold stamps without the content hash; an absent one sorts first.
+ */
+export type Stamp = [timestampSeconds: number, eventId: string, contentHash?: string]
 
 export type Stamped<T> = { value: T; stamp: Stamp }
 
@@ -13,14 +16,32 @@ export type WalletEvent = {
   payload: Record<string, unknown>
 }
 
-export type FoldInfo = {
+/** Fold format 1, written by earlier builds: S is the replay of a prefix of one device's log. */
+export type LegacyFoldInfo = {
+  format?: undefined
   /** Hash of the last event folded into the state (or of the genesis): the first event's parent. */
   tipHash: string
   /** Events folded so far. */
   count: number
-  /** Hashes of the latest folded events, oldest first, ending with tipHash: merge finds ancestors here. */
+  /** Hashes of the latest folded events, oldest first, ending with tipHash. */
   recent: string[]
 }
+
+/**
+ * Fold format 2: S is the last-writer-wins join of every event stamped up to `watermark`; the log
+ * holds the events above it. `tipHash` is a hash of S's content (wallet and watermark included),
+ * so equal states have equal tips and every merge order gives the same bytes.
+ */
+export type LwwFoldInfo = {
+  format: 2
+  /** The wallet's genesis hash: containers of different wallets are never merged. */
+  wallet: string
+  /** The greatest stamp folded into S (null: nothing folded yet). */
+  watermark: Stamp | null
+  tipHash: string
+}
+
+export type FoldInfo = LegacyFoldInfo | LwwFoldInfo
 
 /** The state all events reduce over. Collections are keyed by their items' ids. */
 export type WalletState = {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import {
   appendEvent,
+  canonicalize,
   createContainer,
   currentState,
   DecryptionError,
@@ -11,7 +12,9 @@ import {
   deriveKeyFromSecret,
   encryptContainer,
   eventHashes,
+  foldContainer,
   hashCanonical,
+  mergeContainers,
   UnsupportedSchemaVersionError,
   validateContainer,
   type WalletStateContainer,
@@ -38,6 +41,24 @@ describe('committed fixtures: data written by earlier versions stays readable an
     expect(v1.events.every((event) => event.schemaVersion === 1)).toBe(true)
     expect(() => currentState(v1, 1)).not.toThrow()
     expect(() => validateContainer(fixture('v2').container, 1)).toThrow(UnsupportedSchemaVersionError)
+  })
+
+  it('a fold-format-1 container merges with an upgraded copy of itself, in either order, to the same bytes', () => {
+    const old = fixture('v2').container
+    // One device still on the old container adds to it; another folded (and so upgraded) its copy.
+    const stillOld = appendEvent(old, 'new_keypair', { kid: 'late' }, { timestampSeconds: 1_800_000_000 })
+    expect(stillOld.S.fold.format).toBeUndefined()
+    const upgraded = foldContainer(old, { now: 1_800_000_000, maxEvents: 2 })
+    expect(upgraded.S.fold.format).toBe(2)
+    const merged = mergeContainers(stillOld, upgraded)
+    expect(canonicalize(mergeContainers(upgraded, stillOld))).toBe(canonicalize(merged))
+    validateContainer(merged)
+    const state = currentState(merged)
+    const expected = currentState(stillOld)
+    expect(Object.keys(state.keypairs).sort()).toEqual(Object.keys(expected.keypairs).sort())
+    expect(state.credentials).toEqual(expected.credentials)
+    expect(state.settings.values).toEqual(expected.settings.values)
+    expect(Object.keys(state.tombstones).sort()).toEqual(Object.keys(expected.tombstones).sort())
   })
 })
 

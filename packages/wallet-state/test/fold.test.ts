@@ -36,26 +36,23 @@ describe('fold limits', () => {
     expect(foldContainer(c, { now: T + 20 })).toBe(c)
     const all = foldContainer(c, { now: T + 20, maxEvents: 0 })
     expect(all.events).toHaveLength(0)
-    expect(all.S.fold.tipHash).toBe(c.lastEventHash)
-    expect(all.S.fold.recent.at(-1)).toBe(c.lastEventHash)
+    expect(all.lastEventHash).toBe(all.S.fold.tipHash)
+    expect(all.S.fold.format === 2 && all.S.fold.watermark?.slice(0, 2)).toEqual([T + 19, 'e19'])
     expect(Object.keys(currentState(all).credentials)).toHaveLength(20)
     validateContainer(all)
   })
 
-  it('keeps a bounded list of folded hashes and counts every folded event', () => {
-    let c = foldContainer(
+  it('raises the watermark to the last folded stamp and leaves only events above it', () => {
+    const c = foldContainer(
       log(30, (i) => ({ credentialId: `c${i}` })),
-      { now: T, maxEvents: 0, recentHashes: 8 },
+      { now: T, maxEvents: 10 },
     )
-    expect(c.S.fold.recent).toHaveLength(8)
-    expect(c.S.fold.count).toBe(30)
-    c = appendEvent(c, 'new_keypair', { kid: 'k' }, { timestampSeconds: T + 40, eventId: 'k' })
-    c = foldContainer(c, { now: T + 40, maxEvents: 0, recentHashes: 8 })
-    expect(c.S.fold.recent).toHaveLength(8)
-    expect(c.S.fold.count).toBe(31)
+    expect(c.S.fold.format === 2 && c.S.fold.watermark?.slice(0, 2)).toEqual([T + 19, 'e19'])
+    expect(c.events.map((event) => event.eventId)).toEqual(Array.from({ length: 10 }, (_, i) => `e${i + 20}`))
+    validateContainer(c)
   })
 
-  it('keeps tombstones for the retention period, then drops them', () => {
+  it('keeps tombstones however old: only they stop an old offline edit bringing a deleted item back', () => {
     let c = log(1, () => ({ credentialId: 'gone' }))
     c = appendEvent(
       c,
@@ -64,13 +61,10 @@ describe('fold limits', () => {
       { timestampSeconds: T + 1, eventId: 'del' },
     )
     c = foldContainer(c, { now: T + 2, maxEvents: 0 })
-    expect(c.S.tombstones).toEqual({ 'credentials:gone': [T + 1, 'del'] })
-    expect(foldContainer(c, { now: T + 300 * DAY }).S.tombstones).toEqual({
-      'credentials:gone': [T + 1, 'del'],
+    const tombstone = [T + 1, 'del', expect.stringMatching(/^[0-9a-f]{64}$/)]
+    expect(c.S.tombstones).toEqual({ 'credentials:gone': tombstone })
+    expect(foldContainer(c, { now: T + 4000 * DAY, maxEvents: 0 }).S.tombstones).toEqual({
+      'credentials:gone': tombstone,
     })
-    expect(foldContainer(c, { now: T + 400 * DAY }).S.tombstones).toEqual({})
-    expect(foldContainer(c, { now: T + 20 * DAY, tombstoneRetentionSeconds: 10 * DAY }).S.tombstones).toEqual(
-      {},
-    )
   })
 })

@@ -3,6 +3,7 @@ import {
   appendEvent,
   ChainValidationError,
   canonicalize,
+  chainLink,
   createContainer,
   currentState,
   foldContainer,
@@ -15,6 +16,7 @@ import {
   WalletStateSchemaVersion1,
   WalletStateSchemaVersion2,
 } from '../src/index.js'
+import { stateDigest } from '../src/lww.js'
 
 const T = 1_700_000_000
 let seq = 0
@@ -130,16 +132,18 @@ describe('every event kind', () => {
     expect(() => add(c, 'add_contract_interest', { chainId: 1, address: 'nope' })).toThrow(/address/)
   })
 
-  it('reducers set S.schemaVersion from the event', () => {
-    const s = WalletStateSchemaVersion1.reduce(createContainer().S, {
+  it('reducers raise S.schemaVersion to the event’s, never lower it', () => {
+    const event = {
       schemaVersion: 1,
       eventId: 'x',
       parentHash: 'p',
       timestampSeconds: 1,
       type: 'alter_settings',
       payload: { settings: {} },
-    })
-    expect(s.schemaVersion).toBe(1)
+    }
+    expect(WalletStateSchemaVersion1.reduce(createContainer().S, event).schemaVersion).toBe(2)
+    const v1 = { ...createContainer().S, schemaVersion: 1 }
+    expect(WalletStateSchemaVersion2.reduce(v1, { ...event, schemaVersion: 2 }).schemaVersion).toBe(2)
   })
 })
 
@@ -194,14 +198,16 @@ describe('folding', () => {
     const before = currentState(c)
     const byAge = foldContainer(c, { now: T + 50 * 86_400, maxAgeSeconds: 10 * 86_400 })
     expect(byAge.events.length).toBe(10) // the events of the last 10 days
-    expect(byAge.S.fold.count).toBe(40)
+    expect(byAge.S.fold.format === 2 && byAge.S.fold.watermark?.[0]).toBe(T + 39 * 86_400)
     const byCount = foldContainer(c, { now: T, maxEvents: 5 })
     expect(byCount.events.length).toBe(5)
     const bySize = foldContainer(c, { now: T, maxBytes: 2_000 })
     expect(canonicalize(bySize.events).length).toBeLessThanOrEqual(2_000)
     for (const folded of [byAge, byCount, bySize]) {
       validateContainer(folded)
-      expect(folded.lastEventHash).toBe(c.lastEventHash)
+      expect(folded.events.map((e) => e.eventId)).toEqual(
+        c.events.slice(-folded.events.length).map((e) => e.eventId),
+      )
       expect(canonicalize(stripFold(currentState(folded)))).toBe(canonicalize(stripFold(before)))
     }
   })
@@ -234,7 +240,7 @@ describe('merge', () => {
     expect(mergeContainers(b, b)).toEqual(b)
   })
 
-  it('keeps both new credentials with different ids, one with the same id', () => {
+  it('keeps both new credentials with different ids; of two with the same id, the later stands', () => {
     const a = add(base(), 'new_credential', { credentialId: 'x', from: 'a' }, T + 2)
     const b = add(
       add(base(), 'new_credential', { credentialId: 'y' }, T + 1),
@@ -244,11 +250,11 @@ describe('merge', () => {
     )
     const m = both(a, b)
     expect(ids(m, 'credentials')).toEqual(['shared', 'x', 'y'])
-    expect(m.events.filter((e) => e.payload.credentialId === 'x')).toHaveLength(1)
+    expect(m.events.filter((e) => e.payload.credentialId === 'x')).toHaveLength(2)
     expect(currentState(m).credentials.x?.value.from).toBe('b') // the later one stands
   })
 
-  it('drops duplicate deletions and duplicate keypair events by kid', () => {
+  it('keeps both branches’ deletions and keypair events; the latest per item stands', () => {
     const a = add(
       add(base(), 'delete_credential', { credentialId: 'shared' }, T + 5),
       'new_keypair',
@@ -262,8 +268,8 @@ describe('merge', () => {
       T + 7,
     )
     const m = both(a, b)
-    expect(m.events.filter((e) => e.type === 'delete_credential')).toHaveLength(1)
-    expect(m.events.filter((e) => e.type === 'new_keypair')).toHaveLength(1)
+    expect(m.events.filter((e) => e.type === 'delete_credential')).toHaveLength(2)
+    expect(m.events.filter((e) => e.type === 'new_keypair')).toHaveLength(2)
     expect(currentState(m).keypairs.k?.value.v).toBe(2) // the later one stands
     expect(ids(m, 'credentials')).toEqual([])
   })
@@ -274,7 +280,7 @@ describe('merge', () => {
     expect(currentState(both(a, b)).settings.values).toEqual({ theme: 'b' })
   })
 
-  it('issuance sessions and presentations: both kept, de-duplicated by id', () => {
+  it('issuance sessions and presentations: one item per id', () => {
     const a = add(
       add(base(), 'save_credential_issuance_session', { sessionId: 's1' }, T + 1),
       'new_presentation',
@@ -289,7 +295,7 @@ describe('merge', () => {
     )
     const m = both(a, b)
     expect(ids(m, 'credentialIssuanceSessions')).toEqual(['s1', 's2'])
-    expect(m.events.filter((e) => e.type === 'new_presentation')).toHaveLength(1)
+    expect(ids(m, 'presentations')).toEqual(['p'])
   })
 
   it('keeps a device’s same-second delete and re-create in order, whatever their ids', () => {
@@ -340,12 +346,13 @@ describe('merge', () => {
       i === legacy.events.length - 1 ? { ...e, schemaVersion: 1 } : e,
     )
     legacy.events[0] = { ...legacy.events[0]!, schemaVersion: 1 }
-    // re-chain the edited versions
-    let parent = legacy.S.fold.tipHash
+    // re-chain the edited versions onto a version-1 base
     legacy.S = { ...legacy.S, schemaVersion: 1 }
+    legacy.S.fold = { ...legacy.S.fold, tipHash: stateDigest(legacy.S) }
+    let parent = legacy.S.fold.tipHash
     legacy.events = legacy.events.map((e) => {
       const rechained = { ...e, parentHash: parent }
-      parent = WalletStateSchemaVersion1.hashEvent(rechained)
+      parent = chainLink(rechained)
       return rechained
     })
     legacy.lastEventHash = parent

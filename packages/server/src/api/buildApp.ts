@@ -15,11 +15,13 @@ import { subnetOf } from '../clients/abuse/subnetOf.js'
 import { VERSION } from '../version.js'
 import type { AppContext } from './AppContext.js'
 import { adminRoutes } from './plugins/admin.js'
+import { allowCrossOrigin } from './plugins/allowCrossOrigin.js'
 import { errorHandling } from './plugins/errorHandling.js'
 import { forwardToLeader } from './plugins/forwardToLeader.js'
 import { operationsRoutes } from './plugins/operations.js'
 import { refuseNonFiniteNumbers } from './plugins/refuseNonFiniteNumbers.js'
-import { requestCost } from './plugins/requireSession.js'
+import { refuseUnstorableInput } from './plugins/refuseUnstorableInput.js'
+import { chargedToSubnet, requestCost } from './plugins/requireSession.js'
 import { ErrorResponse } from './schemas/ErrorResponse.js'
 import { HealthReport } from './schemas/Health.js'
 
@@ -29,7 +31,30 @@ export type RoutePlugin = {
   plugin: (app: FastifyInstance, context: AppContext) => Promise<void>
 }
 
+/** How often Node looks for connections past their header or request timeout. */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
+
+/**
+ * The URL as logged: a session token given as ?token= (the stream's upgrade) is a credential.
+ * Parameter names are compared decoded, as the query parser reads them (`%74oken` is `token`).
+ */
+export function withoutQueryToken(url: string): string {
+  const at = url.indexOf('?')
+  if (at === -1) return url
+  const params = url
+    .slice(at + 1)
+    .split('&')
+    .map((param) => {
+      const name = param.split('=')[0] ?? ''
+      let decoded = name
+      try {
+        decoded = decodeURIComponent(name.replaceAll('+', ' '))
+      } catch {}
+      return decoded === 'token' ? 'token=[redacted]' : param
+    })
+  return `${url.slice(0, at)}?${params.join('&')}`
+}
 
 /**
  * The HTTP application: Fastify with a schema on every route, the one error format, request ids
@@ -44,12 +69,22 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     bodyLimit: context.config.bodyLimitBytes,
+    // One bound on a request's arrival, however it is spread out: Node's own header timeout
+    // (60 s, checked every 30 s) let a connection that dribbles header bytes outlive the
+    // configured timeout, and an idle socket's timeout never fires on one that keeps dribbling.
+    http: {
+      headersTimeout: context.config.requestTimeoutMs,
+      requestTimeout: context.config.requestTimeoutMs,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    },
     requestTimeout: context.config.requestTimeoutMs,
+    keepAliveTimeout: context.config.requestTimeoutMs,
     connectionTimeout: context.config.requestTimeoutMs,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
+  allowCrossOrigin(app)
 
   const refusedConnections = new Counter({
     name: 'wallet_backend_connections_refused_total',
@@ -65,6 +100,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
   app.addSchema(ErrorResponse)
   app.addSchema(HealthReport)
   errorHandling(app)
+  refuseUnstorableInput(app)
   refuseNonFiniteNumbers(app)
   forwardToLeader(app, context)
 
@@ -78,7 +114,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
     // The client API is paid for per IP subnet before anything else is done for it.
-    if (request.url.startsWith('/v1/') && !request.forwarded) {
+    if (chargedToSubnet(request) && !request.forwarded) {
       const delay = context.limiter.charge(
         'subnet',
         subnetOf(request.ip),
@@ -96,7 +132,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
     request.log.debug(
       {
         method: request.method,
-        url: request.url,
+        url: withoutQueryToken(request.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
       },

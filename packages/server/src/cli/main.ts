@@ -1,15 +1,15 @@
 import { ConfigError } from '../config/ConfigError.js'
-import { loadConfig, redactConfig } from '../config/loadConfig.js'
-import { writeCrashRecord } from '../lifecycle/writeCrashRecord.js'
-import { createLogger } from '../observability/createLogger.js'
-import { DataDirExposedError } from '../service/prepareDataDir.js'
-import { Service } from '../service/Service.js'
+import type { loadConfig } from '../config/loadConfig.js'
+import type { createLogger } from '../observability/createLogger.js'
+import { DataDirExposedError, prepareDataDir } from '../service/prepareDataDir.js'
 import { VERSION } from '../version.js'
 import { helpText } from './helpText.js'
 import { parseCliArgs } from './parseCliArgs.js'
-import { runMigrate } from './runMigrate.js'
 
-/** The `wallet-backend` command. Returns the process exit code. */
+/**
+ * The `wallet-backend` command. Returns the process exit code. The service's modules are loaded
+ * only by the commands that use them: `version` and `help` answer without them.
+ */
 export async function main(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
@@ -26,6 +26,7 @@ export async function main(
       process.stdout.write(`${VERSION}\n`)
       return 0
     }
+    const { loadConfig } = await import('../config/loadConfig.js')
     config = loadConfig({
       flags: args.flags,
       env,
@@ -40,8 +41,12 @@ export async function main(
     }
     throw error
   }
+  const { createLogger } = await import('../observability/createLogger.js')
   const logging = createLogger({ level: config.logLevel })
-  if (args.command === 'migrate') return runMigrate(config, logging.logger)
+  if (args.command === 'migrate') {
+    const { runMigrate } = await import('./runMigrate.js')
+    return runMigrate(config, logging.logger)
+  }
   return runStart(config, logging)
 }
 
@@ -50,14 +55,25 @@ async function runStart(
   logging: ReturnType<typeof createLogger>,
 ): Promise<number> {
   const announce = (line: string) => process.stderr.write(`${line}\n`)
-  let service: Service
   try {
-    service = await Service.start({ config, logging, announce })
+    // Checked before anything is written into it, the seeded database included.
+    prepareDataDir(config.dataDir)
   } catch (error) {
     if (!(error instanceof DataDirExposedError)) throw error
     announce(`wallet-backend cannot start: ${error.message}`)
     return 1
   }
+  if (!config.databaseUrl) {
+    const { seedPGlite } = await import('./seedPGlite.js')
+    if (await seedPGlite(config.dataDir))
+      announce('storage: a new PGlite database, from the migrated one of the build')
+  }
+  const [{ Service }, { redactConfig }, { writeCrashRecord }] = await Promise.all([
+    import('../service/Service.js'),
+    import('../config/loadConfig.js'),
+    import('../lifecycle/writeCrashRecord.js'),
+  ])
+  const service = await Service.start({ config, logging, announce })
   logging.logger.info({ config: redactConfig(config) }, 'configuration')
 
   const crash = (error: unknown) => {

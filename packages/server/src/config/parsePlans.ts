@@ -12,6 +12,7 @@ export const PLAN_QUOTAS = [
   'costPerSecond',
   'costBurst',
   'streams',
+  'backfillBlocks',
 ] as const
 export type PlanQuota = (typeof PLAN_QUOTAS)[number]
 export type PlanLimits = Record<PlanQuota, number>

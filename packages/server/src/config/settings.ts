@@ -28,6 +28,8 @@ export type Config = {
   catchUpBatchSize: number
   retainFinalizedBlocks: number
   sessionTtlSeconds: number
+  sessionMaxLifetimeSeconds: number
+  maxSessionsPerClient: number
   registrationPowBits: number
   maxInterestsPerClient: number
   maxAccountsPerClient: number
@@ -37,6 +39,9 @@ export type Config = {
   maxFilterCostPerClient: number
   maxBacklogItems: number
   maxBacklogBytes: number
+  maxBackfillBlocksPerClient: number
+  backfillCallsPerCostUnit: number
+  stateReadsPerCostUnit: number
   plans: PlanOverrides
   requestCosts: RequestCosts
   clientCostPerSecond: number
@@ -65,8 +70,10 @@ export type Config = {
   maxPendingSubmissionsPerClient: number
   walletStateMaxBytes: number
   walletStateVersionsKept: number
+  walletStateWriteBytesPerCostUnit: number
   logLevel: LogLevel
   adminToken: string | undefined
+  adminAuthFailuresPerMinute: number
   bodyLimitBytes: number
   requestTimeoutMs: number
   shutdownTimeoutMs: number
@@ -334,6 +341,25 @@ export const SETTINGS = [
     parse: integer(60, 604_800),
   }),
   define({
+    key: 'sessionMaxLifetimeSeconds',
+    flag: 'session-max-lifetime-seconds',
+    env: 'WALLET_BACKEND_SESSION_MAX_LIFETIME_SECONDS',
+    description:
+      'Absolute lifetime of a sign-in: refreshed tokens never outlive it, so a stolen token cannot be kept alive by refreshing; then the client signs in again.',
+    allowed: 'an integer from 1 to 31536000',
+    default: 30 * 24 * 3600,
+    parse: integer(1, 365 * 24 * 3600),
+  }),
+  define({
+    key: 'maxSessionsPerClient',
+    flag: 'max-sessions-per-client',
+    env: 'WALLET_BACKEND_MAX_SESSIONS_PER_CLIENT',
+    description: 'Live sessions a client may hold; a sign-in beyond it revokes its oldest session.',
+    allowed: 'an integer from 1 to 1000',
+    default: 20,
+    parse: integer(1, 1000),
+  }),
+  define({
     key: 'registrationPowBits',
     flag: 'registration-pow-bits',
     env: 'WALLET_BACKEND_REGISTRATION_POW_BITS',
@@ -391,6 +417,36 @@ export const SETTINGS = [
     parse: integer(0, 1000),
   }),
   define({
+    key: 'maxBackfillBlocksPerClient',
+    flag: 'max-backfill-blocks-per-client',
+    env: 'WALLET_BACKEND_MAX_BACKFILL_BLOCKS_PER_CLIENT',
+    description:
+      "Blocks of history one client's back-fills may have outstanding at once (from an interest's startBlock to the head, summed over its unfinished back-fills); an interest asking for more is refused with 409 BACKFILL_TOO_LARGE.",
+    allowed: 'an integer from 0 to 100000000',
+    default: 1_000_000,
+    parse: integer(0, 100_000_000),
+  }),
+  define({
+    key: 'backfillCallsPerCostUnit',
+    flag: 'backfill-calls-per-cost-unit',
+    env: 'WALLET_BACKEND_BACKFILL_CALLS_PER_COST_UNIT',
+    description:
+      "Node calls made by a client's back-fills that cost it one unit of its cost limit (a block read in full is two calls). Charged on the instance that runs the back-fills.",
+    allowed: 'an integer from 1 to 1000000',
+    default: 10,
+    parse: integer(1, 1_000_000),
+  }),
+  define({
+    key: 'stateReadsPerCostUnit',
+    flag: 'state-reads-per-cost-unit',
+    env: 'WALLET_BACKEND_STATE_READS_PER_COST_UNIT',
+    description:
+      'Node reads for contract-state watches (one eth_getProof per watched contract and block, one eth_call per view-call watch where it may have changed) that cost one unit of the cost limit; a read is shared evenly among the clients watching what it reads. Charged on the instance that follows the chain.',
+    allowed: 'an integer from 1 to 1000000',
+    default: 2,
+    parse: integer(1, 1_000_000),
+  }),
+  define({
     key: 'maxFilterCostPerClient',
     flag: 'max-filter-cost-per-client',
     env: 'WALLET_BACKEND_MAX_FILTER_COST_PER_CLIENT',
@@ -424,7 +480,7 @@ export const SETTINGS = [
     flag: 'plans',
     env: 'WALLET_BACKEND_PLANS',
     description:
-      'Named plans of quotas, assigned per client with PUT /admin/clients/{id}/plan: {"<plan>": {"<quota>": <integer>, …}, …}. Quotas: interests, accounts, filtersPerInterest, watchesPerInterest, filterCost, backlogItems, backlogBytes, walletStateBytes, costPerSecond, costBurst, streams; a missing quota is the default plan\'s. The plan "default" is built from the settings above and may be overridden here.',
+      'Named plans of quotas, assigned per client with PUT /admin/clients/{id}/plan: {"<plan>": {"<quota>": <integer>, …}, …}. Quotas: interests, accounts, filtersPerInterest, watchesPerInterest, filterCost, backlogItems, backlogBytes, walletStateBytes, costPerSecond, costBurst, streams, backfillBlocks; a missing quota is the default plan\'s. The plan "default" is built from the settings above and may be overridden here.',
     allowed: 'a JSON object of plans (in a config file: the object itself)',
     default: {},
     parse: parsePlans,
@@ -693,6 +749,16 @@ export const SETTINGS = [
     parse: integer(0, 100),
   }),
   define({
+    key: 'walletStateWriteBytesPerCostUnit',
+    flag: 'wallet-state-write-bytes-per-cost-unit',
+    env: 'WALLET_BACKEND_WALLET_STATE_WRITE_BYTES_PER_COST_UNIT',
+    description:
+      'Bytes of a wallet-state write that cost one unit of the client and subnet cost limits (reads cost a unit per 16 KiB, like deliveries). A write is stored twice (the state and a version) and, on PGlite, holds the thread every request is served on.',
+    allowed: 'an integer from 256 to 1048576',
+    default: 4096,
+    parse: integer(256, 1_048_576),
+  }),
+  define({
     key: 'logLevel',
     flag: 'log-level',
     env: 'WALLET_BACKEND_LOG_LEVEL',
@@ -720,6 +786,16 @@ export const SETTINGS = [
     }),
   }),
   define({
+    key: 'adminAuthFailuresPerMinute',
+    flag: 'admin-auth-failures-per-minute',
+    env: 'WALLET_BACKEND_ADMIN_AUTH_FAILURES_PER_MINUTE',
+    description:
+      'Admin requests with a wrong or missing token an IP subnet may make (a burst of this many, then this many a minute); beyond it every admin request from that subnet is answered 429 with Retry-After.',
+    allowed: 'an integer from 1 to 10000',
+    default: 10,
+    parse: integer(1, 10_000),
+  }),
+  define({
     key: 'bodyLimitBytes',
     flag: 'body-limit-bytes',
     env: 'WALLET_BACKEND_BODY_LIMIT_BYTES',
@@ -732,7 +808,8 @@ export const SETTINGS = [
     key: 'requestTimeoutMs',
     flag: 'request-timeout-ms',
     env: 'WALLET_BACKEND_REQUEST_TIMEOUT_MS',
-    description: 'Time a client has to send a whole request.',
+    description:
+      'Time a client has to send a whole request, headers included (a connection still sending its headers after it is closed); also how long a connection may stay idle or kept alive between requests.',
     allowed: 'an integer from 1000 to 600000',
     default: 30_000,
     parse: integer(1000, 600_000),

@@ -79,6 +79,7 @@ export class StateWatcher implements ChainListener, ItemProducer {
   readonly #m: { reads: Counter<'method'>; rereads: Counter; changes: Counter; refused: Counter }
 
   readonly #delivery: DeliveryListener
+  readonly #chargeReads: ((reads: ReadonlyMap<Hex, number>) => void) | undefined
 
   constructor(options: {
     db: Kysely<DB>
@@ -87,8 +88,11 @@ export class StateWatcher implements ChainListener, ItemProducer {
     delivery: DeliveryListener
     logger: Logger
     metrics: Registry
+    /** Charges each client its share of the node reads its watches caused (cost limit and usage). */
+    chargeReads?: (reads: ReadonlyMap<Hex, number>) => void
   }) {
     this.#db = options.db
+    this.#chargeReads = options.chargeReads
     this.#delivery = options.delivery
     this.#node = options.node
     this.#index = options.index
@@ -309,16 +313,23 @@ export class StateWatcher implements ChainListener, ItemProducer {
           .map((w) => w.slot),
       })),
     )
+    const reads = new Map<Hex, number>()
+    for (const { address } of requests) {
+      splitRead(
+        reads,
+        [...this.#index.valuesOf(address).values()].flatMap((v) => v.watchers),
+      )
+    }
     const accounts = await readAccounts(
       this.#node,
       requests.map((r) => ({ address: r.address, slots: r.slots, blockHash: r.block.hash })),
-    )
+    ).finally(() => this.#chargeReads?.(reads))
     this.#m.reads.inc({ method: 'eth_getProof' }, requests.length)
     this.#countRereads(requests)
     const last = blocks[blocks.length - 1]!
     const readings = new Map<Hex, Map<Hex, Reading>>(blocks.map((block) => [block.hash, new Map()]))
     const previous = new Map<Hex, AccountState | undefined>(addresses.map((a) => [a, this.#accounts.get(a)]))
-    const calls: { block: BlockRef; address: Hex; data: Hex }[] = []
+    const calls: { block: BlockRef; address: Hex; data: Hex; watchers: readonly Watcher[] }[] = []
     for (const [i, request] of requests.entries()) {
       const { block, address } = request
       const before = previous.get(address)
@@ -358,14 +369,16 @@ export class StateWatcher implements ChainListener, ItemProducer {
             v.watchers.some((w) => this.#owed.has(w.watchId)),
         )
       if (!due) continue
-      for (const { watch } of callWatches) {
-        if (watch.kind === 'call') calls.push({ block, address, data: watch.data })
+      for (const { watch, watchers } of callWatches) {
+        if (watch.kind === 'call') calls.push({ block, address, data: watch.data, watchers })
       }
     }
+    const callReads = new Map<Hex, number>()
+    for (const call of calls) splitRead(callReads, call.watchers)
     const results = await readCalls(
       this.#node,
       calls.map((c) => ({ address: c.address, data: c.data, blockHash: c.block.hash })),
-    )
+    ).finally(() => this.#chargeReads?.(callReads))
     this.#m.reads.inc({ method: 'eth_call' }, calls.length)
     for (const [i, call] of calls.entries()) {
       const result = results[i]!
@@ -506,4 +519,13 @@ function stateItem(
     logIndex: null,
     payload,
   }
+}
+
+/**
+ * Adds one node read to `reads`, split evenly among the distinct clients of `watchers`: a value
+ * many clients watch is read once per block, and each pays its share.
+ */
+function splitRead(reads: Map<Hex, number>, watchers: readonly Watcher[]): void {
+  const clients = new Set(watchers.map((w) => w.clientId))
+  for (const client of clients) reads.set(client, (reads.get(client) ?? 0) + 1 / clients.size)
 }

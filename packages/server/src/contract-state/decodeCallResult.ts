@@ -1,5 +1,8 @@
-import { type Abi, decodeFunctionData, decodeFunctionResult, type Hex } from 'viem'
-import { jsonSafe } from '../utils/jsonSafe.js'
+import type { Hex } from 'viem'
+import { type AbiDecoder, compileAbi } from '../delivery/compileAbi.js'
+
+/** Each interest's ABI compiled once, for as long as its watch index holds it. */
+const compiled = new WeakMap<readonly unknown[], AbiDecoder | undefined>()
 
 /**
  * A view call's return data decoded with the interest's ABI, found by the call's selector; undefined
@@ -11,11 +14,6 @@ export function decodeCallResult(
   result: Hex,
 ): { name: string; result: unknown } | undefined {
   if (!abi || abi.length === 0) return undefined
-  try {
-    const { functionName } = decodeFunctionData({ abi: abi as Abi, data })
-    const decoded = decodeFunctionResult({ abi: abi as Abi, functionName, data: result })
-    return { name: functionName, result: jsonSafe(decoded) }
-  } catch {
-    return undefined
-  }
+  if (!compiled.has(abi)) compiled.set(abi, compileAbi(abi))
+  return compiled.get(abi)?.decodeResult(data, result)
 }

@@ -8,6 +8,9 @@ import type { PlanBook } from '../clients/plans/PlanBook.js'
 import type { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { FilterIndex, Match, StoredInterest } from '../filters/FilterIndex.js'
 import type { ClientDeliveriesTable, DB, DeliveryKind } from '../storage/schema.js'
+import { timeSlices } from '../utils/timeSlices.js'
+import type { AbiDecoder } from './compileAbi.js'
+import { InterestAbis } from './InterestAbis.js'
 import type { Notifier } from './Notifier.js'
 import { releaseBacklog } from './releaseBacklog.js'
 
@@ -59,6 +62,7 @@ export class DeliveryListener implements ChainListener {
   #overflowed = new Set<Hex>()
   readonly #onOverflow: ((clientIds: Hex[]) => void) | undefined
   readonly #chargeFilterWork: ((work: ReadonlyMap<Hex, number>) => void) | undefined
+  readonly #abis = new InterestAbis()
 
   constructor(options: {
     filters: FilterIndex
@@ -144,7 +148,7 @@ export class DeliveryListener implements ChainListener {
       for (const [clientId, units] of work) this.#usage?.add(clientId, 'filter_work', units)
       this.#chargeFilterWork?.(work)
     }
-    const items: QueueItem[] = matches.map((match) => this.#itemOf(match, blocks))
+    const items = await this.#itemsOf(trx, matches, blocks)
     items.push(...(await this.#deployments(trx, blocks)))
     for (const producer of this.#producers) items.push(...(await producer.itemsFor(trx, blocks)))
     if (items.length === 0) return
@@ -274,8 +278,8 @@ export class DeliveryListener implements ChainListener {
     matches: readonly Match[],
     blocks: readonly FetchedBlock[],
   ): Promise<void> {
-    const items = matches.map((match) => {
-      const item = this.#itemOf(match, blocks)
+    const items = (await this.#itemsOf(trx, matches, blocks)).map((item, i) => {
+      const match = matches[i]!
       const { block, receipts } = blocks[match.blockIndex]!
       item.payload = {
         ...item.payload,
@@ -299,6 +303,37 @@ export class DeliveryListener implements ChainListener {
     const touched = this.#touched
     this.#touched = new Set()
     this.#notifier.notify(touched).catch((error: unknown) => this.#log.warn({ err: error }, 'notify failed'))
+  }
+
+  /**
+   * The items of matches, decoded here, once, with their interest's ABI: an interest with one
+   * gets `decoded` in every item (null when the ABI does not fit), so reading never decodes.
+   */
+  async #itemsOf(
+    trx: Transaction<DB>,
+    matches: readonly Match[],
+    blocks: readonly FetchedBlock[],
+  ): Promise<QueueItem[]> {
+    const decoders =
+      matches.length === 0
+        ? new Map<number, AbiDecoder>()
+        : await this.#abis.decodersFor(
+            trx,
+            matches.map((match) => match.clientContractId),
+          )
+    // Decoding costs in proportion to each match's data: other requests are served between slices.
+    const pause = timeSlices()
+    const items: QueueItem[] = []
+    for (const match of matches) {
+      const item = this.#itemOf(match, blocks)
+      const decoder = decoders.get(match.clientContractId)
+      if (decoder) {
+        item.payload.decoded = decodeMatch(decoder, match, blocks) ?? null
+        await pause()
+      }
+      items.push(item)
+    }
+    return items
   }
 
   #itemOf(match: Match, blocks: readonly FetchedBlock[]): QueueItem {
@@ -521,4 +556,11 @@ export class DeliveryListener implements ChainListener {
       'backlog full: clients made dormant until they acknowledge',
     )
   }
+}
+
+function decodeMatch(decoder: AbiDecoder, match: Match, blocks: readonly FetchedBlock[]) {
+  const { block, receipts } = blocks[match.blockIndex]!
+  if (match.kind === 'tx') return decoder.decodeCall(block.transactions[match.txIndex]!.input)
+  const log = receipts[match.txIndex]!.logs.find((l) => Number(l.logIndex) === match.logIndex)
+  return log ? decoder.decodeLog(log) : undefined
 }

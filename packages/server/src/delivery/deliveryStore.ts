@@ -1,10 +1,12 @@
 import { type Kysely, sql } from 'kysely'
-import { type Abi, bytesToHex, decodeEventLog, decodeFunctionData, type Hex } from 'viem'
+import { bytesToHex, type Hex } from 'viem'
 import type { BlockRef } from '../chain/follower/ChainListener.js'
 import type { RpcLog, RpcReceipt, RpcTransaction } from '../chain/types.js'
 import { BaseError } from '../errors/BaseError.js'
 import type { DB, DeliveryKind } from '../storage/schema.js'
-import { jsonSafe } from '../utils/jsonSafe.js'
+import { timeSlices } from '../utils/timeSlices.js'
+import type { Decoded } from './compileAbi.js'
+import { loadDecoders } from './InterestAbis.js'
 
 /** One queued item as a client receives it. */
 export type DeliveryItem = {
@@ -21,30 +23,9 @@ export type DeliveryItem = {
   tx?: RpcTransaction
   receipt?: RpcReceipt
   log?: RpcLog
-  /** The match decoded with the interest's ABI, when it has one that fits. */
-  decoded?: { name: string; args: unknown }
+  /** The match decoded with the interest's ABI when it was queued, when it has one that fits. */
+  decoded?: Decoded
   data?: Record<string, unknown>
-}
-
-function decode(abi: unknown, item: DeliveryItem): DeliveryItem['decoded'] {
-  if (!Array.isArray(abi) || abi.length === 0) return undefined
-  try {
-    if (item.log) {
-      const event = decodeEventLog({
-        abi: abi as Abi,
-        data: item.log.data,
-        topics: item.log.topics as [Hex, ...Hex[]],
-      })
-      return { name: event.eventName ?? '', args: jsonSafe(event.args) }
-    }
-    if (item.tx && typeof item.tx.input === 'string' && item.tx.input.length >= 10) {
-      const call = decodeFunctionData({ abi: abi as Abi, data: item.tx.input as Hex })
-      return { name: call.functionName, args: jsonSafe(call.args ?? []) }
-    }
-  } catch {
-    // Not in the ABI the client gave: the raw data is still there.
-  }
-  return undefined
 }
 
 export class CursorOutOfRangeError extends BaseError {
@@ -125,8 +106,10 @@ export async function readDeliveriesOfMany(
       'd.tx_index',
       'd.log_index',
       'd.delivered_at',
+      'd.client_contract_id',
       'i.address',
-      'i.abi',
+      // Whether the interest has an ABI, not the ABI: only items queued before it need it.
+      sql<boolean>`i.abi is not null`.as('has_abi'),
       'v.tx',
       'v.receipt',
     ])
@@ -138,18 +121,23 @@ export async function readDeliveriesOfMany(
     .limit(options.limit * wanted.length)
     .execute()
   const fresh = new Map<Hex, { clientId: Uint8Array; cursors: number[] }>()
+  const undecoded: { row: (typeof rows)[number]; item: DeliveryItem }[] = []
   for (const row of rows) {
     const id = bytesToHex(row.client_id)
     const list = result.get(id) ?? []
     if (list.length >= options.limit) continue
-    list.push(toItem(row, options.chain))
+    const item = toItem(row, options.chain)
+    list.push(item)
     result.set(id, list)
+    if (row.has_abi && (row.kind === 'tx' || row.kind === 'log') && !('decoded' in (row.payload as object)))
+      undecoded.push({ row, item })
     if (row.delivered_at === null) {
       const entry = fresh.get(id) ?? { clientId: row.client_id, cursors: [] }
       entry.cursors.push(row.cursor)
       fresh.set(id, entry)
     }
   }
+  await decodeOnce(db, undecoded)
   if (fresh.size === 0) return result
   // A reorg may have withdrawn an item read above before it is marked delivered here: it was
   // still undelivered then, so no `removed` notice follows it, and it must not go out. Marking
@@ -190,7 +178,6 @@ type DeliveryRow = {
   tx_index: number | null
   log_index: number | null
   address: Uint8Array | null
-  abi: unknown
   tx: unknown
   receipt: unknown
 }
@@ -204,8 +191,12 @@ function toItem(row: DeliveryRow, chain: ChainPosition): DeliveryItem {
     filterIds,
     tx: ownTx,
     receipt: ownReceipt,
-    ...data
+    ...rest
   } = payload as { filterIds?: number[]; tx?: RpcTransaction; receipt?: RpcReceipt }
+  // A match's decoding is a field of the item; a state item's (a view call's result) is its data.
+  const match = row.kind === 'tx' || row.kind === 'log'
+  const { decoded, ...matchData } = rest as { decoded?: Decoded | null }
+  const data = match ? matchData : rest
   const receipt = (row.receipt ?? ownReceipt) as RpcReceipt | undefined
   const tx = (row.tx ?? ownTx) as RpcTransaction | undefined
   const item: DeliveryItem = {
@@ -233,9 +224,41 @@ function toItem(row: DeliveryRow, chain: ChainPosition): DeliveryItem {
     const log = receipt.logs.find((l) => Number(l.logIndex) === row.log_index)
     if (log) item.log = log
   }
-  const decoded = decode(row.abi, item)
-  if (decoded) item.decoded = decoded
+  if (match && decoded) item.decoded = decoded
   return item
+}
+
+/**
+ * Items queued before their interest had an ABI (or before matches were decoded as they were
+ * queued) are decoded on their first read, and the decoded form is stored with them: each ABI is
+ * read once per page, each item decoded once.
+ */
+async function decodeOnce(
+  db: Kysely<DB>,
+  undecoded: readonly {
+    row: { client_id: Uint8Array; cursor: number; client_contract_id: number | null }
+    item: DeliveryItem
+  }[],
+): Promise<void> {
+  if (undecoded.length === 0) return
+  const decoders = await loadDecoders(db, [
+    ...new Set(undecoded.map(({ row }) => row.client_contract_id).filter((id) => id !== null)),
+  ])
+  const pause = timeSlices()
+  const values = []
+  for (const { row, item } of undecoded) {
+    const decoder = decoders.get(row.client_contract_id!)
+    const decoded =
+      (item.log ? decoder?.decodeLog(item.log) : item.tx ? decoder?.decodeCall(item.tx.input) : undefined) ??
+      null
+    if (decoded) item.decoded = decoded
+    values.push(sql`(${row.client_id}::bytea, ${row.cursor}::bigint, ${JSON.stringify(decoded)}::jsonb)`)
+    await pause()
+  }
+  await sql`
+    update client_deliveries d set payload = d.payload || jsonb_build_object('decoded', v.decoded)
+    from (values ${sql.join(values)}) as v(client_id, cursor, decoded)
+    where d.client_id = v.client_id and d.cursor = v.cursor`.execute(db)
 }
 
 /**

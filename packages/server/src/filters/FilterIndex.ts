@@ -56,6 +56,18 @@ export class FilterIndex {
       .innerJoin('client_contracts as c', 'c.id', 'f.client_contract_id')
       .innerJoin('clients as k', 'k.id', 'f.client_id')
       .where('k.stage', '=', 'active')
+      // An interest with a back-fill under way goes live when its back-fill hands it over (it is
+      // resumed after a restart); one whose back-fill failed waits to be put again.
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('backfill_jobs as j')
+              .select('j.id')
+              .whereRef('j.client_contract_id', '=', 'c.id')
+              .where('j.status', 'in', ['pending', 'running', 'failed']),
+          ),
+        ),
+      )
       .select(['f.id', 'f.code', 'f.args', 'f.client_contract_id', 'c.client_id', 'c.address'])
       .orderBy('f.id')
       .execute()

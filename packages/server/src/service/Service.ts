@@ -234,6 +234,8 @@ export class Service {
     const notifier = new Notifier(this.#storage.storage)
     await notifier.start()
     this.#notifier = notifier
+    // Instances on one PostgreSQL database share each client's budget; PGlite has one instance.
+    if (this.#storage.storage.driver === 'postgres') this.#limiter.share(db)
     const usage = new UsageMeter(db, this.logger, this.metrics)
     usage.start()
     this.#usage = usage
@@ -309,6 +311,12 @@ export class Service {
       delivery,
       logger: this.logger,
       metrics: this.metrics,
+      chargeReads: (reads) => {
+        for (const [clientId, share] of reads) {
+          shared.usage.add(clientId, 'state_reads', share)
+          this.#limiter.addCost('client', clientId, share / this.config.stateReadsPerCostUnit)
+        }
+      },
     })
     contractStateIndex = contractState.index
     delivery.addProducer(contractState)
@@ -398,6 +406,12 @@ export class Service {
       delivery,
       tasks: this.#tasks,
       logger: this.logger,
+      chargeCalls: (clientId, calls) => {
+        shared.usage.add(clientId, 'backfill_calls', calls)
+        this.#limiter.addCost('client', clientId, calls / this.config.backfillCallsPerCostUnit)
+      },
+      overBudget: (clientId, plan) =>
+        this.#limiter.cost('client', clientId) >= this.#limiter.limitsOf('client', this.plans.get(plan)).hard,
     })
     const accountBackfills = new AccountBackfill({
       db,
@@ -600,6 +614,7 @@ export class Service {
     // Stepping down stops the follower and its work, and frees the lock for a standby at once.
     await this.#election?.stop()
     await this.#usage?.stop()
+    await this.#limiter.stopSharing().catch(() => {})
     await this.#notifier?.stop()
     await this.#node?.close()
     await this.#storage?.storage.close()

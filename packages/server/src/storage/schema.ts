@@ -58,6 +58,10 @@ export interface ClientUsageTable {
   bytes_delivered: Counter
   submissions: Counter
   work_while_absent: Counter
+  /** Node calls made by the client's back-fills (migration 0006). */
+  backfill_calls: Counter
+  /** The client's share of the node reads its state watches cause (migration 0006). */
+  state_reads: Counter
   updated_at: CreatedAt
 }
 
@@ -95,7 +99,7 @@ export interface ClientContractsTable {
   updated_at: CreatedAt
 }
 
-/** A client's interest in one of its own addresses (migration 0006). */
+/** A client's interest in one of its own addresses (migration 0008). */
 export interface ClientAccountsTable {
   id: Generated<number>
   client_id: Bytes
@@ -106,7 +110,7 @@ export interface ClientAccountsTable {
   updated_at: CreatedAt
 }
 
-/** Name, symbol and decimals of a token contract, as its view functions answered (migration 0006). */
+/** Name, symbol and decimals of a token contract, as its view functions answered (migration 0008). */
 export interface TokenMetadataTable {
   address: Bytes
   name: string | null
@@ -115,7 +119,7 @@ export interface TokenMetadataTable {
   read_at: CreatedAt
 }
 
-/** The tokens an account has had items of, and the block of the first (migration 0006). */
+/** The tokens an account has had items of, and the block of the first (migration 0008). */
 export interface ClientAccountTokensTable {
   client_account_id: number
   token: Bytes
@@ -172,7 +176,7 @@ export interface ClientDeliveriesTable {
   tx_index: number | null
   log_index: number | null
   payload: Json
-  /** The account interest an `account` item is for (migration 0006). */
+  /** The account interest an `account` item is for (migration 0008). */
   client_account_id: ColumnType<number | null, number | null | undefined, number | null>
   bytes: number
   delivered_at: Date | null
@@ -226,7 +230,7 @@ export interface WalletStateVersionsTable {
 export interface BackfillJobsTable {
   id: Generated<number>
   client_contract_id: number | null
-  /** The account interest a back-fill is for (migration 0006). */
+  /** The account interest a back-fill is for (migration 0008). */
   client_account_id: ColumnType<number | null, number | null | undefined, number | null>
   from_block: number
   to_block: number
@@ -235,6 +239,14 @@ export interface BackfillJobsTable {
   error: string | null
   created_at: CreatedAt
   updated_at: CreatedAt
+}
+
+/** A cost account shared by the instances on one database (migration 0007). */
+export interface CostAccountsTable {
+  key: string
+  cost: number
+  per_second: number
+  at: CreatedAt
 }
 
 /** The whole schema, as Kysely sees it. */
@@ -275,4 +287,5 @@ export interface DB {
   wallet_state_versions: WalletStateVersionsTable
   backfill_jobs: BackfillJobsTable
   leadership: LeadershipTable
+  cost_accounts: CostAccountsTable
 }

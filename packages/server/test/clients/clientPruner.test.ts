@@ -152,7 +152,11 @@ describeEachDriver('the abandoned-client policy', (storage) => {
         .execute()
       await writeWalletState(db, hexToBytes(id), new Uint8Array([1, 2, 3]), { absent: true }, 5)
       if (pruned) continue
-      await createSession(db, hexToBytes(id), 1000 * 86_400)
+      await createSession(db, hexToBytes(id), {
+        ttlSeconds: 1000 * 86_400,
+        maxLifetimeSeconds: 1000 * 86_400,
+        maxPerClient: 10,
+      })
       await db
         .insertInto('client_submitted_txs')
         .values({

@@ -1,9 +1,19 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { waitUntil } from './waitUntil.js'
 
-const bin = fileURLToPath(new URL('../../bin/wallet-backend.mjs', import.meta.url))
+/**
+ * The CLI run from its TypeScript sources (and the other packages' through their `source` export
+ * condition), so that tests need no build; `compiled` runs bin/, which runs the build in dist/.
+ */
+function cliCommand(compiled: boolean): string[] {
+  if (compiled) return [fileURLToPath(new URL('../../bin/wallet-backend.mjs', import.meta.url))]
+  const tsx = createRequire(import.meta.url).resolve('tsx')
+  const entry = fileURLToPath(new URL('../../src/cli/run.ts', import.meta.url))
+  return ['--conditions=source', '--import', tsx, entry]
+}
 
 export type BackendProcessOptions = {
   dataDir: string
@@ -16,6 +26,8 @@ export type BackendProcessOptions = {
   logFile?: string | 'stderr'
   /** How long `start()` waits for `/ready`. Default 30 s. */
   readyTimeoutMs?: number
+  /** Run the compiled CLI (bin/ and dist/, needs `npm run build`) instead of the sources. */
+  compiled?: boolean
 }
 
 export type BackendProcess = {
@@ -74,7 +86,7 @@ export function backendProcess(options: BackendProcessOptions): BackendProcess {
       const spawned = spawn(
         process.execPath,
         [
-          bin,
+          ...cliCommand(options.compiled ?? false),
           'start',
           '--data-dir',
           options.dataDir,

@@ -1,5 +1,5 @@
 import { InvalidEventError } from '../errors.js'
-import { hashCanonical } from '../hash.js'
+import { compareEventToStamp, fullStamp, hashEvent } from '../eventHash.js'
 import type { Collection, Stamp, WalletEvent, WalletState } from '../types.js'
 
 /** How an event type changes the state: put or delete an item of a collection, or replace settings. */
@@ -7,13 +7,6 @@ export type EventRule =
   | { kind: 'put'; collection: Collection; key: (payload: Record<string, unknown>) => string }
   | { kind: 'delete'; collection: Collection; key: (payload: Record<string, unknown>) => string }
   | { kind: 'settings' }
-
-/**
- * A merge strategy (one per event type): whether `earlier`, made in one branch, and `later`, of
- * the same type about the same item and made in the other branch, are one change — then only the
- * later is kept. It must not depend on which branch is which.
- */
-export type MergeStrategy = (earlier: WalletEvent, later: WalletEvent) => boolean
 
 export type SchemaOperations = Readonly<{
   schemaVersion: number
@@ -23,8 +16,6 @@ export type SchemaOperations = Readonly<{
   collections: readonly Collection[]
   /** An empty state of this version whose first event's parent is `tipHash`. */
   initState(tipHash: string): WalletState
-  /** De-duplication rules of the merge, by event type. */
-  mergeStrategies: Readonly<Record<string, MergeStrategy>>
   /** The event moved onto `parentHash` and raised to this version (which contains the older rules). */
   reparent(event: WalletEvent, parentHash: string): WalletEvent
   /** (S, E) => S; S.schemaVersion becomes E.schemaVersion. */
@@ -33,22 +24,22 @@ export type SchemaOperations = Readonly<{
   applyInPlace(draft: WalletState, event: WalletEvent): void
   /** Throws InvalidEventError unless the event's type and payload are well-formed. */
   validate(event: WalletEvent): void
-  /**
-   * Whether an event would still change the state given the stamps already there (merge uses it).
-   * `stamp` replaces the event's own, for an event that must not sort before its predecessors.
-   */
-  wins(state: WalletState, event: WalletEvent, stamp?: Stamp): boolean
   /** The stamp `state` holds for the event's item — of the item, its tombstone, or the settings. */
   heldStamp(state: WalletState, event: WalletEvent): Stamp | undefined
-  /** The (collection, id) an event is about, for the merge's per-kind rules. */
+  /** The (collection, id) an event is about: the key its stamp competes for. */
   subject(event: WalletEvent): string
   hashEvent(event: WalletEvent): string
 }>
 
 export const stampOf = (event: WalletEvent): Stamp => [event.timestampSeconds, event.eventId]
 
+/** Orders stamps by time, then eventId, then content hash (an absent one — fold format 1 — first). */
 export function compareStamps(a: Stamp, b: Stamp): number {
-  return a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)
+  if (a[0] !== b[0]) return a[0] - b[0]
+  if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1
+  const x = a[2] ?? ''
+  const y = b[2] ?? ''
+  return x < y ? -1 : x > y ? 1 : 0
 }
 
 /** A copy of the state deep enough that applying events to it leaves the original untouched. */
@@ -63,18 +54,9 @@ export function cloneState(state: WalletState): WalletState {
     ...(state.addressBook ? { addressBook: { ...state.addressBook } } : {}),
     settings: { ...state.settings },
     tombstones: { ...state.tombstones },
-    fold: { ...state.fold, recent: [...state.fold.recent] },
+    fold: state.fold.format === 2 ? state.fold : { ...state.fold, recent: [...state.fold.recent] },
   }
 }
-
-/** Never one change: right for settings, where each change replaces the last and the latest wins. */
-export const keepAll: MergeStrategy = () => false
-
-/**
- * The same change to the same item made in both branches (two "new credential X", two "delete
- * keypair K", two saves of one issuance session, …) is one change.
- */
-export const sameChange: MergeStrategy = (earlier, later) => earlier.type === later.type
 
 export function idField(field: string) {
   return (payload: Record<string, unknown>): string => {
@@ -115,8 +97,18 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
   }
   const applyInPlace = (draft: WalletState, event: WalletEvent): void => {
     const rule = ruleFor(event)
-    const stamp = stampOf(event)
-    draft.schemaVersion = event.schemaVersion
+    let stamp: Stamp
+    if (draft.fold.format === 2) {
+      // Last writer wins: the state is a function of the set of events, whatever their order.
+      const held = heldStamp(draft, event)
+      draft.schemaVersion = Math.max(draft.schemaVersion, event.schemaVersion)
+      if (held !== undefined && compareEventToStamp(event, held) <= 0) return
+      stamp = fullStamp(event)
+    } else {
+      // Fold format 1 replays in log order, as the builds that wrote it did.
+      stamp = stampOf(event)
+      draft.schemaVersion = event.schemaVersion
+    }
     if (rule.kind === 'settings') {
       draft.settings = { values: { ...settingsOf(event) }, stamp }
       return
@@ -135,11 +127,6 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
   const collections = Object.freeze([
     ...new Set(Object.values(rules).flatMap((rule) => (rule.kind === 'settings' ? [] : [rule.collection]))),
   ])
-  const mergeStrategies = Object.freeze(
-    Object.fromEntries(
-      Object.entries(rules).map(([type, rule]) => [type, rule.kind === 'settings' ? keepAll : sameChange]),
-    ),
-  )
   return Object.freeze({
     schemaVersion,
     eventTypes: Object.freeze(Object.keys(rules)),
@@ -159,19 +146,14 @@ export function createOperations(schemaVersion: number, rules: Record<string, Ev
       for (const collection of collections) state[collection] = {}
       return state
     },
-    mergeStrategies,
     reparent: (event: WalletEvent, parentHash: string): WalletEvent => ({
       ...event,
       schemaVersion,
       parentHash,
     }),
     subject,
-    hashEvent: (event: WalletEvent) => hashCanonical(event),
+    hashEvent,
     heldStamp,
-    wins(state: WalletState, event: WalletEvent, stamp = stampOf(event)): boolean {
-      const current = heldStamp(state, event)
-      return current === undefined || compareStamps(stamp, current) > 0
-    },
     reduce(state: WalletState, event: WalletEvent): WalletState {
       const draft = cloneState(state)
       applyInPlace(draft, event)

@@ -1,8 +1,8 @@
-import { timingSafeEqual } from 'node:crypto'
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import { subnetOf } from '../../clients/abuse/subnetOf.js'
 import { makeDormant } from '../../clients/lifecycle/clientStages.js'
 import { deleteClient, pruneClient } from '../../clients/lifecycle/pruneClient.js'
 import { PLAN_NAME, PLAN_QUOTAS, type PlanLimits } from '../../config/parsePlans.js'
@@ -10,6 +10,7 @@ import { BaseError } from '../../errors/BaseError.js'
 import { LOG_LEVELS } from '../../observability/createLogger.js'
 import type { ClientStage } from '../../storage/schema.js'
 import type { AppContext, Runtime } from '../AppContext.js'
+import { sameSecret } from '../plugins/sameSecret.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 
 export class AdminUnauthorizedError extends BaseError {
@@ -20,10 +21,7 @@ export class AdminUnauthorizedError extends BaseError {
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
-  if (!header?.startsWith('Bearer ')) return false
-  const given = Buffer.from(header.slice('Bearer '.length))
-  const expected = Buffer.from(token)
-  return given.length === expected.length && timingSafeEqual(given, expected)
+  return header?.startsWith('Bearer ') === true && sameSecret(header.slice('Bearer '.length), token)
 }
 
 const ClientParams = Type.Object({ id: Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' }) })
@@ -75,9 +73,19 @@ const LogLevelBody = Type.Object({ level: Type.Union(LOG_LEVELS.map((level) => T
 
 /** The operator API under /admin, behind the admin token. */
 export async function adminRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+  // Failed authentications are counted per IP subnet, in an account of their own: a burst of
+  // the configured number, that many a minute after it. A subnet over it is refused every admin
+  // request, the right token included, until it has drained: guessing is bounded, not just slowed.
+  const failures = context.config.adminAuthFailuresPerMinute
+  const failureLimits = { perSecond: failures / 60, soft: failures, hard: failures }
   app.addHook('onRequest', async (request) => {
     if (request.forwarded) return
-    if (!tokenMatches(request.headers.authorization, context.adminToken)) throw new AdminUnauthorizedError()
+    const key = `admin-auth:${subnetOf(request.ip)}`
+    context.limiter.refuseEarly('subnet', key, 1, failureLimits)
+    if (!tokenMatches(request.headers.authorization, context.adminToken)) {
+      context.limiter.charge('subnet', key, 1, failureLimits)
+      throw new AdminUnauthorizedError()
+    }
   })
 
   const security = [{ adminToken: [] }]
@@ -131,6 +139,8 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
         'u.bytes_delivered',
         'u.submissions',
         'u.work_while_absent',
+        'u.backfill_calls',
+        'u.state_reads',
       ])
   type ClientRow = Awaited<ReturnType<ReturnType<typeof clients>['execute']>>[number]
   const summary = (row: ClientRow) => ({
@@ -149,6 +159,8 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       bytesDelivered: row.bytes_delivered ?? 0,
       submissions: row.submissions ?? 0,
       workWhileAbsent: row.work_while_absent ?? 0,
+      backfillCalls: row.backfill_calls ?? 0,
+      stateReads: row.state_reads ?? 0,
     },
   })
   const found = async (runtime: Runtime, id: string) => {

@@ -1,6 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Counter } from 'prom-client'
+import { subnetOf } from '../../clients/abuse/subnetOf.js'
+import { BaseError } from '../../errors/BaseError.js'
 import { NoLeaderError } from '../../lifecycle/leadership/errors.js'
 import type { AppContext } from '../AppContext.js'
+import { QuietEpisodes } from './QuietEpisodes.js'
+import { sameSecret } from './sameSecret.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -20,6 +25,20 @@ const FORWARDED_ORIGIN_HEADER = 'x-wallet-backend-forwarded-origin'
 const REQUEST_HEADERS = ['authorization', 'content-type', 'if-match', 'if-none-match', 'user-agent']
 const RESPONSE_HEADERS = ['content-type', 'retry-after', 'etag', 'location', 'cache-control']
 
+/** After this long without a forged header, the next one is logged again. */
+const FORGED_EPISODE_QUIET_MS = 60_000
+
+export class ForgedForwardError extends BaseError {
+  override readonly name = 'ForgedForwardError'
+  constructor() {
+    super('FORWARD_REFUSED', `${FORWARDED_HEADER} is for instances of this service only`, { status: 403 })
+  }
+}
+
+/** Whether a forwarded header carries the term's secret. */
+const secretMatches = (given: string | string[], secret: string | undefined): boolean =>
+  typeof given === 'string' && secret !== undefined && sameSecret(given, secret)
+
 /**
  * Several instances share one database, and one of them, the leader, follows the chain and keeps
  * the indexes it matches with in memory (DESIGN §6). A write that changes those — interests,
@@ -29,15 +48,35 @@ const RESPONSE_HEADERS = ['content-type', 'retry-after', 'etag', 'location', 'ca
  */
 export function forwardToLeader(app: FastifyInstance, context: AppContext): void {
   app.decorateRequest('forwarded', false)
+  const refused = new Counter({
+    name: 'wallet_backend_forged_forwards_total',
+    help: `Requests refused because their ${FORWARDED_HEADER} header did not carry the current term's secret`,
+    registers: [context.metrics],
+  })
+  const episodes = new QuietEpisodes(FORGED_EPISODE_QUIET_MS)
   app.addHook('onRequest', async (request) => {
     const given = request.headers[FORWARDED_HEADER]
     if (given === undefined) return
     const leadership = context.leadership()
-    if (leadership.kind !== 'leader' || given !== leadership.secret) {
-      // Never forwarded twice: an instance that stopped leading answers instead of passing it on.
+    if (leadership.kind === 'leader' && secretMatches(given, leadership.secret)) {
+      request.forwarded = true
+    } else if (leadership.kind === 'standby' && secretMatches(given, leadership.secret)) {
+      // A peer forwarded under the term it knows, to an instance that has stopped leading since:
+      // it answers instead of passing it on (never forwarded twice), and the peer retries.
       throw new NoLeaderError('the instance this was forwarded to no longer leads')
+    } else {
+      // Not from an instance: paid for like any request of the subnet, refused cheaply, and
+      // logged once per episode rather than once per request.
+      refused.inc()
+      context.limiter.charge('subnet', subnetOf(request.ip), context.config.requestCosts.read)
+      if (episodes.starts()) {
+        request.log.warn(
+          { ip: request.ip },
+          `refusing requests with a forged ${FORWARDED_HEADER} header (logged once until they stop for a minute)`,
+        )
+      }
+      throw new ForgedForwardError()
     }
-    request.forwarded = true
   })
   app.addHook('preHandler', async (request, reply) => {
     if (!request.routeOptions.config.leaderOnly || request.forwarded) return

@@ -16,6 +16,8 @@ export type SessionClient = {
   id: Hex
   idBytes: Uint8Array
   token: string
+  /** When the client signed in for this session (refreshes keep it). */
+  signedInAt: Date
   /** The name of the client's plan and its limits, as they stand for this request. */
   planName: string
   plan: PlanLimits
@@ -46,13 +48,23 @@ export function withinBacklog(
 /**
  * What a request costs the limits, by its route class: reads are cheap, writes dearer; sign-in
  * costs hashing, a stream holds a socket, a proof costs the node a whole block or a trie walk.
+ * The class is that of the route the router matched, never read off the raw URL: the router
+ * decodes `%76` to `v`, so `/%761/auth/…` is a sign-in like `/v1/auth/…`.
  */
 export function requestCost(request: FastifyRequest, costs: RequestCosts): number {
-  const url = request.url
-  if (url.startsWith('/v1/auth')) return costs.auth
-  if (url.startsWith('/v1/stream')) return costs.stream
-  if (url.startsWith('/v1/proofs')) return costs.proof
+  const route = request.routeOptions.url ?? ''
+  if (route.startsWith('/v1/auth')) return costs.auth
+  if (route.startsWith('/v1/stream')) return costs.stream
+  if (route.startsWith('/v1/proofs')) return costs.proof
   return request.method === 'GET' || request.method === 'HEAD' ? costs.read : costs.write
+}
+
+/**
+ * Whether a request is paid for by its IP subnet: every route of the client API, as matched. A
+ * path no route matches is answered 404 without touching the database, and is not charged.
+ */
+export function chargedToSubnet(request: FastifyRequest): boolean {
+  return request.routeOptions.url?.startsWith('/v1/') === true
 }
 
 /**
@@ -105,7 +117,14 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     if (!session) throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
     const id = bytesToHex(session.clientId)
     const plan = context.plans.get(session.plan)
-    request.client = { id, idBytes: session.clientId, token, planName: session.plan, plan }
+    request.client = {
+      id,
+      idBytes: session.clientId,
+      token,
+      signedInAt: session.signedInAt,
+      planName: session.plan,
+      plan,
+    }
     if (owners.size >= 100_000) owners.clear()
     owners.set(token, { id, limits: context.limiter.limitsOf('client', plan) })
     if (!request.forwarded) {

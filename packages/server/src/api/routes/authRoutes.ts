@@ -13,7 +13,7 @@ import { checkSiweMessage } from '../../clients/auth/checkSiweMessage.js'
 import { AuthError } from '../../clients/auth/errors.js'
 import { judgeRegistrationProof } from '../../clients/auth/proofOfWork.js'
 import { RegistrationDifficulty } from '../../clients/auth/RegistrationDifficulty.js'
-import { createSession, deleteSession } from '../../clients/auth/sessionStore.js'
+import { createSession, type SessionPolicy } from '../../clients/auth/sessionStore.js'
 import { wakeClient } from '../../clients/lifecycle/clientStages.js'
 import type { AppContext } from '../AppContext.js'
 import { publicOriginOf } from '../plugins/forwardToLeader.js'
@@ -55,6 +55,12 @@ const CHALLENGE_TTL_MS = 5 * 60_000
 /** Clock difference tolerated between the instance that issued a challenge and the one redeeming it. */
 const MAX_CLOCK_SKEW_MS = 60_000
 const STATEMENT = 'Sign in to the wallet backend with this client key.'
+
+const sessionPolicy = (context: AppContext): SessionPolicy => ({
+  ttlSeconds: context.config.sessionTtlSeconds,
+  maxLifetimeSeconds: context.config.sessionMaxLifetimeSeconds,
+  maxPerClient: context.config.maxSessionsPerClient,
+})
 
 const proofOfWorkRefusal = {
   PROOF_OF_WORK_REQUIRED: (bits: number) => `a new client must send a proof of work of ${bits} bits`,
@@ -219,7 +225,7 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
             .execute()
         })
       }
-      const session = await createSession(db, id, context.config.sessionTtlSeconds)
+      const session = await createSession(db, id, sessionPolicy(context))
       return {
         token: session.token,
         expiresAt: session.expiresAt.toISOString(),
@@ -244,8 +250,11 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
       async (request) => {
         const client = sessionOf(request)
         const { db } = context.runtime()
-        const session = await createSession(db, client.idBytes, context.config.sessionTtlSeconds)
-        await deleteSession(db, client.token)
+        // The new token lives no longer than the sign-in it continues.
+        const session = await createSession(db, client.idBytes, sessionPolicy(context), {
+          signedInAt: client.signedInAt,
+          replaces: client.token,
+        })
         return {
           token: session.token,
           expiresAt: session.expiresAt.toISOString(),

@@ -1,11 +1,14 @@
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
 import type { WebSocket } from 'ws'
+import { RateLimitedError } from '../../clients/abuse/CostLimiter.js'
 import { subnetOf } from '../../clients/abuse/subnetOf.js'
+import { AckCoalescer } from '../../delivery/AckCoalescer.js'
 import { acknowledge, readDeliveries } from '../../delivery/deliveryStore.js'
 import { BaseError } from '../../errors/BaseError.js'
 import type { AppContext } from '../AppContext.js'
+import { BYTES_PER_COST_UNIT, chargeResponseBytes } from '../plugins/chargeBytes.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 
@@ -31,7 +34,7 @@ const DeliveryItem = Type.Object(
     decoded: Type.Optional(
       Type.Object(
         { name: Type.String(), args: Type.Unknown() },
-        { description: 'Decoded with the interest ABI' },
+        { description: 'Decoded with the interest ABI when the item was queued' },
       ),
     ),
     data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
@@ -45,6 +48,24 @@ export class StreamLimitError extends BaseError {
       status: 429,
       details: { scope, limit, retryAfterSeconds: 5 },
     })
+  }
+}
+
+export class QueryTokenError extends BaseError {
+  override readonly name = 'QueryTokenError'
+  constructor() {
+    super(
+      'QUERY_TOKEN_NOT_ALLOWED',
+      'Send the session token as "Authorization: Bearer <token>"; ?token= is taken only by the WebSocket stream',
+      { status: 400 },
+    )
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route takes the session token as ?token= too: a WebSocket upgrade, where browsers cannot set headers. */
+    queryToken?: boolean
   }
 }
 
@@ -62,9 +83,6 @@ const StreamQuery = Type.Object(
 /** How long a stream may stay over --stream-backlog-bytes before its consumer counts as too slow. */
 const SLOW_CONSUMER_GRACE_MS = 5_000
 
-/** Delivered bytes per unit of cost (a read request costs 1). */
-export const BYTES_PER_COST_UNIT = 16 * 1024
-
 /** The durable per-client queue: pages, acknowledgements, and the WebSocket stream. */
 export async function deliveryRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
   const slowConsumers = new Counter({
@@ -72,17 +90,29 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
     help: 'Streams disconnected because their consumer fell more than --stream-backlog-bytes behind',
     registers: [context.metrics],
   })
-  // Browsers cannot set headers on a WebSocket: the stream also takes the token as ?token=.
+  const ackMessages = new Counter({
+    name: 'wallet_backend_stream_acks_total',
+    help: 'Acks received on streams',
+    registers: [context.metrics],
+  })
+  const ackTransactions = new Counter({
+    name: 'wallet_backend_stream_ack_transactions_total',
+    help: 'Transactions run for stream acks (acks that arrive while one runs are merged into the next)',
+    registers: [context.metrics],
+  })
+  // Browsers cannot set headers on a WebSocket: its upgrade, and nothing else, also takes the
+  // token as ?token= (a URL ends up in histories and logs; a header does not).
   app.addHook('onRequest', async (request) => {
     const token = (request.query as { token?: unknown }).token
+    if (token === undefined) return
+    if (!request.routeOptions.config.queryToken) throw new QueryTokenError()
     if (!request.headers.authorization && typeof token === 'string')
       request.headers.authorization = `Bearer ${token}`
   })
   requireSession(app, context)
   // Streams held open, per subnet: a bound on the connections one network can tie up.
   const streamsPerSubnet = new Map<string, number>()
-  app.addHook('preHandler', async (request) => {
-    if (!request.url.startsWith('/v1/stream')) return
+  const withinStreamLimits = async (request: FastifyRequest) => {
     const client = sessionOf(request)
     if (context.runtime().streams.count(client.id) >= client.plan.streams) {
       throw new StreamLimitError('client', client.plan.streams)
@@ -90,7 +120,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
     if ((streamsPerSubnet.get(subnetOf(request.ip)) ?? 0) >= context.config.maxStreamsPerSubnet) {
       throw new StreamLimitError('subnet', context.config.maxStreamsPerSubnet)
     }
-  })
+  }
   app.addSchema(DeliveryItem)
   const security = [{ session: [] }]
   const chain = () => {
@@ -100,6 +130,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
   app.get(
     '/deliveries',
     {
+      onSend: chargeResponseBytes(context, 'bytes_delivered'),
       schema: {
         tags: ['deliveries'],
         summary: 'Items after a cursor, oldest first (never anything at or below the acknowledged cursor)',
@@ -116,21 +147,11 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
     },
     async (request) => {
       const { after = 0, limit = 100 } = request.query as Static<typeof ListQuery>
-      const client = sessionOf(request)
-      const page = await readDeliveries(context.runtime().db, client.idBytes, {
+      return readDeliveries(context.runtime().db, sessionOf(request).idBytes, {
         after,
         limit,
         chain: chain(),
       })
-      const bytes = JSON.stringify(page.items).length
-      context.runtime().usage.add(client.id, 'bytes_delivered', bytes)
-      context.limiter.spend(
-        'client',
-        client.id,
-        bytes / BYTES_PER_COST_UNIT,
-        context.limiter.limitsOf('client', client.plan),
-      )
-      return page
     },
   )
 
@@ -156,6 +177,8 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
     '/stream',
     {
       websocket: true,
+      config: { queryToken: true },
+      preHandler: withinStreamLimits,
       schema: {
         tags: ['deliveries'],
         summary:
@@ -231,14 +254,40 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
           shut(1011, 'stream failed; reconnect with ?after=<last cursor>')
         },
       })
+      const error = (code: string, message: string, details?: Record<string, unknown>) =>
+        socket.send(JSON.stringify({ type: 'error', code, message, ...(details ? { details } : {}) }))
+      const acks = new AckCoalescer((cursor) => {
+        ackTransactions.inc()
+        return acknowledge(runtime.db, client.idBytes, cursor, chain().finalized?.number ?? -1).then(
+          ({ acked }) => {
+            if (!closed) socket.send(JSON.stringify({ type: 'acked', cursor: acked }))
+          },
+          (failed: { code?: string; message?: string }) => {
+            if (!closed) error(failed.code ?? 'ACK_FAILED', failed.message ?? 'ack failed')
+          },
+        )
+      })
+      /** Charges a message like a request of `units`; false (and the stream closed) over the limit. */
+      const paidFor = (units: number): boolean => {
+        try {
+          context.limiter.charge('subnet', subnet, units)
+          context.limiter.charge('client', client.id, units, limits)
+          return true
+        } catch (refused) {
+          if (!(refused instanceof RateLimitedError)) throw refused
+          error(refused.code, refused.message, refused.details)
+          const seconds = refused.details?.retryAfterSeconds
+          shut(4029, `rate limited: reconnect with ?after=<last cursor> in ${seconds} s`)
+          return false
+        }
+      }
       socket.on('message', (data) => {
+        if (closed) return
         let parsed: unknown
         try {
           parsed = JSON.parse(data.toString())
         } catch {
-          socket.send(
-            JSON.stringify({ type: 'error', code: 'INVALID_JSON', message: 'messages must be JSON' }),
-          )
+          if (paidFor(context.config.requestCosts.read)) error('INVALID_JSON', 'messages must be JSON')
           return
         }
         // Valid JSON need not be an object: `null` has no fields to read.
@@ -246,32 +295,18 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
           type?: unknown
           cursor?: unknown
         }
-        if (
-          message.type === 'ack' &&
-          Number.isSafeInteger(message.cursor) &&
-          (message.cursor as number) >= 0
-        ) {
-          acknowledge(
-            runtime.db,
-            client.idBytes,
-            message.cursor as number,
-            chain().finalized?.number ?? -1,
-          ).then(
-            ({ acked }) => socket.send(JSON.stringify({ type: 'acked', cursor: acked })),
-            (error: { code?: string; message?: string }) =>
-              socket.send(
-                JSON.stringify({ type: 'error', code: error.code ?? 'ACK_FAILED', message: error.message }),
-              ),
-          )
+        const cursor = message.cursor
+        if (message.type === 'ack' && Number.isSafeInteger(cursor) && (cursor as number) >= 0) {
+          // Every message is paid for like a request (an ack like POST /deliveries/ack), by the
+          // client and its subnet; one over its hard limit is told why and closed, not served.
+          if (paidFor(context.config.requestCosts.write)) {
+            ackMessages.inc()
+            acks.push(cursor as number)
+          }
           return
         }
-        socket.send(
-          JSON.stringify({
-            type: 'error',
-            code: 'INVALID_MESSAGE',
-            message: 'expected {"type":"ack","cursor":N}',
-          }),
-        )
+        if (paidFor(context.config.requestCosts.read))
+          error('INVALID_MESSAGE', 'expected {"type":"ack","cursor":N}')
       })
       socket.on('close', () => {
         closed = true

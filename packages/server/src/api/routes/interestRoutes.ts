@@ -2,10 +2,13 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { type Hex, hexToBytes } from 'viem'
 import { deleteInterest, listInterests, putInterest } from '../../clients/interests/interestStore.js'
+import { ABI_LIMITS, validateAbi } from '../../clients/interests/validateAbi.js'
 import { compileWatch, WATCH_KINDS } from '../../contract-state/compileWatch.js'
+import { checkBackfillQuota } from '../../delivery/backfill/backfillQuota.js'
 import { BaseError } from '../../errors/BaseError.js'
 import { compileFilter, FILTER_CODES } from '../../filters/compileFilter.js'
 import type { AppContext } from '../AppContext.js'
+import { chargeRequestBytes, chargeResponseBytes } from '../plugins/chargeBytes.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { AddressParam } from '../schemas/common.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
@@ -30,10 +33,22 @@ const InterestBody = Type.Object(
     watches: Type.Optional(Type.Array(Watch, { maxItems: 1000, description: 'Contract state to watch' })),
     startBlock: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     abi: Type.Optional(
-      Type.Array(Type.Unknown(), { maxItems: 500, description: 'ABI to decode matches with' }),
+      Type.Array(Type.Unknown(), {
+        description: `JSON ABI to decode matches with, when they are queued: at most ${ABI_LIMITS.bytes} bytes and ${ABI_LIMITS.entries} entries (400 ABI_TOO_LARGE, INVALID_ABI)`,
+      }),
     ),
   },
   { additionalProperties: false },
+)
+const BackfillStatus = Type.Object(
+  {
+    status: Type.String({ description: 'pending, running, done or failed (after bounded retries)' }),
+    fromBlock: Type.Integer(),
+    toBlock: Type.Integer({ description: 'The head when it was asked for; it runs on to live matching' }),
+    nextBlock: Type.Integer(),
+    error: Type.Union([Type.String(), Type.Null()]),
+  },
+  { description: "The interest's back-fill of history, if its startBlock asked for one" },
 )
 const Interest = Type.Object(
   {
@@ -47,6 +62,7 @@ const Interest = Type.Object(
     watches: Type.Array(
       Type.Object({ id: Type.Integer(), kind: Type.String(), args: Type.Array(Type.Unknown()) }),
     ),
+    backfill: Type.Union([BackfillStatus, Type.Null()]),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -90,6 +106,7 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
   app.get(
     '/',
     {
+      onSend: chargeResponseBytes(context),
       schema: {
         tags: ['interests'],
         summary: 'List the interests of the signed-in client',
@@ -107,6 +124,8 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
     '/:address',
     {
       config: { leaderOnly: true },
+      // Before a standby forwards it: what an interest stores is paid for by its size.
+      preValidation: (request) => chargeRequestBytes(context, request),
       schema: {
         tags: ['interests'],
         summary: 'Create or replace the interest in a contract, with its filters and state watches',
@@ -133,10 +152,15 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
         ...filter,
         cost: compileFilter(filter.code, filter.args, i).cost,
       }))
+      if (body.abi) validateAbi(body.abi)
       const watches = body.watches ?? []
       if (watches.length > plan.watchesPerInterest) throw new TooManyWatchesError(plan.watchesPerInterest)
       for (const [i, watch] of watches.entries()) compileWatch(watch.kind, watch.args, i)
       const runtime = context.runtime()
+      if (body.startBlock !== undefined) {
+        const range = { startBlock: body.startBlock, head: runtime.follower.snapshot().head?.number }
+        await checkBackfillQuota(runtime.db, client.idBytes, address, range, plan.backfillBlocks)
+      }
       const { interest, stored, watched } = await putInterest(runtime.db, client.idBytes, address, {
         filters,
         watches,
@@ -148,11 +172,12 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
       // History first: with a start block at or below the stored head, a back-fill scans up to
       // live matching and hands the interest over there; otherwise it is live from now on.
       const head = runtime.follower.snapshot().head?.number
+      // The interest's earlier back-fill, finished or not, is replaced by this request's (if any).
       await runtime.db
         .deleteFrom('backfill_jobs')
         .where('client_contract_id', '=', stored.clientContractId)
-        .where('status', 'in', ['pending', 'running'])
         .execute()
+      interest.backfill = null
       if (body.startBlock !== undefined && head !== undefined && body.startBlock <= head) {
         runtime.filters.removeInterest(stored.clientContractId)
         const job = await runtime.db
@@ -166,6 +191,13 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
           })
           .returning('id')
           .executeTakeFirstOrThrow()
+        interest.backfill = {
+          status: 'pending',
+          fromBlock: body.startBlock,
+          toBlock: head,
+          nextBlock: body.startBlock,
+          error: null,
+        }
         runtime.backfills.submit(job.id)
       } else {
         runtime.filters.setInterest(stored)

@@ -15,6 +15,10 @@ const Usage = Type.Object({
     bytesQueued: Type.Integer(),
     bytesDelivered: Type.Integer(),
     submissions: Type.Integer(),
+    backfillCalls: Type.Integer({ description: "Node calls made by the client's back-fills of history" }),
+    stateReads: Type.Integer({
+      description: 'Its share of the node reads its contract-state watches caused',
+    }),
   }),
   stored: Type.Object({
     interests: Type.Integer(),
@@ -81,6 +85,8 @@ export async function usageRoutes(app: FastifyInstance, context: AppContext): Pr
           bytesQueued: counters?.bytes_queued ?? 0,
           bytesDelivered: counters?.bytes_delivered ?? 0,
           submissions: counters?.submissions ?? 0,
+          backfillCalls: counters?.backfill_calls ?? 0,
+          stateReads: counters?.state_reads ?? 0,
         },
         stored: {
           interests: stored.interests,

@@ -8,6 +8,7 @@ import {
   writeWalletState,
 } from '../../wallet-state/walletStateStore.js'
 import type { AppContext } from '../AppContext.js'
+import { chargeBytes } from '../plugins/chargeBytes.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 
@@ -19,19 +20,23 @@ const RAW_TYPES = ['application/jose', 'application/octet-stream', 'text/plain']
 
 /** Strong ETag header value: the SHA-256 hex of the stored bytes, quoted. */
 const quoted = (etag: string) => `"${etag}"`
-/** ETags from a header: quoted or not (the seed's clients send them bare), comma-separated, W/ ignored. */
-function etagsIn(header: string | string[] | undefined): string[] {
+/**
+ * ETags from a header: quoted or not (the seed's clients send them bare), comma-separated. A weak
+ * tag (`W/"…"`) counts under weak comparison (If-None-Match) and is kept as it is under strong
+ * comparison (If-Match, RFC 9110 §13.1.1), where it then matches no stored ETag.
+ */
+function etagsIn(header: string | string[] | undefined, comparison: 'weak' | 'strong'): string[] {
   const value = Array.isArray(header) ? header.join(',') : header
   if (!value) return []
+  const unquoted = (tag: string) => tag.replace(/^"(.*)"$/, '$1')
   return value
     .split(',')
-    .map((part) =>
-      part
-        .trim()
-        .replace(/^W\//, '')
-        .replace(/^"(.*)"$/, '$1'),
-    )
-    .filter((part) => part !== '')
+    .map((part) => part.trim())
+    .map((tag) => {
+      if (!tag.startsWith('W/')) return unquoted(tag)
+      return comparison === 'weak' ? unquoted(tag.slice(2)) : tag
+    })
+    .filter((tag) => tag !== '')
 }
 
 function precondition(request: FastifyRequest): { etag: string } | { absent: true } | undefined {
@@ -39,9 +44,9 @@ function precondition(request: FastifyRequest): { etag: string } | { absent: tru
     request.headers['if-match'] ??
     request.headers['x-private-data-if-match'] ??
     request.headers['x-private-data-etag']
-  const [etag] = etagsIn(ifMatch)
+  const [etag] = etagsIn(ifMatch, 'strong')
   if (etag) return { etag }
-  if (etagsIn(request.headers['if-none-match']).includes('*')) return { absent: true }
+  if (etagsIn(request.headers['if-none-match'], 'weak').includes('*')) return { absent: true }
   return undefined
 }
 
@@ -81,9 +86,10 @@ export async function walletStateRoutes(app: FastifyInstance, context: AppContex
       const stored = await readWalletState(context.runtime().db, sessionOf(request).idBytes)
       if (!stored)
         throw new WalletStateError('WALLET_STATE_NOT_FOUND', 'No wallet state stored yet', { status: 404 })
-      if (etagsIn(request.headers['if-none-match']).includes(stored.etag)) {
+      if (etagsIn(request.headers['if-none-match'], 'weak').includes(stored.etag)) {
         return reply.status(304).header('etag', quoted(stored.etag)).send()
       }
+      await chargeBytes(context, request, stored.data.length)
       return sendBytes(reply, stored.etag, stored.data)
     },
   )
@@ -128,6 +134,7 @@ export async function walletStateRoutes(app: FastifyInstance, context: AppContex
           },
         )
       }
+      await chargeBytes(context, request, body.length, context.config.walletStateWriteBytesPerCostUnit)
       const expected = precondition(request)
       if (!expected) {
         throw new WalletStateError(
@@ -209,6 +216,7 @@ export async function walletStateRoutes(app: FastifyInstance, context: AppContex
         throw new WalletStateError('WALLET_STATE_VERSION_NOT_FOUND', `No version ${version} kept`, {
           status: 404,
         })
+      await chargeBytes(context, request, row.data.length)
       return sendBytes(reply, row.etag, row.data)
     },
   )

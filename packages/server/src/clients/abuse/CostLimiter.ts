@@ -1,6 +1,9 @@
+import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { BaseError } from '../../errors/BaseError.js'
+import type { DB } from '../../storage/schema.js'
+import { type CostDelta, forgetDrainedCosts, publishCosts } from './sharedCostStore.js'
 
 export type CostScope = 'client' | 'subnet'
 
@@ -23,10 +26,34 @@ export class RateLimitedError extends BaseError {
   }
 }
 
-type Account = { cost: number; at: number; throttled: boolean; perSecond: number }
+type Account = {
+  cost: number
+  at: number
+  throttled: boolean
+  perSecond: number
+  /** Units charged here and not yet published to the shared account (when shared). */
+  unpublished: number
+  /** When this instance last charged the key: it is served here while that is recent. */
+  usedAt: number
+}
+
+type Sharing = {
+  db: Kysely<DB>
+  timer: NodeJS.Timeout
+  /** The publish under way, if any; the next one waits for it. */
+  round: Promise<void>
+  rounds: number
+  failing: boolean
+}
 
 const MAX_ACCOUNTS = 200_000
 const MAX_DELAY_MS = 2_000
+/** A key not charged here for this long is no longer kept in step with the shared account. */
+const SERVED_FOR_MS = 30_000
+/** Keys per statement when publishing. */
+const PUBLISH_BATCH = 1_000
+/** Publishes between two deletions of drained shared accounts. */
+const FORGET_EVERY = 120
 
 /**
  * Decaying cost per client and per IP subnet: every request (and stream, filter evaluation,
@@ -38,6 +65,9 @@ export class CostLimiter {
   readonly #accounts = new Map<string, Account>()
   readonly #throttled: Counter<'scope'>
   readonly #log: Logger
+  #sharing:
+    | { db: Kysely<DB>; timer: NodeJS.Timeout; round: Promise<void>; rounds: number; failing: boolean }
+    | undefined
 
   constructor(
     private readonly limits: Record<CostScope, CostLimits>,
@@ -83,6 +113,7 @@ export class CostLimiter {
       )
     }
     account.cost = current + units
+    this.#used(account, units)
     if (account.cost <= limits.soft) {
       account.throttled = false
       return 0
@@ -117,6 +148,7 @@ export class CostLimiter {
     const account = this.#account(scope, key, limits)
     account.cost = this.#decayed(account) + units
     account.at = this.now()
+    this.#used(account, units)
     if (account.cost <= limits.hard) return 0
     this.#throttle(scope, key, account, account.cost, limits)
     return Math.max(1, Math.ceil((account.cost - limits.hard) / limits.perSecond))
@@ -130,6 +162,79 @@ export class CostLimiter {
     const account = this.#accounts.get(`${scope}:${key}`) ?? this.#account(scope, key, this.limits[scope])
     account.cost = this.#decayed(account) + units
     account.at = this.now()
+    this.#used(account, units)
+  }
+
+  /**
+   * Shares the accounts with the other instances on `db`: every `intervalMs` the units charged
+   * here since the last time are added to each key's row in one statement, which answers with
+   * the key's total over all instances; that total becomes this instance's view. So a client
+   * spread over several instances has about one budget, late by at most an interval, and no
+   * request waits for the database. Keys charged here lately are kept in step even when idle.
+   */
+  share(db: Kysely<DB>, intervalMs = 500): void {
+    if (this.#sharing) return
+    const timer = setInterval(() => {
+      const sharing = this.#sharing
+      if (!sharing) return
+      sharing.round = sharing.round.then(() => this.#publish(sharing))
+    }, intervalMs)
+    timer.unref()
+    this.#sharing = { db, timer, round: Promise.resolve(), rounds: 0, failing: false }
+  }
+
+  /** Stops sharing after a last publish of what was charged here. */
+  async stopSharing(): Promise<void> {
+    const sharing = this.#sharing
+    if (!sharing) return
+    this.#sharing = undefined
+    clearInterval(sharing.timer)
+    await sharing.round
+    await this.#publish(sharing)
+  }
+
+  #used(account: Account, units: number): void {
+    account.usedAt = this.now()
+    if (this.#sharing) account.unpublished += units
+  }
+
+  async #publish(sharing: Sharing): Promise<void> {
+    const now = this.now()
+    const taken: { id: string; account: Account; delta: CostDelta }[] = []
+    for (const [id, account] of this.#accounts) {
+      if (account.unpublished === 0 && now - account.usedAt > SERVED_FOR_MS) continue
+      taken.push({
+        id,
+        account,
+        delta: { key: id, units: account.unpublished, perSecond: account.perSecond },
+      })
+      account.unpublished = 0
+    }
+    try {
+      for (let i = 0; i < taken.length; i += PUBLISH_BATCH) {
+        const batch = taken.slice(i, i + PUBLISH_BATCH)
+        const totals = await publishCosts(
+          sharing.db,
+          batch.map((t) => t.delta),
+        )
+        for (const { id, account, delta } of batch) {
+          const total = totals.get(id)
+          delta.units = 0 // published
+          if (total === undefined) continue
+          // What was charged here while the statement ran is not in the total yet.
+          account.cost = total + account.unpublished
+          account.at = this.now()
+        }
+      }
+      if (++sharing.rounds % FORGET_EVERY === 0) await forgetDrainedCosts(sharing.db)
+      if (sharing.failing) this.#log.info('shared cost accounts written again')
+      sharing.failing = false
+    } catch (error) {
+      // Kept to be published next time; meanwhile each instance counts on its own.
+      for (const { account, delta } of taken) account.unpublished += delta.units
+      if (!sharing.failing) this.#log.warn({ err: error }, 'could not write the shared cost accounts')
+      sharing.failing = true
+    }
   }
 
   #account(scope: CostScope, key: string, limits: CostLimits): Account {
@@ -137,7 +242,14 @@ export class CostLimiter {
     let account = this.#accounts.get(id)
     if (!account) {
       if (this.#accounts.size >= MAX_ACCOUNTS) this.#evict()
-      account = { cost: 0, at: this.now(), throttled: false, perSecond: limits.perSecond }
+      account = {
+        cost: 0,
+        at: this.now(),
+        throttled: false,
+        perSecond: limits.perSecond,
+        unpublished: 0,
+        usedAt: this.now(),
+      }
       this.#accounts.set(id, account)
     } else if (account.perSecond !== limits.perSecond) {
       // A plan changed: decay so far at the old rate, from now on at the new one.

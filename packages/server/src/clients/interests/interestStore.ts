@@ -6,6 +6,14 @@ import { BaseError } from '../../errors/BaseError.js'
 import type { StoredInterest } from '../../filters/FilterIndex.js'
 import type { DB } from '../../storage/schema.js'
 
+export type BackfillStatus = {
+  status: 'pending' | 'running' | 'done' | 'failed'
+  fromBlock: number
+  toBlock: number
+  nextBlock: number
+  error: string | null
+}
+
 export type FilterInput = { code: string; args: unknown[]; cost?: number }
 export type WatchInput = { kind: string; args: unknown[] }
 
@@ -16,6 +24,7 @@ export type Interest = {
   deployed: boolean
   filters: { id: number; code: string; args: unknown[] }[]
   watches: { id: number; kind: string; args: unknown[] }[]
+  backfill: BackfillStatus | null
   createdAt: string
   updatedAt: string
 }
@@ -222,6 +231,23 @@ export async function listInterests(
     )
     .orderBy('id')
     .execute()
+  const backfills = new Map<number, BackfillStatus>()
+  const jobs = await db
+    .selectFrom('backfill_jobs')
+    .select(['client_contract_id', 'status', 'from_block', 'to_block', 'next_block', 'error'])
+    .where('client_contract_id', 'in', [...new Set(interests.map((i) => i.id))])
+    .orderBy('id')
+    .execute()
+  // The latest back-fill of each interest wins (a new request replaces the earlier one's row).
+  for (const job of jobs) {
+    backfills.set(job.client_contract_id!, {
+      status: job.status,
+      fromBlock: Number(job.from_block),
+      toBlock: Number(job.to_block),
+      nextBlock: Number(job.next_block),
+      error: job.error,
+    })
+  }
   return interests.map((i) => ({
     address: bytesToHex(i.address),
     startBlock: i.start_block,
@@ -233,6 +259,7 @@ export async function listInterests(
     watches: watches
       .filter((w) => w.client_contract_id === i.id)
       .map((w) => ({ id: w.id, kind: w.kind, args: w.args as unknown[] })),
+    backfill: backfills.get(i.id) ?? null,
     createdAt: i.created_at.toISOString(),
     updatedAt: i.updated_at.toISOString(),
   }))

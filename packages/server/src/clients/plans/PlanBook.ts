@@ -34,6 +34,7 @@ export function defaultPlanOf(config: Config): PlanLimits {
     costPerSecond: config.clientCostPerSecond,
     costBurst: config.clientCostBurst,
     streams: config.maxStreamsPerClient,
+    backfillBlocks: config.maxBackfillBlocksPerClient,
   }
 }
 

@@ -11,6 +11,8 @@ export const USAGE_COUNTERS = [
   'bytes_queued',
   'bytes_delivered',
   'submissions',
+  'backfill_calls',
+  'state_reads',
 ] as const
 export type UsageCounter = (typeof USAGE_COUNTERS)[number]
 
@@ -62,6 +64,19 @@ export class UsageMeter {
     if (this.#pending.size === 0) return
     const pending = this.#pending
     this.#pending = new Map()
+    // Shares of work (a node read split among the clients watching a value) are fractions: the
+    // whole units are written, the rest waits for the next flush.
+    for (const [id, counts] of pending) {
+      for (const counter of USAGE_COUNTERS) {
+        const whole = Math.floor(counts[counter] ?? 0)
+        const rest = (counts[counter] ?? 0) - whole
+        if (rest <= 0) continue
+        counts[counter] = whole
+        const carried = this.#pending.get(id) ?? {}
+        carried[counter] = (carried[counter] ?? 0) + rest
+        this.#pending.set(id, carried)
+      }
+    }
     const rows = [...pending.entries()].map(
       ([id, counts]) =>
         sql`(${hexToBytes(id)}::bytea, ${sql.join(
@@ -77,10 +92,12 @@ export class UsageMeter {
           bytes_queued = u.bytes_queued + v.bytes_queued,
           bytes_delivered = u.bytes_delivered + v.bytes_delivered,
           submissions = u.submissions + v.submissions,
+          backfill_calls = u.backfill_calls + v.backfill_calls,
+          state_reads = u.state_reads + v.state_reads,
           work_while_absent = u.work_while_absent + v.filter_work,
           updated_at = now()
         from (values ${sql.join(rows.slice(i, i + 500))})
-          as v(client_id, requests, filter_work, items_queued, bytes_queued, bytes_delivered, submissions)
+          as v(client_id, requests, filter_work, items_queued, bytes_queued, bytes_delivered, submissions, backfill_calls, state_reads)
         where u.client_id = v.client_id`.execute(this.db)
     }
   }

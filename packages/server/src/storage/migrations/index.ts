@@ -4,7 +4,9 @@ import * as m0002 from './0002_contract_state_outlives_blocks.js'
 import * as m0003 from './0003_submission_tracking.js'
 import * as m0004 from './0004_client_backlog_counters.js'
 import * as m0005 from './0005_leadership.js'
-import * as m0006 from './0006_account_interests.js'
+import * as m0006 from './0006_node_work_usage.js'
+import * as m0007 from './0007_shared_cost_accounts.js'
+import * as m0008 from './0008_account_interests.js'
 
 /** Every migration, in order. Add new ones at the end; never edit or remove a landed one. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -13,7 +15,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_submission_tracking': m0003,
   '0004_client_backlog_counters': m0004,
   '0005_leadership': m0005,
-  '0006_account_interests': m0006,
+  '0006_node_work_usage': m0006,
+  '0007_shared_cost_accounts': m0007,
+  '0008_account_interests': m0008,
 }
 
 export const migrationProvider: MigrationProvider = {
