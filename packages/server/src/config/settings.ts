@@ -33,7 +33,6 @@ export type Config = {
   registrationPowBits: number
   maxInterestsPerClient: number
   maxAccountsPerClient: number
-  accountBackfillMaxBlocks: number
   maxFiltersPerInterest: number
   maxWatchesPerInterest: number
   maxFilterCostPerClient: number
@@ -386,16 +385,6 @@ export const SETTINGS = [
     allowed: 'an integer from 1 to 100000',
     default: 20,
     parse: integer(1, 100_000),
-  }),
-  define({
-    key: 'accountBackfillMaxBlocks',
-    flag: 'account-backfill-max-blocks',
-    env: 'WALLET_BACKEND_ACCOUNT_BACKFILL_MAX_BLOCKS',
-    description:
-      'How far back an account interest may ask for history (startBlock), in blocks below the head: a back-fill that follows native transactions reads every block of it.',
-    allowed: 'an integer from 0 to 100000000',
-    default: 100_000,
-    parse: integer(0, 100_000_000),
   }),
   define({
     key: 'maxFiltersPerInterest',

@@ -399,6 +399,10 @@ export class Service {
           return this.#setCondition('node', undefined)
       }
     })
+    const chargeBackfillCalls = (clientId: Hex, calls: number) => {
+      shared.usage.add(clientId, 'backfill_calls', calls)
+      this.#limiter.addCost('client', clientId, calls / this.config.backfillCallsPerCostUnit)
+    }
     const backfills = new BackfillRunner({
       db,
       node: rpc,
@@ -406,10 +410,7 @@ export class Service {
       delivery,
       tasks: this.#tasks,
       logger: this.logger,
-      chargeCalls: (clientId, calls) => {
-        shared.usage.add(clientId, 'backfill_calls', calls)
-        this.#limiter.addCost('client', clientId, calls / this.config.backfillCallsPerCostUnit)
-      },
+      chargeCalls: chargeBackfillCalls,
       overBudget: (clientId, plan) =>
         this.#limiter.cost('client', clientId) >= this.#limiter.limitsOf('client', this.plans.get(plan)).hard,
     })
@@ -422,6 +423,7 @@ export class Service {
       tasks: this.#tasks,
       logger: this.logger,
       chargeWork: chargeAccountWork,
+      chargeCalls: chargeBackfillCalls,
       tokens,
     })
     const sweeper = new DeploymentSweeper({

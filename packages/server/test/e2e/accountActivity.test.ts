@@ -41,7 +41,11 @@ function standing(items: DeliveryItem[]): DeliveryItem[] {
 beforeAll(async () => {
   anvil = await startAnvil()
   accounts = (await anvil.accounts()).map((a) => a.toLowerCase() as Hex)
-  backend = await startBackend(anvil, { 'max-accounts-per-client': '2' })
+  // Back-fills may cover 500 blocks at once: far more than this chain, less than the sum of two from 0 later on.
+  backend = await startBackend(anvil, {
+    'max-accounts-per-client': '2',
+    'max-backfill-blocks-per-client': '500',
+  })
   // One after the other: they share a sender, whose nonces must not collide.
   erc20 = await deployTestContract(anvil, 'TestERC20')
   erc721 = await deployTestContract(anvil, 'TestERC721')
@@ -253,6 +257,8 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
     expect(all.filter((i) => i.data!.backfill === true).length).toBeGreaterThan(0)
     const since = live[0]!.block!.number
     expect(all.filter((i) => i.block!.number >= since).map(strip)).toEqual(live.map(strip))
+    // The node calls of its history are charged to the client that asked for it.
+    expect((await everything.usage()).usage.backfillCalls).toBeGreaterThan(head)
     const tokens = (await backend.everything(tokensOnly)).filter((i) => i.kind === 'account')
     expect(tokens.map(strip)).toEqual(all.filter((i) => typeOf(i) === 'token').map(strip))
     expect(tokens.length).toBe(truth.filter((t) => t.type === 'token').length)
@@ -369,6 +375,13 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
     expect(await backend.everything(c)).toEqual([])
     const missing = await c.deleteAccount(accounts[6]!).catch((e: WalletBackendError) => e)
     expect(missing).toMatchObject({ status: 404, code: 'ACCOUNT_NOT_FOUND' })
+    // History counts against the plan's back-fill blocks, with the client's other unfinished back-fills.
+    await anvil.mine(500)
+    await backend.synced()
+    const deep = await c.putAccount(accounts[7]!, { startBlock: 0 }).catch((e: WalletBackendError) => e)
+    expect(deep).toMatchObject({ status: 409, code: 'BACKFILL_TOO_LARGE', details: { limit: 500 } })
+    const head = await anvil.blockNumber()
+    expect((await c.putAccount(accounts[7]!, { startBlock: head - 10 })).address).toBe(accounts[7])
     const usage = await c.usage()
     expect(usage.stored.backlogItems).toBe(0)
     expect(usage.limits.accounts).toBe(2)

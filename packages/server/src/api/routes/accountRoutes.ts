@@ -3,11 +3,11 @@ import type { FastifyInstance } from 'fastify'
 import type { Hex } from 'viem'
 import {
   AccountNotFoundError,
-  BackfillTooLongError,
   deleteAccount,
   listAccounts,
   putAccount,
 } from '../../clients/accounts/accountStore.js'
+import { checkBackfillQuota } from '../../delivery/backfill/backfillQuota.js'
 import {
   ACCOUNT_ACTIVITY,
   type AccountActivityKind,
@@ -37,8 +37,7 @@ const AccountBody = Type.Object(
       Type.Integer({
         minimum: 0,
         maximum: Number.MAX_SAFE_INTEGER,
-        description:
-          'Back-fill history from this block first (at most --account-backfill-max-blocks below the head)',
+        description: "Back-fill history from this block first (within the plan's backfillBlocks)",
       }),
     ),
   },
@@ -99,15 +98,21 @@ export async function accountRoutes(app: FastifyInstance, context: AppContext): 
       const { address } = request.params as Static<typeof AccountParams>
       const body = request.body as Static<typeof AccountBody>
       const runtime = context.runtime()
-      const head = runtime.follower.snapshot().head?.number ?? 0
-      const earliest = head - context.config.accountBackfillMaxBlocks
-      if (body.startBlock !== undefined && body.startBlock < earliest)
-        throw new BackfillTooLongError(earliest, context.config.accountBackfillMaxBlocks)
+      const head = runtime.follower.snapshot().head?.number
+      if (body.startBlock !== undefined)
+        await checkBackfillQuota(
+          runtime.db,
+          client.idBytes,
+          address.toLowerCase() as Hex,
+          { startBlock: body.startBlock, head },
+          client.plan.backfillBlocks,
+          'account',
+        )
       const { account, stored } = await putAccount(runtime.db, client.idBytes, address.toLowerCase() as Hex, {
         activity: (body.activity ?? [...DEFAULT_ACCOUNT_ACTIVITY]) as AccountActivityKind[],
         maxAccounts: client.plan.accounts,
       })
-      if (body.startBlock !== undefined && body.startBlock <= head)
+      if (body.startBlock !== undefined && head !== undefined && body.startBlock <= head)
         await runtime.accountBackfills.start(stored, body.startBlock)
       else {
         await runtime.accountBackfills.cancel(stored.accountId)

@@ -31,20 +31,6 @@ export class AccountNotFoundError extends BaseError {
   }
 }
 
-export class BackfillTooLongError extends BaseError {
-  override readonly name = 'BackfillTooLongError'
-  constructor(earliest: number, limit: number) {
-    super(
-      'BACKFILL_TOO_LONG',
-      `History may be asked for at most ${limit} blocks back: startBlock ${earliest} or later`,
-      {
-        status: 400,
-        details: { earliest, limit },
-      },
-    )
-  }
-}
-
 /** Creates or replaces the client's interest in the activity of `address`, within its plan's bound. */
 export async function putAccount(
   db: Kysely<DB>,

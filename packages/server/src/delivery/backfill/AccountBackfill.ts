@@ -12,6 +12,7 @@ import type { DB } from '../../storage/schema.js'
 import { accountItems, tokensOf } from '../AccountActivityProducer.js'
 import type { DeliveryListener } from '../DeliveryListener.js'
 import type { TokenMetadata } from '../TokenMetadata.js'
+import { countCalls } from './countCalls.js'
 
 const FETCH_BATCH = 20
 /** Blocks per checkpoint of a logs-only back-fill; eth_getLogs chunks shrink below it on nodes that ask. */
@@ -26,8 +27,10 @@ export type AccountBackfillOptions = {
   accounts: AccountIndex
   tasks: BackgroundTasks
   logger: Logger
-  /** Work done for a client (blocks read, accounts matched), for its usage and cost limit. */
+  /** Matching work done for a client, for its usage and cost limit. */
   chargeWork?: (work: ReadonlyMap<Hex, number>) => void
+  /** Node calls made for a client's back-fill, charged like those of contract back-fills. */
+  chargeCalls?: (clientId: Hex, calls: number) => void
   tokens?: TokenMetadata
 }
 
@@ -173,11 +176,13 @@ export class AccountBackfill {
     from: number,
     to: number,
   ): Promise<number> {
-    const { node } = this.#o
+    const counted = countCalls(this.#o.node)
+    const { node } = counted
+    let charged = 0
     const mode = { perBlock: true }
     let next = from
     const commit = async (blocks: FetchedBlock[], upTo: number) => {
-      const work = new Map<Hex, number>([[account.clientId, blocks.length]])
+      const work = new Map<Hex, number>()
       const matches = index.match(blocks, work)
       await this.#o.tokens?.prepare(tokensOf(matches))
       const items = accountItems(matches, blocks, { backfill: true })
@@ -195,7 +200,10 @@ export class AccountBackfill {
         return row !== undefined
       })
       if (!updated) throw new Error('the account was withdrawn during its back-fill')
-      this.#o.chargeWork?.(work)
+      if (work.size > 0) this.#o.chargeWork?.(work)
+      // Each commit pays for the calls since the last one, so a long back-fill pays as it goes.
+      if (counted.calls() > charged) this.#o.chargeCalls?.(account.clientId, counted.calls() - charged)
+      charged = counted.calls()
       if (items.length > 0) this.#o.delivery.committed()
       next = upTo + 1
     }

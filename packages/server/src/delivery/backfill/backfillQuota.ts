@@ -16,8 +16,8 @@ export class BackfillTooLargeError extends BaseError {
 
 /**
  * Refuses a back-fill of `startBlock..head` when, with the blocks the client's other unfinished
- * back-fills still have to read, it would exceed the plan's `backfillBlocks`. The interest's own
- * unfinished back-fill does not count: a new one replaces it.
+ * back-fills (of contract and of account interests) still have to read, it would exceed the plan's
+ * `backfillBlocks`. The interest's own unfinished back-fill does not count: a new one replaces it.
  */
 export async function checkBackfillQuota(
   db: Kysely<DB>,
@@ -25,15 +25,18 @@ export async function checkBackfillQuota(
   address: Hex,
   range: { startBlock: number; head: number | undefined },
   limit: number,
+  kind: 'contract' | 'account' = 'contract',
 ): Promise<void> {
   if (range.head === undefined || range.startBlock > range.head) return // live from now on
   const wanted = range.head - range.startBlock + 1
+  const own = kind === 'contract' ? 'i.address' : 'a.address'
   const { outstanding } = await db
     .selectFrom('backfill_jobs as j')
-    .innerJoin('client_contracts as i', 'i.id', 'j.client_contract_id')
+    .leftJoin('client_contracts as i', 'i.id', 'j.client_contract_id')
+    .leftJoin('client_accounts as a', 'a.id', 'j.client_account_id')
     .select(sql<string>`coalesce(sum(greatest(0, j.to_block - j.next_block + 1)), 0)`.as('outstanding'))
-    .where('i.client_id', '=', clientId)
-    .where('i.address', '!=', hexToBytes(address))
+    .where((eb) => eb.or([eb('i.client_id', '=', clientId), eb('a.client_id', '=', clientId)]))
+    .where((eb) => eb.or([eb(own, 'is', null), eb(own, '!=', hexToBytes(address))]))
     .where('j.status', 'in', ['pending', 'running'])
     .executeTakeFirstOrThrow()
   if (Number(outstanding) + wanted > limit)
