@@ -1,12 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { WalletBackendClient } from '@wallet-backend/sdk'
+import { type DeliveryItem, WalletBackendClient } from '@wallet-backend/sdk'
+import type { Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { freePort } from '../../src/chain/node/spawnAnvil.js'
 import { TRANSFER_TOPIC } from '../../src/filters/compileFilter.js'
+import { callContract, deployTestContract, sendEther } from '../support/accountActivityContracts.js'
+import { accountTruth, activityKey } from '../support/accountTruth.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
 import { type BackendProcess, backendProcess } from '../support/backendProcess.js'
 import { deployTransferEmitter, sendTransfer } from '../support/chainActivity.js'
@@ -128,5 +131,61 @@ describe('crashes while streaming', () => {
     // Nothing acknowledged was sent again on a later connection.
     expect(received.filter((r) => r.cursor <= r.ackedBefore)).toEqual([])
     expect(ackedByServer).toBeGreaterThan(0)
+  })
+})
+
+/** Every item of the client’s queue, page by page. */
+async function everything(client: WalletBackendClient): Promise<DeliveryItem[]> {
+  const items: DeliveryItem[] = []
+  let after = 0
+  for (;;) {
+    const page = await client.deliveries({ after, limit: 50 })
+    items.push(...page.items)
+    if (page.items.length === 0) return items
+    after = page.items.at(-1)!.cursor
+  }
+}
+
+describe('account interests across a kill -9', () => {
+  it('lose nothing and repeat nothing of an account’s activity when the backend is killed and restarted', async () => {
+    if (!backend.running) await backend.start()
+    const [minter, wallet, other] = (await anvil.accounts()).map((a) => a.toLowerCase() as Hex) as [
+      Hex,
+      Hex,
+      Hex,
+    ]
+    const erc20 = await deployTestContract(anvil, 'TestERC20')
+    const client = new WalletBackendClient({
+      url: backend.url,
+      account: privateKeyToAccount(generatePrivateKey()),
+    })
+    await client.putAccount(wallet)
+    const from = (await anvil.blockNumber()) + 1
+    const activity = async (round: number) => {
+      await callContract(anvil, erc20, minter, 'mint', [wallet, BigInt(round)])
+      await callContract(anvil, erc20, wallet, 'transfer', [other, 1n])
+      await sendEther(anvil, other, wallet, BigInt(round))
+    }
+    await activity(1)
+    await backend.kill() // SIGKILL, whatever it was doing
+    await activity(2) // mined while the backend is down
+    await backend.start()
+    await activity(3)
+    const to = await anvil.blockNumber()
+    const truth = await accountTruth(anvil, wallet, from, to)
+    expect(truth).toHaveLength(3 * 4) // a mint; a transfer out (its log and the wallet's transaction); ether in
+    let items: DeliveryItem[] = []
+    await waitUntil(
+      async () => {
+        items = (await everything(client)).filter((i) => i.kind === 'account')
+        return items.length >= truth.length
+      },
+      60_000,
+      'every account item',
+    )
+    expect(
+      items.map((i) => ({ key: activityKey(i.block!.number, i.txIndex!, i.logIndex), type: i.data!.type })),
+    ).toEqual(truth)
+    expect(items.filter((i) => i.data!.tokenInfo !== undefined)).toHaveLength(1)
   })
 })
