@@ -230,6 +230,11 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
     expect(bobItems.map((i) => ({ key: keyOf(i), type: typeOf(i) }))).toEqual(bobTruth)
     expect(bobTruth.length).toBeGreaterThan(0)
     expect(bobItems.every((i) => i.data!.account === other)).toBe(true)
+    // Isolation: another client's accounts are neither listed nor deletable.
+    expect((await bob.listAccounts()).map((a) => a.address)).toEqual([other])
+    const foreign = await bob.deleteAccount(wallet).catch((e: WalletBackendError) => e)
+    expect(foreign).toMatchObject({ status: 404, code: 'ACCOUNT_NOT_FOUND' })
+    expect((await alice.listAccounts()).map((a) => a.address)).toEqual([wallet])
   })
 
   it('back-fills the same history from block 0, by blocks and by eth_getLogs, then goes live at the seam', async () => {
