@@ -78,6 +78,10 @@ export async function runNodeCallsBench(options: { quick: boolean }): Promise<Re
       figures.backendWith1Client = await callsPerBlock(anvil, proxy, token, blocks)
       await addClients(many - 1)
       figures.backendWith1000Clients = await callsPerBlock(anvil, proxy, token, blocks)
+      // Account interests that follow internal transfers: one trace call per block, for all of them.
+      const [, recipient] = await anvil.accounts()
+      for (const c of clients.slice(0, 100)) await c.putAccount(recipient!, { activity: ['tokens', 'internal'] })
+      figures.backendWith1000ClientsAnd100TracedAccounts = await callsPerBlock(anvil, proxy, token, blocks)
       for (const stream of streams) stream.close()
     } finally {
       await service.stop()
