@@ -91,15 +91,24 @@ export class TokenMetadata {
       if (!firsts.has(key)) firsts.set(key, item)
     }
     if (firsts.size === 0) return
+    // Only accounts still there: the index may hold one withdrawn (or pruned) a moment ago.
+    const live = await trx
+      .selectFrom('client_accounts')
+      .select('id')
+      .where('id', 'in', [...new Set([...firsts.values()].map((item) => item.clientAccountId!))])
+      .execute()
+    const ids = new Set(live.map((row) => Number(row.id)))
+    const rows = [...firsts.values()]
+      .filter((item) => ids.has(item.clientAccountId!))
+      .map((item) => ({
+        client_account_id: item.clientAccountId!,
+        token: hexToBytes(item.payload.token as Hex),
+        block_hash: hexToBytes(item.blockHash!),
+      }))
+    if (rows.length === 0) return
     const added = await trx
       .insertInto('client_account_tokens')
-      .values(
-        [...firsts.values()].map((item) => ({
-          client_account_id: item.clientAccountId!,
-          token: hexToBytes(item.payload.token as Hex),
-          block_hash: hexToBytes(item.blockHash!),
-        })),
-      )
+      .values(rows)
       .onConflict((oc) => oc.doNothing())
       .returning(['client_account_id', 'token'])
       .execute()

@@ -318,6 +318,23 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
     expect((backend.service.health().chain as { traces?: string }).traces).toBe('trace_block')
   })
 
+  it('keeps following when a client with accounts is deleted, and serves the others following the same address', async () => {
+    const minter = accounts[0]!
+    const wallet = '0x00000000000000000000000000000000000d0d0d' as Hex
+    const token = await deployTestContract(anvil, 'TestERC20')
+    await backend.synced()
+    const [gone, stays] = [backend.client(), backend.client()]
+    await Promise.all([gone.signIn(), stays.signIn()])
+    await gone.putAccount(wallet)
+    await stays.putAccount(wallet)
+    expect((await backend.admin('DELETE', `/clients/${gone.clientId}`)).status).toBe(204)
+    await callContract(anvil, token, minter, 'mint', [wallet, 12n]) // the first item of a token: metadata with it
+    await backend.synced()
+    const [item] = (await backend.everything(stays)).filter((i) => i.kind === 'account')
+    expect(item!.data).toMatchObject({ amount: '12', tokenInfo: { symbol: 'TUSD' } })
+    expect(item!.block!.number).toBe(await anvil.blockNumber())
+  })
+
   it('takes back the items of blocks a reorg removes and delivers the new chain’s', async () => {
     const [minter, , , , wallet] = accounts as [Hex, Hex, Hex, Hex, Hex]
     await backend.synced()
