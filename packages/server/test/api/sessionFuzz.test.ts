@@ -112,6 +112,26 @@ const request = fc.oneof(
   address.map((a) => ({ method: 'DELETE', path: `/v1/interests/${a}` })),
   fc.constant({ method: 'PUT', path: `/v1/interests/{contract}`, body: undefined }),
   fc.tuple(interestBody).map(([body]) => ({ method: 'PUT', path: '/v1/interests/{contract}', body })),
+  fc
+    .tuple(
+      address,
+      fc.oneof(
+        fc.record(
+          {
+            activity: fc.oneof(
+              fc.subarray(['native', 'tokens', 'approvals', 'userOps', 'internal']),
+              fc.array(hostile, { maxLength: 3 }),
+              hostile,
+            ),
+            startBlock: fc.oneof(fc.integer({ min: -5, max: 1_000_000 }), hostile),
+          },
+          { requiredKeys: [] },
+        ),
+        hostile,
+      ),
+    )
+    .map(([a, body]) => ({ method: 'PUT', path: `/v1/accounts/${a}`, body })),
+  address.map((a) => ({ method: 'DELETE', path: `/v1/accounts/${a}` })),
   fc.tuple(hostile, hostile).map(([after, limit]) => ({
     method: 'GET',
     path: `/v1/deliveries?after=${String(after)}&limit=${String(limit)}`,
@@ -153,6 +173,7 @@ const request = fc.oneof(
   fc.constantFrom(
     { method: 'GET', path: '/v1/usage' },
     { method: 'GET', path: '/v1/interests' },
+    { method: 'GET', path: '/v1/accounts' },
     { method: 'GET', path: '/v1/wallet-state/versions' },
   ),
 )
