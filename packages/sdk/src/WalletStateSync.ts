@@ -5,6 +5,7 @@ import {
   encryptContainer,
   type FoldPolicy,
   foldContainer,
+  mergeContainers,
   mergeContainersAsync,
   NoCommonAncestorError,
   type WalletStateContainer,
@@ -183,11 +184,13 @@ export class WalletStateSync {
 
   /**
    * Merges `other` into the device's container. The merge yields to the event loop, so edits may
-   * land meanwhile: then the result is merged with the container as it is now, until none did.
+   * land meanwhile: then the result is merged with the container as it is now. An app editing at
+   * every turn of the event loop would keep that going for ever, so after a few rounds the last
+   * merge runs synchronously, with no room for another edit.
    */
   async #mergeIn(other: WalletStateContainer, adopt = false): Promise<void> {
     let incoming = other
-    for (;;) {
+    for (let round = 1; round <= MAX_YIELDING_MERGES; round++) {
       const base = this.#container
       const merged = await mergeContainersAsync(incoming, base, { adopt })
       if (this.#container === base) {
@@ -196,8 +199,12 @@ export class WalletStateSync {
       }
       incoming = merged
     }
+    this.#container = mergeContainers(incoming, this.#container, { adopt })
   }
 }
+
+/** Merges that yield to the event loop before one that does not (see #mergeIn). */
+const MAX_YIELDING_MERGES = 3
 
 /** A failure that a later attempt may not meet: no answer at all, or a 5xx. */
 function isUnreachable(error: unknown): boolean {

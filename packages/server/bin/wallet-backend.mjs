@@ -2,9 +2,6 @@
 // Runs the compiled, bundled CLI (`npm install` builds it; `npm run build` after changing the sources).
 import { existsSync } from 'node:fs'
 
-// Everything the service writes — the embedded database, the node's chain, the admin token, crash
-// records — is for this user only, including files created by libraries that pass no mode.
-process.umask(0o077)
 const entry = new URL('../dist/wallet-backend.js', import.meta.url)
 if (!existsSync(entry)) {
   process.stderr.write('wallet-backend: not built yet; run "npm run build" in the repository first.\n')

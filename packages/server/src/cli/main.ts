@@ -55,6 +55,10 @@ async function runStart(
   logging: ReturnType<typeof createLogger>,
 ): Promise<number> {
   const announce = (line: string) => process.stderr.write(`${line}\n`)
+  // Everything the service writes — the embedded database, the node's chain, the admin token, crash
+  // records — is for this user only, including files made by libraries and children (anvil's state
+  // dump) that pass no mode.
+  process.umask(0o077)
   try {
     // Checked before anything is written into it, the seeded database included.
     prepareDataDir(config.dataDir)

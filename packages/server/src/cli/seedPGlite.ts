@@ -24,7 +24,10 @@ export function pgliteTemplatePath(): string | undefined {
  * is made beside and renamed into place, so a start killed meanwhile leaves no half database.
  * Returns whether it seeded.
  */
-export async function seedPGlite(dataDir: string, template = pgliteTemplatePath()): Promise<boolean> {
+export async function seedPGlite(
+  dataDir: string,
+  template: string | null = pgliteTemplatePath() ?? null,
+): Promise<boolean> {
   const target = join(dataDir, 'pglite')
   if (!template || (existsSync(target) && readdirSync(target).length > 0)) return false
   const seeding = `${target}.seeding`

@@ -41,6 +41,6 @@ describe('seedPGlite', () => {
   it('does nothing without a template', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'wb-seed-'))
     dirs.push(dataDir)
-    expect(await seedPGlite(dataDir, undefined)).toBe(false)
+    expect(await seedPGlite(dataDir, null)).toBe(false)
   })
 })
