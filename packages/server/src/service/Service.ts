@@ -435,7 +435,7 @@ export class Service {
       intervalMs: this.config.deploymentSweepMs,
     })
     const pruner = new ClientPruner({
-      indexes: { db, filters, contractState },
+      indexes: { db, filters, contractState, accounts },
       policy: this.config,
       head: () => follower.snapshot().head,
       finalized: () => follower.snapshot().finalized?.number,

@@ -11,6 +11,8 @@ export type ClientIndexes = {
   db: Runtime['db']
   filters: Pick<Runtime['filters'], 'removeClient'>
   contractState: { index: Pick<Runtime['contractState']['index'], 'removeClient'> }
+  /** Account interests: gone with a pruned or deleted client (a dormant one keeps them, unqueued). */
+  accounts?: Pick<Runtime['accounts'], 'removeClient'>
 }
 
 /**

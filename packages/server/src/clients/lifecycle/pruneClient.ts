@@ -9,7 +9,7 @@ import type { ClientIndexes } from './clientStages.js'
  * when the retention ends). Returns false if there was no such client, or it was pruned already.
  */
 export async function pruneClient(
-  { db, filters, contractState }: ClientIndexes,
+  { db, filters, contractState, accounts }: ClientIndexes,
   clientId: Hex,
   at: Date = new Date(),
 ): Promise<boolean> {
@@ -34,16 +34,18 @@ export async function pruneClient(
   })
   filters.removeClient(clientId)
   contractState.index.removeClient(clientId)
+  accounts?.removeClient(clientId)
   return done
 }
 
 /** Deletes the client and everything of its own, wallet state included (invariant 4). */
 export async function deleteClient(
-  { db, filters, contractState }: ClientIndexes,
+  { db, filters, contractState, accounts }: ClientIndexes,
   clientId: Hex,
 ): Promise<boolean> {
   const gone = await db.deleteFrom('clients').where('id', '=', hexToBytes(clientId)).executeTakeFirst()
   filters.removeClient(clientId)
   contractState.index.removeClient(clientId)
+  accounts?.removeClient(clientId)
   return gone.numDeletedRows > 0n
 }
