@@ -80,7 +80,8 @@ export async function runNodeCallsBench(options: { quick: boolean }): Promise<Re
       figures.backendWith1000Clients = await callsPerBlock(anvil, proxy, token, blocks)
       // Account interests that follow internal transfers: one trace call per block, for all of them.
       const [, recipient] = await anvil.accounts()
-      for (const c of clients.slice(0, 100)) await c.putAccount(recipient!, { activity: ['tokens', 'internal'] })
+      for (const c of clients.slice(0, 100))
+        await c.putAccount(recipient!, { activity: ['tokens', 'internal'] })
       figures.backendWith1000ClientsAnd100TracedAccounts = await callsPerBlock(anvil, proxy, token, blocks)
       for (const stream of streams) stream.close()
     } finally {
