@@ -1,3 +1,4 @@
+import { defaultText } from '../config/defaultText.js'
 import { SETTINGS } from '../config/settings.js'
 
 /** `wallet-backend --help`, generated from the settings table. */
@@ -17,13 +18,7 @@ export function helpText(): string {
     '  -c, --config <file>   JSON file of settings, keyed by setting name (e.g. {"nodeUrls": ["http://…"]})',
   ]
   for (const setting of SETTINGS) {
-    const fallback = Array.isArray(setting.default)
-      ? setting.default.length === 0
-        ? 'none'
-        : setting.default.join(',')
-      : setting.default === undefined
-        ? 'none'
-        : String(setting.default)
+    const fallback = defaultText(setting.default) ?? 'none'
     lines.push(`  --${setting.flag} <value>`)
     lines.push(`      ${setting.description}`)
     lines.push(`      ${setting.env}; allowed: ${setting.allowed}; default: ${fallback}`)

@@ -1,9 +1,10 @@
+import { defaultText } from './defaultText.js'
 import { SETTINGS } from './settings.js'
 
-const shown = (value: unknown) =>
-  value === undefined || (Array.isArray(value) && value.length === 0)
-    ? '—'
-    : `\`${Array.isArray(value) ? value.join(',') : typeof value === 'object' ? JSON.stringify(value) : value}\``
+const shown = (value: unknown) => {
+  const text = defaultText(value)
+  return text === undefined ? '—' : `\`${text}\``
+}
 
 /** The Markdown table of every setting, as docs/configuration.md shows it. */
 export function settingsTable(): string {

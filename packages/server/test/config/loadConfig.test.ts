@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { helpText } from '../../src/cli/helpText.js'
 import { parseCliArgs } from '../../src/cli/parseCliArgs.js'
 import { ConfigError } from '../../src/config/ConfigError.js'
 import { loadConfig, redactConfig } from '../../src/config/loadConfig.js'
@@ -111,6 +112,20 @@ describe('parseCliArgs', () => {
     expectConfigError(() => parseCliArgs(['launch']), 'unknown command "launch"')
     expectConfigError(() => parseCliArgs(['start', '--prot', '1']), '--prot')
     expectConfigError(() => parseCliArgs(['start', 'extra']), 'unexpected argument "extra"')
+  })
+})
+
+describe('helpText', () => {
+  it('prints object defaults (plans, request costs) as JSON an operator can copy', () => {
+    const text = helpText()
+    expect(text).not.toContain('[object Object]')
+    const defaultOf = (env: string) =>
+      text
+        .split('\n')
+        .find((line) => line.includes(`${env}; allowed:`))
+        ?.split('; default: ')[1]
+    expect(JSON.parse(defaultOf('WALLET_BACKEND_REQUEST_COSTS') ?? '')).toEqual(loadConfig({}).requestCosts)
+    expect(JSON.parse(defaultOf('WALLET_BACKEND_PLANS') ?? '')).toEqual({})
   })
 })
 
