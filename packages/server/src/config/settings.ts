@@ -814,10 +814,6 @@ export const SETTINGS = [
   }),
 ] as const satisfies readonly Setting[]
 
-export function settingByFlag(flag: string): Setting | undefined {
-  return SETTINGS.find((setting) => setting.flag === flag)
-}
-
 export function parseSetting(setting: Setting, raw: unknown, source: string): unknown {
   try {
     return setting.parse(raw)

@@ -1,7 +1,6 @@
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { scanLogs } from '../../src/chain/backfill/scanLogs.js'
-import { scanTransactions } from '../../src/chain/backfill/scanTransactions.js'
 import { RpcClient } from '../../src/chain/rpc/RpcClient.js'
 import type { RpcLog } from '../../src/chain/types.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
@@ -119,24 +118,5 @@ describe('scanLogs', () => {
     })
     expect(new Set(seen).size).toBe(seen.length)
     expect(seen.length).toBe(40 * 2 + 10 * 1)
-  })
-})
-
-describe('scanTransactions', () => {
-  it('finds the transactions sent to an address, and its deployment', async () => {
-    const head = await anvil.blockNumber()
-    const found: string[] = []
-    const result = await scanTransactions({
-      node: rpc,
-      fromBlock: 0,
-      toBlock: head,
-      addresses: [other],
-      onBatch: async (transactions) => {
-        found.push(...transactions.map(({ tx }) => tx.hash))
-      },
-    })
-    // One deployment plus one call per block of its 10 blocks of activity.
-    expect(result.transactions).toBe(1 + 10)
-    expect(new Set(found).size).toBe(11)
   })
 })
