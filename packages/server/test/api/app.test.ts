@@ -15,10 +15,15 @@ const ADMIN = 'test-admin-token-0123456789'
 
 let app: FastifyInstance
 let context: AppContext
+/** Every line the app logged, parsed: the level starts silent, a test raises it to look. */
+const logged: { level: string; msg: string; code?: string; err?: unknown }[] = []
 
 beforeAll(async () => {
   const config = loadConfig({ flags: { 'body-limit-bytes': '4096' } })
-  const { logger, setLevel } = createLogger({ level: 'silent' })
+  const { logger, setLevel } = createLogger({
+    level: 'silent',
+    destination: { write: (line: string) => void logged.push(JSON.parse(line)) },
+  })
   const metrics = createMetrics()
   const lifecycle = new Lifecycle({ logger, metrics })
   context = {
@@ -223,5 +228,26 @@ describe('malformed requests get a 4xx with a code, never a 5xx', () => {
       { numRuns: 300 },
     )
     context.setLogLevel('silent')
+  })
+})
+
+describe('logs', () => {
+  it('log a NOT_READY answer during start as info without a stack: there is nothing to act on', async () => {
+    context.setLogLevel('debug')
+    try {
+      const from = logged.length
+      const response = await app.inject({
+        method: 'GET',
+        url: '/admin/clients',
+        headers: { authorization: `Bearer ${ADMIN}` },
+      })
+      expect(response.statusCode).toBe(503)
+      expect(response.json()).toMatchObject({ code: 'NOT_READY' })
+      const lines = logged.slice(from)
+      expect(lines.find((line) => line.code === 'NOT_READY')).toMatchObject({ level: 'info' })
+      expect(lines.filter((line) => line.level === 'error' || line.err !== undefined)).toEqual([])
+    } finally {
+      context.setLogLevel('silent')
+    }
   })
 })

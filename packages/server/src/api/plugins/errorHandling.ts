@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BaseError } from '../../errors/BaseError.js'
+import { NotReadyError } from '../NotReadyError.js'
 import type { ErrorResponse } from '../schemas/ErrorResponse.js'
 
 /** Fastify's own error codes mapped to ours, so that a client never has to know the framework. */
@@ -28,12 +29,14 @@ function send(
 
 /**
  * Every error leaves as the JSON error shape with the right status. Bad input is a 4xx with a
- * stable code; a 5xx means a bug or an outage, and is logged with its stack.
+ * stable code; a 5xx means a bug or an outage, and is logged with its stack — except NOT_READY,
+ * which every start answers until the storage and the node are connected: nothing to act on.
  */
 export function errorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | BaseError | Error, request, reply) => {
     if (error instanceof BaseError) {
-      if (error.status >= 500) request.log.error({ err: error }, error.message)
+      if (error instanceof NotReadyError) request.log.info({ code: error.code }, error.message)
+      else if (error.status >= 500) request.log.error({ err: error }, error.message)
       const retryAfter = error.details?.retryAfterSeconds
       if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.ceil(retryAfter)))
       return send(reply, request, error.status, {
