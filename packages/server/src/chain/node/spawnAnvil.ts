@@ -225,7 +225,13 @@ async function launch(
     child.once('exit', (code, signal) => {
       children.delete(child)
       clearInterval(saveTimer)
-      if (!stopping && ready) log?.error({ code, signal, output: output.text().slice(-500) }, 'anvil exited')
+      if (!stopping && ready) {
+        // Ctrl-C or a supervisor's stop reaches the whole process group, so anvil may exit on that
+        // signal before the backend, stopping for the same one, stops it: asked to, not a crash.
+        if (code === 0 || signal === 'SIGINT' || signal === 'SIGTERM')
+          log?.info({ code, signal }, 'anvil stopped by a signal of its own')
+        else log?.error({ code, signal, output: output.text().slice(-500) }, 'anvil exited')
+      }
       resolveExit(code)
     })
   })

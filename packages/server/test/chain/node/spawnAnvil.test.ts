@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pino } from 'pino'
 import type { Hex } from 'viem'
 import { afterEach, describe, expect, it } from 'vitest'
 import { findAnvilBinary } from '../../../src/chain/node/findAnvilBinary.js'
@@ -247,6 +248,19 @@ describe('spawnAnvil', () => {
     const abruptly = await anvilIn(tempDir())
     await abruptly.kill()
     expect(isAlive(abruptly.node.pid)).toBe(false)
+  })
+
+  it('logs an exit on a stop signal of its own (Ctrl-C reaches the process group) at info, a crash as an error', async () => {
+    const lines: { level: number; msg: string }[] = []
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) })
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
+      const node = await spawnAnvil({ dataDir: tempDir(), logger, stateIntervalSeconds: 0 })
+      process.kill(node.pid, signal)
+      await node.exited
+      await node.stop().catch(() => {})
+    }
+    expect(lines.filter((line) => line.msg === 'anvil stopped by a signal of its own')).toHaveLength(2)
+    expect(lines.filter((line) => line.msg === 'anvil exited').map((line) => line.level)).toEqual([50])
   })
 
   it('stops an anvil that outlived the backend which started it, and takes over its state', async () => {
