@@ -484,7 +484,9 @@ export class Service {
     await leader.accountBackfills.stop()
     await leader.submissions.stop()
     await leader.follower.stop()
-    this.logger.info({ reason }, 'standing by: another instance may follow the chain')
+    // Stepping down to stop hands nothing over that an operator should look for.
+    if (!this.#abort.signal.aborted)
+      this.logger.info({ reason }, 'standing by: another instance may follow the chain')
   }
 
   #chainPosition(): ChainPosition {

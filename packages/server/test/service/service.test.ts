@@ -23,11 +23,14 @@ function tempDir(): string {
   return dir
 }
 
-async function startService(flags: Record<string, unknown>): Promise<Service> {
+async function startService(
+  flags: Record<string, unknown>,
+  logging = createLogger({ level: 'silent' }),
+): Promise<Service> {
   const config = loadConfig({
     flags: { port: '0', 'poll-interval-ms': '100', 'rpc-timeout-ms': '1000', ...flags },
   })
-  const service = await Service.start({ config, logging: createLogger({ level: 'silent' }) })
+  const service = await Service.start({ config, logging })
   cleanups.push(() => service.stop())
   return service
 }
@@ -112,13 +115,26 @@ describe('service lifecycle', () => {
     expect(error.message).toMatch(/chain 999.*chain 31337/)
   })
 
-  it('stops cleanly and can be stopped twice', async () => {
+  it('stops cleanly and can be stopped twice, logging nothing for an operator to act on', async () => {
+    const lines: { level: string; msg: string }[] = []
+    const logging = createLogger({
+      level: 'info',
+      destination: { write: (line) => void lines.push(JSON.parse(line)) },
+    })
     const anvil = await externalAnvil()
-    const service = await startService({ 'data-dir': tempDir(), 'node-url': [anvil.node.httpUrl] })
+    const service = await startService({ 'data-dir': tempDir(), 'node-url': [anvil.node.httpUrl] }, logging)
     await waitForState(service, 'live')
+    const from = lines.length
     await Promise.all([service.stop(), service.stop()])
     expect(service.lifecycle.state).toBe('stopped')
     await expect(fetch(`${service.url}/health`)).rejects.toThrow()
+    // A single instance stepping down to stop hands the chain to no one: no warning, no standing by.
+    const stopping = lines.slice(from)
+    expect(stopping.map((line) => line.msg)).toContain('no longer the leader')
+    expect(stopping.map((line) => line.msg)).not.toContain(
+      'standing by: another instance may follow the chain',
+    )
+    expect(stopping.filter((line) => line.level === 'warn' || line.level === 'error')).toEqual([])
   })
 })
 

@@ -65,7 +65,7 @@ export class LeaderElection {
     this.#stopped = true
     clearTimeout(this.#timer)
     await this.#running
-    if (this.#role.kind === 'leader') await this.#depose('stopping')
+    if (this.#role.kind === 'leader') await this.#depose('stopping', 'info')
     await this.#closeSession()
   }
 
@@ -174,10 +174,11 @@ export class LeaderElection {
     await this.#options.onElected(term)
   }
 
-  async #depose(reason: string): Promise<void> {
+  /** `level`: losing the lead is worth a warning, stepping down to stop is not. */
+  async #depose(reason: string, level: 'info' | 'warn' = 'warn'): Promise<void> {
     const term = this.#role.kind === 'leader' ? this.#role.term : undefined
     this.#role = { kind: 'standby', leader: undefined }
-    this.#log.warn({ term, reason }, 'no longer the leader')
+    this.#log[level]({ term, reason }, 'no longer the leader')
     await this.#options.onDeposed(reason)
   }
 }
