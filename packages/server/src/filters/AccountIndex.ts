@@ -54,14 +54,16 @@ export class AccountIndex {
     return this.#internal > 0
   }
 
-  /** Loads every account interest of active clients (at start). */
+  /**
+   * Loads every account interest (at start). A dormant client's are loaded too, as the running
+   * index keeps them: waking a client does not install its accounts again, and its queue refuses
+   * items while it is dormant. A pruned client has no accounts left.
+   */
   static async load(db: Kysely<DB>): Promise<AccountIndex> {
     const index = new AccountIndex()
     const rows = await db
-      .selectFrom('client_accounts as a')
-      .innerJoin('clients as c', 'c.id', 'a.client_id')
-      .where('c.stage', '=', 'active')
-      .select(['a.id', 'a.client_id', 'a.address', 'a.activity'])
+      .selectFrom('client_accounts')
+      .select(['id', 'client_id', 'address', 'activity'])
       .execute()
     for (const row of rows)
       index.set({
