@@ -32,7 +32,10 @@ export class HttpTransport implements Transport {
       if (options.signal?.aborted) return options.signal.reason as Error
       if (timeout.aborted) return new RpcTimeoutError(this.url, label, options.timeoutMs)
       const cause = (error as { cause?: { code?: string; message?: string } }).cause
-      const reason = cause?.code ?? cause?.message ?? (error as Error).message
+      // undici names a connection the node closed under a request UND_ERR_SOCKET: it is a reset,
+      // and is reported like one, as the same event through a plain socket is.
+      const code = cause?.code === 'UND_ERR_SOCKET' ? 'ECONNRESET' : cause?.code
+      const reason = code ?? cause?.message ?? (error as Error).message
       return new RpcTransportError(this.url, during ? `${during}: ${reason}` : reason, { cause: error })
     }
     let response: Response
