@@ -152,7 +152,13 @@ export function checkDeliveries(
     held.add(key)
     const truth = expectedByKey.get(key)
     if (!truth) {
-      problem('wrong', `cursor ${item.cursor} holds ${key}, which is not on the final chain`)
+      const where = `block ${item.block?.number}${item.data?.backfill ? ', back-filled' : ''}`
+      problem(
+        'wrong',
+        (item.block?.number ?? 0) < (record.matchedFrom ?? 0)
+          ? `cursor ${item.cursor} holds ${key} (${where}), below the client's first block ${record.matchedFrom}`
+          : `cursor ${item.cursor} holds ${key} (${where}), which is not on the final chain`,
+      )
     } else if (
       truth.blockNumber !== item.block?.number ||
       truth.txHash.toLowerCase() !== item.txHash?.toLowerCase() ||
