@@ -86,9 +86,18 @@ async function wakeThroughLeader(context: AppContext, request: FastifyRequest): 
   if (!answer.ok) throw new NoLeaderError(`the leader answered ${answer.status} to waking the client`)
 }
 
+/** Last contact recorded per client, shared by every scope of one app: a wallet's first request
+ * after signing in and its stream opening do not both write it. */
+const touchedByContext = new WeakMap<AppContext, Map<Hex, number>>()
+const touchedOf = (context: AppContext): Map<Hex, number> => {
+  const touched = touchedByContext.get(context) ?? new Map<Hex, number>()
+  touchedByContext.set(context, touched)
+  return touched
+}
+
 export function requireSession(app: FastifyInstance, context: AppContext): void {
   if (!app.hasRequestDecorator('client')) app.decorateRequest('client', undefined)
-  const touched = new Map<Hex, number>()
+  const touched = touchedOf(context)
   const owners = new Map<string, { id: Hex; limits: CostLimits }>()
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization
@@ -154,12 +163,13 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
 
 /** Contact: the client is here now, so nothing spent on it from now on counts as spent while absent. */
 export async function touchClient(db: Kysely<DB>, clientId: Uint8Array): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx.updateTable('clients').set({ last_seen_at: new Date() }).where('id', '=', clientId).execute()
-    await trx
-      .updateTable('client_usage')
-      .set({ work_while_absent: 0 })
-      .where('client_id', '=', clientId)
-      .execute()
-  })
+  // One statement, both rows or neither, without a transaction's round trips.
+  await db
+    .with('seen', (q) =>
+      q.updateTable('clients').set({ last_seen_at: new Date() }).where('id', '=', clientId),
+    )
+    .updateTable('client_usage')
+    .set({ work_while_absent: 0 })
+    .where('client_id', '=', clientId)
+    .execute()
 }
