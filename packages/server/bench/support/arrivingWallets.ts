@@ -9,8 +9,8 @@ import WebSocket from 'ws'
 
 type Message =
   | { type: 'prepare'; url: string; count: number; token: `0x${string}`; other: `0x${string}`; topic: string }
-  | { type: 'go' }
-  | { type: 'watchReopen' }
+  | { type: 'go'; timeoutMs: number }
+  | { type: 'watchReopen'; timeoutMs: number }
   | { type: 'close' }
 
 export type ArrivalReport = {
@@ -33,7 +33,11 @@ const fail = (code: string) => {
 // Streams that opened again since `watchReopen`, and when (wall clock).
 let reopened: Map<number, number> | undefined
 
-async function arrive(): Promise<ArrivalReport> {
+/** Whatever `work` got done in `timeoutMs`: a run that cannot finish still reports how far it got. */
+const within = (timeoutMs: number, work: Promise<unknown>) =>
+  Promise.race([work, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())])
+
+async function arrive(timeoutMs: number): Promise<ArrivalReport> {
   const { token, other, topic } = prepared!
   const started = Date.now()
   const report: ArrivalReport = {
@@ -42,7 +46,7 @@ async function arrive(): Promise<ArrivalReport> {
     streaming: clients.map(() => -1),
     failures,
   }
-  await Promise.all(
+  const arrivals = Promise.all(
     clients.map(async (client, i) => {
       try {
         await client.signIn()
@@ -75,7 +79,8 @@ async function arrive(): Promise<ArrivalReport> {
       })
     }),
   )
-  return report
+  await within(timeoutMs, arrivals)
+  return structuredClone(report)
 }
 
 process.on('message', async (message: Message) => {
@@ -92,9 +97,13 @@ process.on('message', async (message: Message) => {
     )
     send({ type: 'prepared' })
   } else if (message.type === 'go') {
-    send({ type: 'arrived', report: await arrive() })
+    send({ type: 'arrived', report: await arrive(message.timeoutMs) })
   } else if (message.type === 'watchReopen') {
-    reopened = new Map()
+    const watching = new Map<number, number>()
+    reopened = watching
+    setTimeout(() => {
+      if (watching.size < clients.length) send({ type: 'reopened', times: [...watching.values()] })
+    }, message.timeoutMs).unref()
   } else if (message.type === 'close') {
     for (const stream of streams) stream?.close()
     process.exit(0)

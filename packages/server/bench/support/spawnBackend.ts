@@ -29,7 +29,8 @@ export async function spawnBackend(flags: Record<string, string>): Promise<Spawn
     port: await freePort(),
     flags: ['--log-level', 'warn', ...Object.entries(rest).flatMap(([flag, value]) => [`--${flag}`, value])],
     logFile: 'stderr',
-    readyTimeoutMs: 60_000,
+    // A new PGlite database takes seconds to create, many more on a loaded machine.
+    readyTimeoutMs: 180_000,
   })
   await backend.start()
   return {

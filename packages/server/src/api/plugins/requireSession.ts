@@ -9,6 +9,7 @@ import type { PlanLimits } from '../../config/parsePlans.js'
 import type { RequestCosts } from '../../config/parseRequestCosts.js'
 import { NoLeaderError } from '../../lifecycle/leadership/errors.js'
 import type { DB } from '../../storage/schema.js'
+import { urgently } from '../../storage/urgency.js'
 import type { AppContext } from '../AppContext.js'
 import { sendToLeader } from './forwardToLeader.js'
 
@@ -122,7 +123,10 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
         requestCost(request, context.config.requestCosts),
         known.limits,
       )
-    const session = await findSession(db, token)
+    // A stream's opening goes ahead of the crowd: it is what a wallet waits on to hear anything.
+    const opensStream = request.routeOptions.url?.startsWith('/v1/stream') === true
+    const urgentIf = <T>(work: () => Promise<T>) => (opensStream ? urgently(work) : work())
+    const session = await urgentIf(() => findSession(db, token))
     if (!session) throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
     const id = bytesToHex(session.clientId)
     const plan = context.plans.get(session.plan)
@@ -156,7 +160,7 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     if ((touched.get(id) ?? 0) + TOUCH_INTERVAL_MS < now) {
       touched.set(id, now)
       if (touched.size > 100_000) touched.clear()
-      await touchClient(db, session.clientId)
+      await urgentIf(() => touchClient(db, session.clientId))
     }
   })
 }
