@@ -19,7 +19,7 @@ export type TaskHandle = {
 
 /**
  * Long maintenance work (back-fills, pruning) registers here: it runs in the background, and
- * /health, the metrics and the logs show what is running and how far it got (DESIGN §5).
+ * /health, the metrics and the logs show what is running and how far it got (docs/architecture.md, Lifecycle).
  */
 export class BackgroundTasks {
   readonly #tasks = new Map<string, TaskProgress>()

@@ -16,7 +16,6 @@ import { usageRoutes } from '../api/routes/usageRoutes.js'
 import { walletStateRoutes } from '../api/routes/walletStateRoutes.js'
 import type { HealthReport } from '../api/schemas/Health.js'
 import { getCanonicalHead } from '../chain/follower/blockStore.js'
-import type { ChainListener } from '../chain/follower/ChainListener.js'
 import { combineListeners } from '../chain/follower/ChainListener.js'
 import { Follower } from '../chain/follower/Follower.js'
 import { CostLimiter } from '../clients/abuse/CostLimiter.js'
@@ -348,11 +347,10 @@ export class Service {
       usage: shared.usage,
       chargeFilterWork,
     })
-    let follower: Follower | undefined
     const fence = new LeadershipFence({
       term,
       finality: () => {
-        const { safe, finalized } = follower?.snapshot() ?? {}
+        const { safe, finalized } = follower.snapshot() ?? {}
         return { safe, finalized }
       },
       onLost: (error) => {
@@ -360,11 +358,26 @@ export class Service {
         void this.#election?.resign(error.message)
       },
     })
-    const listeners: ChainListener[] = [fence, delivery, accountActivity, contractState]
-    follower = new Follower({
+    const submissions = new SubmissionTracker({
       db,
       node: rpc,
-      listener: combineListeners(listeners),
+      // The follower below: the tracker waits for its turn only once it runs.
+      follower: { exclusive: (fn) => follower.exclusive(fn), snapshot: () => follower.snapshot() },
+      queue,
+      logger: this.logger,
+      metrics: this.metrics,
+      ttlMs: this.config.submissionTtlMs,
+      rebroadcastMs: this.config.submissionRebroadcastMs,
+      checkMs: this.config.submissionCheckMs,
+    })
+    await submissions.load()
+    const follower: Follower = new Follower({
+      db,
+      node: rpc,
+      // The order the listeners run in, in each batch's transaction: the fence first (a deposed
+      // leader's commit fails there), then matching and queuing (a reorg's items are withdrawn before
+      // anyone queues anew), the producers' own bookkeeping, and submissions.
+      listener: combineListeners([fence, delivery, accountActivity, contractState, submissions]),
       logger: this.logger,
       metrics: this.metrics,
       pollIntervalMs: this.config.pollIntervalMs,
@@ -382,20 +395,6 @@ export class Service {
           }
         : {}),
     })
-    // After the delivery listener, whose reorg withdrawal must run before this one queues anew.
-    const submissions = new SubmissionTracker({
-      db,
-      node: rpc,
-      follower,
-      queue,
-      logger: this.logger,
-      metrics: this.metrics,
-      ttlMs: this.config.submissionTtlMs,
-      rebroadcastMs: this.config.submissionRebroadcastMs,
-      checkMs: this.config.submissionCheckMs,
-    })
-    await submissions.load()
-    listeners.push(submissions)
     const unsubscribe = follower.onStatus((status) => {
       switch (status.kind) {
         case 'node-unavailable':

@@ -41,7 +41,8 @@ type Watched = {
 export type SubmissionTrackerOptions = {
   db: Kysely<DB>
   node: NodeClient
-  follower: Follower
+  /** Its writes outside the follower's transaction wait for the follower's turn. */
+  follower: Pick<Follower, 'exclusive' | 'snapshot'>
   queue: DeliveryQueue
   logger: Logger
   metrics: Registry

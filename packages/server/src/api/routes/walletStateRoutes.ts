@@ -53,7 +53,7 @@ function precondition(request: FastifyRequest): { etag: string } | { absent: tru
 const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) })
 
 /**
- * The client's end-to-end encrypted wallet state (DESIGN §7): opaque bytes the server never
+ * The client's end-to-end encrypted wallet state (docs/wallet-state.md): opaque bytes the server never
  * reads, an ETag that is the hash of exactly those bytes, compare-and-set writes, recent versions.
  */
 export async function walletStateRoutes(app: FastifyInstance, context: AppContext): Promise<void> {

@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 
-/** The one error shape of the API (DESIGN §4): a stable `code` to match on and a `message` for people. */
+/** The one error shape of the API (docs/api.md, Errors): a stable `code` to match on and a `message` for people. */
 export const ErrorResponse = Type.Object(
   {
     code: Type.String({ description: 'Stable machine-readable error code, e.g. INVALID_REQUEST' }),

@@ -7,7 +7,7 @@ export const HealthReport = Type.Object(
   {
     state: Type.Union(
       LIFECYCLE_STATES.map((state) => Type.Literal(state)),
-      { description: 'Lifecycle state (DESIGN §5)' },
+      { description: 'Lifecycle state' },
     ),
     since: Type.String({ format: 'date-time', description: 'When the service entered this state' }),
     reason: Type.Optional(Type.String({ description: 'Why the service is in this state' })),

@@ -24,7 +24,7 @@ import {
 export type FollowerOptions = {
   db: Kysely<DB>
   node: NodeClient
-  listener: ChainListener
+  listener: ChainListener<unknown>
   logger: Logger
   metrics: Registry
   /** How often to ask the node for its head when no subscription wakes the follower. */
@@ -65,7 +65,7 @@ const CATCH_UP_GAP = 3
 const hex = (n: number) => `0x${n.toString(16)}`
 
 /**
- * Follows the node's canonical chain into the `blocks` table (DESIGN §2, §3 invariants 1, 2, 7):
+ * Follows the node's canonical chain into the `blocks` table (docs/architecture.md, invariants 1, 2, 7):
  * fetch → verify → store → hand to the listener, one database transaction per batch. A block that
  * does not link to the stored head starts a walk back to the common ancestor; the abandoned branch
  * is demoted and withdrawn in one transaction before the new branch is applied.
@@ -363,10 +363,10 @@ export class Follower {
   }
 
   async #store(blocks: FetchedBlock[]): Promise<void> {
-    await this.#o.listener.prepare?.(blocks)
+    const prepared = await this.#o.listener.prepare?.(blocks)
     await this.#o.db.transaction().execute(async (trx) => {
       await insertCanonicalBlocks(trx, blocks)
-      await this.#o.listener.blocksAdded(trx, blocks)
+      await this.#o.listener.blocksAdded(trx, blocks, prepared)
     })
     this.#o.listener.committed?.()
     const last = blocks[blocks.length - 1]!.block
