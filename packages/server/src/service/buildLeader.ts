@@ -1,0 +1,247 @@
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { Hex } from 'viem'
+import type { LeaderRuntime, SharedRuntime } from '../api/AppContext.js'
+import { getCanonicalHead } from '../chain/follower/blockStore.js'
+import type { ChainListener } from '../chain/follower/ChainListener.js'
+import { combineListeners } from '../chain/follower/ChainListener.js'
+import { Follower, type FollowerStatus } from '../chain/follower/Follower.js'
+import type { RpcClient } from '../chain/rpc/RpcClient.js'
+import type { CostLimiter } from '../clients/abuse/CostLimiter.js'
+import { ClientPruner } from '../clients/lifecycle/ClientPruner.js'
+import type { StageTransitions } from '../clients/lifecycle/StageTransitions.js'
+import type { PlanBook } from '../clients/plans/PlanBook.js'
+import type { Config } from '../config/settings.js'
+import { StateWatcher } from '../contract-state/StateWatcher.js'
+import { WatchIndex } from '../contract-state/WatchIndex.js'
+import { AccountActivityProducer } from '../delivery/AccountActivityProducer.js'
+import { AccountBackfill } from '../delivery/backfill/AccountBackfill.js'
+import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
+import { DeliveryListener } from '../delivery/DeliveryListener.js'
+import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
+import { InternalTransfers } from '../delivery/InternalTransfers.js'
+import { TokenMetadata } from '../delivery/TokenMetadata.js'
+import { AccountIndex } from '../filters/AccountIndex.js'
+import { FilterIndex } from '../filters/FilterIndex.js'
+import type { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
+import { LeadershipFence } from '../lifecycle/leadership/LeadershipFence.js'
+import { SubmissionTracker } from '../submissions/SubmissionTracker.js'
+
+/** What the leader's parts are built from: the instance's shared runtime and its long-lived services. */
+export type LeaderDependencies = {
+  term: number
+  shared: SharedRuntime
+  node: RpcClient
+  config: Config
+  logger: Logger
+  metrics: Registry
+  plans: PlanBook
+  limiter: CostLimiter
+  transitions: StageTransitions
+  tasks: BackgroundTasks
+  /** The clock of the abandoned-client policy. */
+  clock: () => number
+  /** The fence found another instance writing under a newer term: this one must step down. */
+  onLeadershipLost: (reason: string) => void
+  /** The follower's view of the node and the database, for the lifecycle state. */
+  onFollowerStatus: (status: FollowerStatus) => void
+}
+
+/**
+ * What runs only while this instance leads, built and not yet started: the in-memory indexes
+ * loaded afresh from the database, the follower with its listeners behind the term's fence,
+ * back-fills, submissions, the deployment sweep and the pruner.
+ */
+export type Leader = LeaderRuntime & {
+  sweeper: DeploymentSweeper
+  pruner: ClientPruner
+  internalTransfers: InternalTransfers
+  /** Starts following and the work around it, in the order the parts depend on each other. */
+  start(): Promise<void>
+  /** Stops everything that writes as the leader; the follower last, after what reads from it. */
+  stop(): Promise<void>
+}
+
+export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
+  const { shared, node: rpc, config, logger, metrics, limiter } = deps
+  const { db } = shared
+  const filters = await FilterIndex.load(db)
+  let contractStateIndex: WatchIndex | undefined
+  const chargeFilterWork = (work: ReadonlyMap<Hex, number>) => {
+    for (const [clientId, units] of work)
+      limiter.addCost('client', clientId, units / config.filterWorkPerCostUnit)
+  }
+  const delivery = new DeliveryListener({
+    filters,
+    notifier: shared.notifier,
+    logger,
+    metrics,
+    usage: shared.usage,
+    plans: deps.plans,
+    onOverflow: (clientIds) => {
+      deps.transitions.count('dormant', 'backlog', clientIds.length)
+      for (const id of clientIds) contractStateIndex?.removeClient(id)
+    },
+    chargeFilterWork,
+  })
+  await delivery.loadUndeployed(db)
+  const contractState = new StateWatcher({
+    db,
+    node: rpc,
+    index: await WatchIndex.load(db),
+    delivery,
+    logger,
+    metrics,
+    chargeReads: (reads) => {
+      for (const [clientId, share] of reads) {
+        shared.usage.add(clientId, 'state_reads', share)
+        limiter.addCost('client', clientId, share / config.stateReadsPerCostUnit)
+      }
+    },
+  })
+  contractStateIndex = contractState.index
+  delivery.addProducer(contractState)
+  const accounts = await AccountIndex.load(db)
+  const chargeAccountWork = (work: ReadonlyMap<Hex, number>) => {
+    for (const [clientId, units] of work) shared.usage.add(clientId, 'filter_work', units)
+    chargeFilterWork(work)
+  }
+  const tokens = new TokenMetadata({ db, node: rpc })
+  const internalTransfers = new InternalTransfers(rpc)
+  const accountActivity = new AccountActivityProducer({
+    index: accounts,
+    chargeWork: chargeAccountWork,
+    tokens,
+    internal: internalTransfers,
+  })
+  delivery.addProducer(accountActivity)
+  let follower: Follower | undefined
+  const fence = new LeadershipFence({
+    term: deps.term,
+    finality: () => {
+      const { safe, finalized } = follower?.snapshot() ?? {}
+      return { safe, finalized }
+    },
+    onLost: (error) => {
+      logger.error({ term: deps.term }, error.message)
+      deps.onLeadershipLost(error.message)
+    },
+  })
+  const listeners: ChainListener[] = [fence, delivery, accountActivity, contractState]
+  follower = new Follower({
+    db,
+    node: rpc,
+    listener: combineListeners(listeners),
+    logger,
+    metrics,
+    pollIntervalMs: config.pollIntervalMs,
+    startBlock: config.startBlock,
+    confirmations: config.confirmations,
+    batchSize: config.catchUpBatchSize,
+    retainFinalizedBlocks: config.retainFinalizedBlocks,
+    ...(rpc.supportsSubscriptions
+      ? {
+          subscribeHeads: (onHead: () => void) =>
+            rpc.subscribeNewHeads(onHead, () => {
+              logger.warn('newHeads subscription renewed after a dropped connection; re-syncing')
+              onHead()
+            }),
+        }
+      : {}),
+  })
+  // After the delivery listener, whose reorg withdrawal must run before this one queues anew.
+  const submissions = new SubmissionTracker({
+    db,
+    node: rpc,
+    follower,
+    delivery,
+    logger,
+    metrics,
+    ttlMs: config.submissionTtlMs,
+    rebroadcastMs: config.submissionRebroadcastMs,
+    checkMs: config.submissionCheckMs,
+  })
+  await submissions.load()
+  listeners.push(submissions)
+  const chargeBackfillCalls = (clientId: Hex, calls: number) => {
+    shared.usage.add(clientId, 'backfill_calls', calls)
+    limiter.addCost('client', clientId, calls / config.backfillCallsPerCostUnit)
+  }
+  const backfills = new BackfillRunner({
+    db,
+    node: rpc,
+    follower,
+    delivery,
+    tasks: deps.tasks,
+    logger,
+    chargeCalls: chargeBackfillCalls,
+    overBudget: (clientId, plan) =>
+      limiter.cost('client', clientId) >= limiter.limitsOf('client', deps.plans.get(plan)).hard,
+  })
+  const accountBackfills = new AccountBackfill({
+    db,
+    node: rpc,
+    follower,
+    delivery,
+    accounts,
+    tasks: deps.tasks,
+    logger,
+    chargeWork: chargeAccountWork,
+    chargeCalls: chargeBackfillCalls,
+    tokens,
+  })
+  const sweeper = new DeploymentSweeper({
+    db,
+    node: rpc,
+    follower,
+    delivery,
+    logger,
+    intervalMs: config.deploymentSweepMs,
+  })
+  const following = follower
+  const pruner = new ClientPruner({
+    indexes: { db, filters, contractState, accounts },
+    policy: config,
+    head: () => following.snapshot().head,
+    finalized: () => following.snapshot().finalized?.number,
+    transitions: deps.transitions,
+    logger,
+    metrics,
+    intervalMs: config.pruneIntervalMs,
+    now: deps.clock,
+  })
+  let unsubscribe: (() => void) | undefined
+  return {
+    follower,
+    filters,
+    accounts,
+    accountBackfills,
+    delivery,
+    backfills,
+    contractState,
+    submissions,
+    sweeper,
+    pruner,
+    internalTransfers,
+    async start() {
+      unsubscribe = following.onStatus(deps.onFollowerStatus)
+      delivery.setPosition((await getCanonicalHead(db))?.number)
+      await contractState.start(following)
+      await following.start()
+      await backfills.resume()
+      await accountBackfills.resume()
+      submissions.start()
+      sweeper.start()
+      pruner.start()
+    },
+    async stop() {
+      unsubscribe?.()
+      await sweeper.stop()
+      await pruner.stop()
+      await backfills.stop()
+      await accountBackfills.stop()
+      await submissions.stop()
+      await following.stop()
+    },
+  }
+}
