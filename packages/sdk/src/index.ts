@@ -7,6 +7,7 @@ export type {
   AccountActivity,
   AccountActivityKind,
   AccountMovement,
+  BackfillStatus,
   DeliveryItem,
   DeliveryKind,
   Direction,

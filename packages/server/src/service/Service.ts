@@ -382,6 +382,7 @@ export class Service {
       traces: this.#internalTransfers?.source,
       election: election && { role: election.role, holder: election.holder, lastError: election.lastError },
       background: this.#tasks.list(),
+      failedBackground: this.#tasks.failed(),
       pruner: this.#leader?.pruner.status(),
     })
   }

@@ -4,7 +4,7 @@ import type { EndpointStatus } from '../chain/rpc/RpcClient.js'
 import type { PrunerStatus } from '../clients/lifecycle/ClientPruner.js'
 import type { ChainPosition } from '../delivery/deliveryStore.js'
 import type { TraceSource } from '../delivery/InternalTransfers.js'
-import type { TaskProgress } from '../lifecycle/BackgroundTasks.js'
+import type { FailedTask, TaskProgress } from '../lifecycle/BackgroundTasks.js'
 import type { LifecycleSnapshot } from '../lifecycle/Lifecycle.js'
 import type { Role } from '../lifecycle/leadership/LeaderElection.js'
 
@@ -33,6 +33,8 @@ export type ServiceState = {
   /** Undefined until the election started. */
   election: { role: Role; holder: string; lastError: string | undefined } | undefined
   background: TaskProgress[]
+  /** Background work that gave up recently. */
+  failedBackground: FailedTask[]
   /** The pruner's last pass, while this instance leads. */
   pruner: PrunerStatus | undefined
 }
@@ -70,6 +72,7 @@ export function healthReport(s: ServiceState): HealthReport {
       : {}),
     ...(s.election ? { leadership: leadershipOf(s.election) } : {}),
     background: s.background,
+    ...(s.failedBackground.length > 0 ? { failedBackground: s.failedBackground } : {}),
     ...(s.pruner ? { pruner: s.pruner } : {}),
   }
 }

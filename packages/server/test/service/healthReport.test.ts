@@ -17,6 +17,7 @@ const connecting: ServiceState = {
   traces: undefined,
   election: undefined,
   background: [],
+  failedBackground: [],
   pruner: undefined,
 }
 
@@ -107,6 +108,27 @@ describe('healthReport', () => {
       leaderUrl: 'http://10.0.0.2:8080',
       lastError: 'lock session lost',
     })
+  })
+
+  it('lists background work that gave up, apart from the work still running', () => {
+    const running = {
+      id: 'backfill-2',
+      kind: 'backfill',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      done: 5,
+      total: 10,
+    }
+    const failed = {
+      ...running,
+      id: 'account-backfill-1',
+      kind: 'account-backfill',
+      failedAt: '2026-01-01T00:03:00.000Z',
+      error: 'history is not available',
+    }
+    const report = healthReport({ ...connecting, background: [running], failedBackground: [failed] })
+    expect(report.background).toEqual([running])
+    expect(report.failedBackground).toEqual([failed])
+    expect(healthReport(connecting)).not.toHaveProperty('failedBackground')
   })
 
   it('reports storage as unavailable while it has a problem, even once opened', () => {
