@@ -18,7 +18,9 @@ import { AccountActivityProducer } from '../delivery/AccountActivityProducer.js'
 import { AccountBackfill } from '../delivery/backfill/AccountBackfill.js'
 import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
+import { DeliveryQueue } from '../delivery/DeliveryQueue.js'
 import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
+import { Deployments } from '../delivery/Deployments.js'
 import { InternalTransfers } from '../delivery/InternalTransfers.js'
 import { TokenMetadata } from '../delivery/TokenMetadata.js'
 import { AccountIndex } from '../filters/AccountIndex.js'
@@ -66,30 +68,35 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
   const { shared, node: rpc, config, logger, metrics, limiter } = deps
   const { db } = shared
   const filters = await FilterIndex.load(db)
-  let contractStateIndex: WatchIndex | undefined
+  const watches = await WatchIndex.load(db)
   const chargeFilterWork = (work: ReadonlyMap<Hex, number>) => {
     for (const [clientId, units] of work)
       limiter.addCost('client', clientId, units / config.filterWorkPerCostUnit)
   }
-  const delivery = new DeliveryListener({
-    filters,
+  const queue = new DeliveryQueue({
+    db,
     notifier: shared.notifier,
     logger,
     metrics,
     usage: shared.usage,
     plans: deps.plans,
-    onOverflow: (clientIds) => {
-      deps.transitions.count('dormant', 'backlog', clientIds.length)
-      for (const id of clientIds) contractStateIndex?.removeClient(id)
+    transitions: deps.transitions,
+    // A dormant client keeps its accounts in the index: the queue refuses their items.
+    onDormant: (clientIds) => {
+      for (const id of clientIds) {
+        filters.removeClient(id)
+        watches.removeClient(id)
+      }
     },
-    chargeFilterWork,
   })
-  await delivery.loadUndeployed(db)
+  const deployments = new Deployments()
+  await deployments.load(db)
   const contractState = new StateWatcher({
     db,
     node: rpc,
-    index: await WatchIndex.load(db),
-    delivery,
+    index: watches,
+    queue,
+    deployments,
     logger,
     metrics,
     chargeReads: (reads) => {
@@ -99,8 +106,6 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
       }
     },
   })
-  contractStateIndex = contractState.index
-  delivery.addProducer(contractState)
   const accounts = await AccountIndex.load(db)
   const chargeAccountWork = (work: ReadonlyMap<Hex, number>) => {
     for (const [clientId, units] of work) shared.usage.add(clientId, 'filter_work', units)
@@ -114,7 +119,15 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
     tokens,
     internal: internalTransfers,
   })
-  delivery.addProducer(accountActivity)
+  const delivery = new DeliveryListener({
+    filters,
+    queue,
+    deployments,
+    producers: [contractState, accountActivity],
+    logger,
+    usage: shared.usage,
+    chargeFilterWork,
+  })
   let follower: Follower | undefined
   const fence = new LeadershipFence({
     term: deps.term,
@@ -154,7 +167,7 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
     db,
     node: rpc,
     follower,
-    delivery,
+    queue,
     logger,
     metrics,
     ttlMs: config.submissionTtlMs,
@@ -172,6 +185,7 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
     node: rpc,
     follower,
     delivery,
+    queue,
     tasks: deps.tasks,
     logger,
     chargeCalls: chargeBackfillCalls,
@@ -183,6 +197,7 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
     node: rpc,
     follower,
     delivery,
+    queue,
     accounts,
     tasks: deps.tasks,
     logger,
@@ -191,18 +206,18 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
     tokens,
   })
   const sweeper = new DeploymentSweeper({
-    db,
     node: rpc,
     follower,
-    delivery,
+    queue,
+    deployments,
     logger,
     intervalMs: config.deploymentSweepMs,
   })
   const following = follower
   const pruner = new ClientPruner({
     indexes: { db, filters, contractState, accounts },
+    stages: { follower: following, queue },
     policy: config,
-    head: () => following.snapshot().head,
     finalized: () => following.snapshot().finalized?.number,
     transitions: deps.transitions,
     logger,
@@ -217,6 +232,7 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
     accounts,
     accountBackfills,
     delivery,
+    queue,
     backfills,
     contractState,
     submissions,
