@@ -362,8 +362,8 @@ export const SETTINGS = [
     key: 'maxConnectionsPerIp',
     flag: 'max-connections-per-ip',
     description:
-      'TCP connections one IP address may hold open at once (per instance); further ones are closed at once.',
-    default: 512,
+      'TCP connections one IP address may hold open at once (per instance); a few more are answered 503 TOO_MANY_CONNECTIONS with Retry-After (/health and /ready are served), further ones closed at once.',
+    default: 2048,
     ...integer(1, 1_000_000),
   }),
   define({

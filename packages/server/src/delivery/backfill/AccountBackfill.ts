@@ -15,6 +15,7 @@ import type { DeliveryQueue } from '../DeliveryQueue.js'
 import type { TokenMetadata } from '../TokenMetadata.js'
 import { type BackfillRetries, DEFAULT_RETRIES } from './BackfillRunner.js'
 import { countCalls } from './countCalls.js'
+import { OffStoredChainError, queueHistory } from './queueHistory.js'
 
 const FETCH_BATCH = 20
 /** Blocks per checkpoint of a logs-only back-fill; eth_getLogs chunks shrink below it on nodes that ask. */
@@ -128,6 +129,12 @@ export class AccountBackfill {
         return
       } catch (error) {
         if (error instanceof WithdrawnError || this.#stopped) return
+        // A block off the stored chain is the node ahead of the follower, not a failure.
+        if (error instanceof OffStoredChainError) {
+          this.#log.debug({ job: jobId }, error.message)
+          await sleep(this.#retries.firstDelayMs, this.#stop.signal)
+          continue
+        }
         failures = failuresAfter(attempt)
         if (failures >= this.#retries.attempts) {
           await this.#markFailed(jobId, error)
@@ -213,7 +220,8 @@ export class AccountBackfill {
     } catch (error) {
       // The task fails with the last attempt; before it, a retry goes on in a new task.
       if (error instanceof WithdrawnError) task.finish()
-      else if (failuresAfter(attempt) >= this.#retries.attempts) task.fail(error)
+      else if (!(error instanceof OffStoredChainError) && failuresAfter(attempt) >= this.#retries.attempts)
+        task.fail(error)
       else task.interrupt(error instanceof Error ? error.message : String(error))
       throw error
     }
@@ -237,7 +245,7 @@ export class AccountBackfill {
       const matches = index.match(blocks, work)
       await this.#o.tokens?.prepare(tokensOf(matches))
       const items = accountItems(matches, blocks, { backfill: true })
-      const updated = await this.#o.queue.transaction(async (queue) => {
+      const updated = await queueHistory(this.#o.follower, this.#o.queue, blocks, async (queue) => {
         const row = await queue.trx
           .updateTable('backfill_jobs')
           .set({ next_block: upTo + 1, updated_at: new Date() })
