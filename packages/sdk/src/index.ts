@@ -8,6 +8,7 @@ export type {
   AccountActivity,
   AccountActivityKind,
   AccountMovement,
+  BackfillStatus,
   DeliveryItem,
   DeliveryKind,
   Direction,

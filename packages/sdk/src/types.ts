@@ -27,15 +27,18 @@ export type Interest = {
   filters: (Filter & { id: number })[]
   watches: (Watch & { id: number })[]
   /** The back-fill of history its `startBlock` asked for; `failed` after bounded retries, with the error. */
-  backfill: {
-    status: 'pending' | 'running' | 'done' | 'failed'
-    fromBlock: number
-    toBlock: number
-    nextBlock: number
-    error: string | null
-  } | null
+  backfill: BackfillStatus | null
   createdAt: string
   updatedAt: string
+}
+
+/** A back-fill of history; a `failed` one gave up after bounded retries and must be asked for again. */
+export type BackfillStatus = {
+  status: 'pending' | 'running' | 'done' | 'failed'
+  fromBlock: number
+  toBlock: number
+  nextBlock: number
+  error: string | null
 }
 
 export type DeliveryKind =
@@ -55,6 +58,8 @@ export type AccountActivityKind = 'native' | 'tokens' | 'approvals' | 'userOps' 
 export type Account = {
   address: Hex
   activity: AccountActivityKind[]
+  /** In listings: the back-fill of history its `startBlock` asked for, as for an interest. */
+  backfill?: BackfillStatus | null
   createdAt: string
   updatedAt: string
 }

@@ -16,6 +16,7 @@ import {
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
+import { BackfillStatus } from './interestRoutes.js'
 
 const AccountParams = Type.Object({
   address: Type.String({
@@ -47,6 +48,11 @@ const Account = Type.Object(
   {
     address: Type.String(),
     activity: Type.Array(Type.String()),
+    backfill: Type.Optional(
+      Type.Union([BackfillStatus, Type.Null()], {
+        description: "The account's back-fill of history, if its startBlock asked for one (in listings)",
+      }),
+    ),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },

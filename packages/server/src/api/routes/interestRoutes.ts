@@ -40,7 +40,7 @@ const InterestBody = Type.Object(
   },
   { additionalProperties: false },
 )
-const BackfillStatus = Type.Object(
+export const BackfillStatus = Type.Object(
   {
     status: Type.String({ description: 'pending, running, done or failed (after bounded retries)' }),
     fromBlock: Type.Integer(),

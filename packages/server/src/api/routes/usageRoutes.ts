@@ -1,7 +1,7 @@
 import { type TInteger, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
-import { PLAN_QUOTAS } from '../../config/parsePlans.js'
+import { PLAN_QUOTAS } from '../../config/planQuotas.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'

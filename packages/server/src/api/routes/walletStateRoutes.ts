@@ -60,7 +60,7 @@ export async function walletStateRoutes(app: FastifyInstance, context: AppContex
   requireSession(app, context)
   // The body is refused while it streams in above the largest plan's quota; each client's own
   // plan is checked once it is in.
-  const largest = Math.max(context.plans.max('walletStateBytes'), context.config.walletStateMaxBytes)
+  const largest = context.plans.max('walletStateBytes')
   app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit: largest + 1 }, (_request, body, done) =>
     done(null, body),
   )

@@ -69,6 +69,12 @@ export const HealthReport = Type.Object(
         description: 'Long-running maintenance work',
       }),
     ),
+    failedBackground: Type.Optional(
+      Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+        description:
+          'Background work that gave up since the start (the last 20, with failedAt and error): a back-fill here ended failed after its retries, and its client must ask for it again',
+      }),
+    ),
   },
   { $id: 'HealthReport', title: 'HealthReport' },
 )

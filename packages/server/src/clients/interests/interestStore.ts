@@ -14,6 +14,23 @@ export type BackfillStatus = {
   error: string | null
 }
 
+/** A `backfill_jobs` row as clients see it. */
+export function backfillStatusOf(job: {
+  status: BackfillStatus['status']
+  from_block: number | string
+  to_block: number | string
+  next_block: number | string
+  error: string | null
+}): BackfillStatus {
+  return {
+    status: job.status,
+    fromBlock: Number(job.from_block),
+    toBlock: Number(job.to_block),
+    nextBlock: Number(job.next_block),
+    error: job.error,
+  }
+}
+
 export type FilterInput = { code: string; args: unknown[]; cost?: number }
 export type WatchInput = { kind: string; args: unknown[] }
 
@@ -230,15 +247,7 @@ export async function listInterests(
     .orderBy('id')
     .execute()
   // The latest back-fill of each interest wins (a new request replaces the earlier one's row).
-  for (const job of jobs) {
-    backfills.set(job.client_contract_id!, {
-      status: job.status,
-      fromBlock: Number(job.from_block),
-      toBlock: Number(job.to_block),
-      nextBlock: Number(job.next_block),
-      error: job.error,
-    })
-  }
+  for (const job of jobs) backfills.set(job.client_contract_id!, backfillStatusOf(job))
   return interests.map((i) => ({
     address: bytesToHex(i.address),
     startBlock: i.start_block,
