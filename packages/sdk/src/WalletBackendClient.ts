@@ -12,13 +12,11 @@ import {
 } from './stream.js'
 import type {
   Account,
-  AccountActivity,
   AccountActivityKind,
   DeliveryItem,
   Filter,
   Hex,
   Interest,
-  StateChange,
   Submission,
   Watch,
 } from './types.js'
@@ -256,7 +254,7 @@ export class WalletBackendClient {
       return header
     }
     if (item.kind === 'account' && item.txIndex !== null) {
-      const activity = item.data as AccountActivity
+      const activity = item.data
       if (item.logIndex !== null) {
         const { receipt, proof } = await this.receiptProof(item.block.hash, item.txIndex)
         await verifyReceiptProof({ receiptsRoot: header.receiptsRoot, index: item.txIndex, receipt, proof })
@@ -270,7 +268,7 @@ export class WalletBackendClient {
       return header
     }
     if (item.kind === 'state' && item.interest) {
-      const change = item.data as StateChange
+      const change = item.data
       const kind = change.watch.kind
       if (kind === 'call')
         throw new ProofVerificationError('NOT_PROVABLE', 'a view call result is computed, not stored')

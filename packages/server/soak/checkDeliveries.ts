@@ -1,4 +1,4 @@
-import type { DeliveryItem } from '@wallet-backend/sdk'
+import type { DeliveryItem, DeliveryItemOf } from '@wallet-backend/sdk'
 import { type ClientRecord, type ExpectedItem, itemKey, matchKey } from './observations.js'
 
 /** The verdict on one client (or, summed, on a run). Every count but `received` must be 0. */
@@ -46,11 +46,11 @@ function identity(item: DeliveryItem): string {
     item.txHash,
     item.txIndex,
     item.logIndex,
-    item.data?.removedCursor,
+    item.kind === 'removed' ? item.data.removedCursor : undefined,
   ])
 }
 
-const sameLog = (a: ExpectedItem['log'], b: DeliveryItem['log']): boolean =>
+const sameLog = (a: ExpectedItem['log'], b: DeliveryItemOf<'log'>['log']): boolean =>
   a === undefined ||
   (b !== undefined &&
     a.address.toLowerCase() === b.address.toLowerCase() &&

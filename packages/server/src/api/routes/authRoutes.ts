@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { getAddress, type Hex, hexToBytes, isAddress, recoverMessageAddress } from 'viem'
 import { createSiweMessage, parseSiweMessage } from 'viem/siwe'
 import {
@@ -15,6 +14,7 @@ import { judgeRegistrationProof } from '../../clients/auth/proofOfWork.js'
 import { RegistrationDifficulty } from '../../clients/auth/RegistrationDifficulty.js'
 import { createSession, type SessionPolicy } from '../../clients/auth/sessionStore.js'
 import { wakeClient } from '../../clients/lifecycle/clientStages.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { publicOriginOf } from '../plugins/forwardToLeader.js'
 import { requireSession, sessionOf, touchClient, withinBacklog } from '../plugins/requireSession.js'
@@ -74,7 +74,7 @@ const proofOfWorkRefusal = {
  * nonce, a signed message, a short-lived session token. A key the backend has not seen must also
  * bring a proof of work: registering identities in bulk costs the attacker, not the server.
  */
-export async function authRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function authRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   const difficulty = new RegistrationDifficulty({
     baseBits: context.config.registrationPowBits,
     calmPerWindow: context.config.registrationCalmPerMinute,
@@ -92,7 +92,7 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
       },
     },
     async (request) => {
-      const { address } = request.body as Static<typeof ChallengeBody>
+      const { address } = request.body
       const { db, chainId } = context.runtime()
       // The difficulty asked travels inside the (server-issued, stored) nonce; at redemption the
       // higher of it and the difficulty then applies.
@@ -140,7 +140,7 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
       },
     },
     async (request) => {
-      const body = request.body as Static<typeof SessionBody>
+      const body = request.body
       const { db, chainId } = context.runtime()
       let fields: ReturnType<typeof parseSiweMessage>
       try {

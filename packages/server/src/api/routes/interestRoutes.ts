@@ -1,5 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { type Hex, hexToBytes } from 'viem'
 import { deleteInterest, listInterests, putInterest } from '../../clients/interests/interestStore.js'
 import { ABI_LIMITS, validateAbi } from '../../clients/interests/validateAbi.js'
@@ -7,6 +6,7 @@ import { compileWatch, WATCH_KINDS } from '../../contract-state/compileWatch.js'
 import { checkBackfillQuota } from '../../delivery/backfill/backfillQuota.js'
 import { BaseError } from '../../errors/BaseError.js'
 import { compileFilter, FILTER_CODES } from '../../filters/compileFilter.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { chargeRequestBytes, chargeResponseBytes } from '../plugins/chargeBytes.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
@@ -98,7 +98,7 @@ export class InterestNotFoundError extends BaseError {
 }
 
 /** A client's interests in contracts and the filters on each. */
-export async function interestRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function interestRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   requireSession(app, context)
   app.addSchema(Interest)
   const security = [{ session: [] }]
@@ -142,8 +142,8 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
     },
     async (request) => {
       const client = sessionOf(request)
-      const { address: raw } = request.params as Static<typeof Params>
-      const body = request.body as Static<typeof InterestBody>
+      const { address: raw } = request.params
+      const body = request.body
       const address = raw.toLowerCase() as Hex
       const { plan } = client
       if (body.filters.length > plan.filtersPerInterest)
@@ -236,13 +236,13 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
       },
     },
     async (request, reply) => {
-      const { address } = request.params as Static<typeof Params>
+      const { address } = request.params
       const runtime = context.runtime()
       const id = await deleteInterest(runtime.db, sessionOf(request).idBytes, address.toLowerCase() as Hex)
       if (id === undefined) throw new InterestNotFoundError(address)
       runtime.filters.removeInterest(id)
       runtime.contractState.removeInterest(id)
-      return reply.status(204).send()
+      return reply.status(204).send(null)
     },
   )
 }
