@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { AccountProof } from '@wallet-backend/sdk/verify'
 import { type Hex, hexToBytes } from 'viem'
+import { InterestNotFoundError } from '../../clients/interests/changeInterest.js'
 import { findStoredBlock } from '../../proofs/findStoredBlock.js'
 import { proveReceipt } from '../../proofs/proveReceipt.js'
 import { proveTransaction } from '../../proofs/proveTransaction.js'
@@ -9,7 +10,6 @@ import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { AddressParam, BlockRef } from '../schemas/common.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
-import { InterestNotFoundError } from './interestRoutes.js'
 
 const Hash = Type.String({ pattern: '^0x[0-9a-fA-F]{64}$', description: 'A 32-byte hash' })
 const BlockRefParam = Type.String({
