@@ -98,7 +98,7 @@ export async function authRoutes(app: ApiInstance, context: AppContext): Promise
           policy: sessionPolicy(context),
           returning: async (address, client) => {
             if (client.stage !== 'active' && withinBacklog(client, context.plans.get(client.plan))) {
-              await wakeClient(runtime, address, runtime.follower.snapshot().head)
+              await wakeClient(runtime, address)
             }
             await touchClient(runtime.db, hexToBytes(address))
           },
