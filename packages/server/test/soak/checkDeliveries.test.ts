@@ -39,7 +39,7 @@ function item(cursor: number, match: ExpectedItem): DeliveryItem {
     confirmations: 1,
     final: false,
     ...(match.log ? { log: { ...match.log, logIndex: '0x0' } } : {}),
-  }
+  } as DeliveryItem
 }
 
 function removed(cursor: number, removedCursor: number): DeliveryItem {
