@@ -82,6 +82,7 @@ export const ERROR_CODES = [
   'PRECONDITION_FAILED',
   // Limits
   'RATE_LIMITED',
+  'TOO_MANY_CONNECTIONS',
   // Operators
   'ADMIN_UNAUTHORIZED',
   'CLIENT_NOT_FOUND',

@@ -19,19 +19,3 @@ export async function findClient(db: Kysely<DB>, id: Uint8Array): Promise<KnownC
     }
   )
 }
-
-/** Registers a new client with its usage row; a client registered meanwhile is left as it is. */
-export async function registerClient(db: Kysely<DB>, id: Uint8Array): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('clients')
-      .values({ id })
-      .onConflict((oc) => oc.doNothing())
-      .execute()
-    await trx
-      .insertInto('client_usage')
-      .values({ client_id: id })
-      .onConflict((oc) => oc.doNothing())
-      .execute()
-  })
-}

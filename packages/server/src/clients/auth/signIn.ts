@@ -5,7 +5,7 @@ import { createSiweMessage, parseSiweMessage } from 'viem/siwe'
 import type { DB } from '../../storage/schema.js'
 import { askedBits, challengeIsLive, consumeChallenge, issueChallenge } from './challengeStore.js'
 import { checkSiweMessage } from './checkSiweMessage.js'
-import { findClient, type KnownClient, registerClient } from './clientRecords.js'
+import { findClient, type KnownClient } from './clientRecords.js'
 import { AuthError } from './errors.js'
 import { judgeRegistrationProof } from './proofOfWork.js'
 import type { RegistrationDifficulty } from './RegistrationDifficulty.js'
@@ -155,9 +155,8 @@ export async function signIn(
     await deps.returning(address, known)
   } else {
     difficulty.record()
-    await registerClient(db, id)
   }
-  const session = await createSession(db, id, deps.policy)
+  const session = await createSession(db, id, deps.policy, { register: !known })
   return {
     token: session.token,
     expiresAt: session.expiresAt.toISOString(),
