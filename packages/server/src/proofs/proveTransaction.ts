@@ -1,6 +1,6 @@
 import type { TransactionProof } from '@wallet-backend/sdk/verify'
 import { hexToBytes } from 'viem'
-import { BlockNotFoundError } from '../chain/follower/fetchBlocks.js'
+import { NodeBlockMissingError } from '../chain/follower/fetchBlocks.js'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { RpcBlock } from '../chain/types.js'
 import { buildIndexedTrie } from '../chain/verify/buildIndexedTrie.js'
@@ -24,7 +24,7 @@ export async function proveTransaction(
     `0x${block.number.toString(16)}`,
     true,
   ])
-  if (!fetched) throw new BlockNotFoundError(block.number)
+  if (!fetched) throw new NodeBlockMissingError(block.number)
   if (fetched.hash !== block.hash) throw new BlockNotCanonicalError(block.hash)
   const encoded = verifyTransactions(fetched, block.header.transactionsRoot)
   const trie = await buildIndexedTrie(encoded.map((leaf) => hexToBytes(leaf)))

@@ -1,5 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { sql } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import { subnetOf } from '../../clients/abuse/subnetOf.js'
@@ -10,6 +9,7 @@ import { PLAN_QUOTAS, type PlanLimits } from '../../config/planQuotas.js'
 import { BaseError } from '../../errors/BaseError.js'
 import { LOG_LEVELS } from '../../observability/createLogger.js'
 import type { ClientStage } from '../../storage/schema.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext, Runtime } from '../AppContext.js'
 import { sameSecret } from '../plugins/sameSecret.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
@@ -73,7 +73,7 @@ class ClientNotFoundError extends BaseError {
 const LogLevelBody = Type.Object({ level: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level))) })
 
 /** The operator API under /admin, behind the admin token. */
-export async function adminRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function adminRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   // Failed authentications are counted per IP subnet, in an account of their own: a burst of
   // the configured number, that many a minute after it. A subnet over it is refused every admin
   // request, the right token included, until it has drained: guessing is bounded, not just slowed.
@@ -188,7 +188,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const q = request.query as Static<typeof ClientsQuery>
+      const q = request.query
       const runtime = context.runtime()
       await runtime.usage.flush()
       let query = clients(runtime)
@@ -221,7 +221,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const { id } = request.params as Static<typeof ClientParams>
+      const { id } = request.params
       const runtime = context.runtime()
       await runtime.usage.flush()
       const row = await found(runtime, id)
@@ -245,8 +245,8 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const { id } = request.params as Static<typeof ClientParams>
-      const { plan } = request.body as Static<typeof PlanBody>
+      const { id } = request.params
+      const { plan } = request.body
       const limits = context.plans.require(plan)
       const updated = await context
         .runtime()
@@ -279,7 +279,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
         },
       },
       async (request) => {
-        const { id } = request.params as Static<typeof ClientParams>
+        const { id } = request.params
         const runtime = context.runtime()
         if (await move(runtime, id.toLowerCase() as Hex)) {
           context.transitions?.count(stage, 'admin')
@@ -312,10 +312,10 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request, reply) => {
-      const { id } = request.params as Static<typeof ClientParams>
+      const { id } = request.params
       if (!(await deleteClient(context.runtime(), id.toLowerCase() as Hex))) throw new ClientNotFoundError(id)
       context.transitions?.count('deleted', 'admin')
-      return reply.status(204).send()
+      return reply.status(204).send(null)
     },
   )
 
@@ -346,7 +346,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const { name } = request.params as Static<typeof PlanParams>
+      const { name } = request.params
       const limits = context.plans.set(name, request.body as Partial<PlanLimits>)
       return { plan: name, limits }
     },

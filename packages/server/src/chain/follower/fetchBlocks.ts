@@ -11,10 +11,11 @@ export { InconsistentNodeDataError }
 export type FetchedBlock = { block: RpcBlock; receipts: RpcReceipt[] }
 
 /** A block the node does not have (yet): a head that moved backwards, or a lagging endpoint. */
-export class BlockNotFoundError extends BaseError {
-  override readonly name = 'BlockNotFoundError'
+/** The node does not have a block it should (behind, or pruned): an outage, unlike a proof's BLOCK_NOT_FOUND. */
+export class NodeBlockMissingError extends BaseError {
+  override readonly name = 'NodeBlockMissingError'
   constructor(number: number) {
-    super('BLOCK_NOT_FOUND', `The node has no block ${number}`, { status: 503, details: { number } })
+    super('NODE_BLOCK_MISSING', `The node has no block ${number}`, { status: 503, details: { number } })
   }
 }
 
@@ -61,7 +62,7 @@ export async function fetchBlocks(
     ])
     blocks = numbers.map((n, i) => {
       const block = unwrap(results[i]) as RpcBlock | null
-      if (!block) throw new BlockNotFoundError(n)
+      if (!block) throw new NodeBlockMissingError(n)
       return block
     })
     const receiptResults = results.slice(numbers.length)
@@ -75,7 +76,7 @@ export async function fetchBlocks(
     const results = await node.batch(blockCalls)
     blocks = numbers.map((n, i) => {
       const block = unwrap(results[i]) as RpcBlock | null
-      if (!block) throw new BlockNotFoundError(n)
+      if (!block) throw new NodeBlockMissingError(n)
       return block
     })
   }

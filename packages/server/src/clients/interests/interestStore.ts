@@ -264,3 +264,12 @@ export async function listInterests(
     updatedAt: i.updated_at.toISOString(),
   }))
 }
+
+/** Code was found at `address` outside the follower (before the interest): no `deployed` item is due. */
+export async function markDeployed(db: Kysely<DB>, address: Hex): Promise<void> {
+  await db
+    .updateTable('deployed_contracts')
+    .set({ is_deployed: true })
+    .where('address', '=', hexToBytes(address))
+    .execute()
+}
