@@ -1,4 +1,8 @@
 import { redactRpcUrl } from '../chain/rpc/redactRpcUrl.js'
+import {
+  UNKNOWN_TRANSACTION_TYPES,
+  type UnknownTransactionTypes,
+} from '../chain/verify/UnknownTransactionTypes.js'
 import type { LogLevel } from '../observability/createLogger.js'
 import { LOG_LEVELS } from '../observability/createLogger.js'
 import { ConfigError } from './ConfigError.js'
@@ -25,6 +29,7 @@ export type Config = {
   pollIntervalMs: number
   startBlock: number | 'latest'
   confirmations: number
+  unknownTransactionTypes: UnknownTransactionTypes
   catchUpBatchSize: number
   retainFinalizedBlocks: number
   sessionTtlSeconds: number
@@ -103,6 +108,15 @@ const integer =
       throw new TypeError(`expected an integer from ${min} to ${max}`)
     }
     return value
+  }
+
+const oneOf =
+  <T extends string>(values: readonly T[]) =>
+  (raw: unknown): T => {
+    if (typeof raw !== 'string' || !(values as readonly string[]).includes(raw)) {
+      throw new TypeError(`expected one of ${values.join(', ')}`)
+    }
+    return raw as T
   }
 
 const text =
@@ -309,6 +323,16 @@ export const SETTINGS = [
     allowed: 'an integer from 0 to 10000',
     default: 64,
     parse: integer(0, 10_000),
+  }),
+  define({
+    key: 'unknownTransactionTypes',
+    flag: 'unknown-transaction-types',
+    env: 'WALLET_BACKEND_UNKNOWN_TRANSACTION_TYPES',
+    description:
+      'Blocks holding transaction types the backend cannot check against the header (Arbitrum Nitro’s, a chain’s own): refuse them, or trust the node and store them marked as not verified (no proofs of their transactions and receipts).',
+    allowed: UNKNOWN_TRANSACTION_TYPES.join(', '),
+    default: 'refuse',
+    parse: oneOf(UNKNOWN_TRANSACTION_TYPES),
   }),
   define({
     key: 'catchUpBatchSize',
@@ -754,12 +778,7 @@ export const SETTINGS = [
     description: 'Initial log level; change it at runtime with PUT /admin/log-level.',
     allowed: LOG_LEVELS.join(', '),
     default: 'info',
-    parse: (raw: unknown): LogLevel => {
-      if (typeof raw !== 'string' || !(LOG_LEVELS as readonly string[]).includes(raw)) {
-        throw new TypeError(`expected one of ${LOG_LEVELS.join(', ')}`)
-      }
-      return raw as LogLevel
-    },
+    parse: oneOf(LOG_LEVELS),
   }),
   define({
     key: 'adminToken',

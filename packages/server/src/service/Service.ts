@@ -357,6 +357,7 @@ export class Service {
       pollIntervalMs: this.config.pollIntervalMs,
       startBlock: this.config.startBlock,
       confirmations: this.config.confirmations,
+      unknownTransactionTypes: this.config.unknownTransactionTypes,
       batchSize: this.config.catchUpBatchSize,
       retainFinalizedBlocks: this.config.retainFinalizedBlocks,
       ...(rpc.supportsSubscriptions
@@ -579,6 +580,10 @@ export class Service {
             chain: {
               nodeHead: chain.nodeHead,
               receiptsSource: chain.receiptsSource,
+              unknownTransactionTypes: chain.unknownTransactionTypes,
+              ...(chain.unverifiedBlocks > 0
+                ? { unverifiedBlocks: chain.unverifiedBlocks, lastUnverified: chain.lastUnverified }
+                : {}),
               ...(this.#internalTransfers ? { traces: this.#internalTransfers.source } : {}),
               ...(chain.alarm ? { alarm: chain.alarm } : {}),
               ...(chain.lastError ? { lastError: chain.lastError } : {}),
