@@ -288,9 +288,14 @@ export class WalletBackendClient {
    * const { header } = await client.block(item.block!.hash)
    * ```
    */
-  async block(
-    ref: Hex | number,
-  ): Promise<{ number: number; hash: Hex; canonical: boolean; header: BlockHeader }> {
+  async block(ref: Hex | number): Promise<{
+    number: number
+    hash: Hex
+    canonical: boolean
+    /** False for a block the backend took on its node's word: nothing in it is proven but its state. */
+    verified: boolean
+    header: BlockHeader
+  }> {
     return this.#call('GET', `/v1/blocks/${ref}`)
   }
 
@@ -363,8 +368,16 @@ export class WalletBackendClient {
    */
   async verifyItem(item: DeliveryItem): Promise<BlockHeader> {
     if (!item.block) throw new ProofVerificationError('NOT_PROVABLE', `a ${item.kind} item names no block`)
-    const { header } = await this.block(item.block.hash)
+    const { header, verified } = await this.block(item.block.hash)
     verifyBlockHeader(header, item.block.hash)
+    // The header is the chain's, but the backend could not check the block's transactions and
+    // receipts against it: only state, proven against the state root, still is.
+    if (verified === false && item.kind !== 'state') {
+      throw new ProofVerificationError(
+        'BLOCK_NOT_VERIFIED',
+        `block ${item.block.hash} holds transaction types the backend cannot check: its transactions and receipts are not proven`,
+      )
+    }
     if ((item.kind === 'tx' || item.kind === 'log') && item.txIndex !== null) {
       const { receipt, proof } = await this.receiptProof(item.block.hash, item.txIndex)
       await verifyReceiptProof({ receiptsRoot: header.receiptsRoot, index: item.txIndex, receipt, proof })

@@ -72,6 +72,7 @@ export const ERROR_CODES = [
   // Proofs
   'BLOCK_NOT_FOUND',
   'BLOCK_NOT_CANONICAL',
+  'BLOCK_NOT_VERIFIED',
   'INDEX_OUT_OF_RANGE',
   // Wallet state
   'WALLET_STATE_NOT_FOUND',

@@ -1,5 +1,5 @@
 import { redactRpcUrl } from '../chain/rpc/redactRpcUrl.js'
-import type { LogLevel } from '../observability/createLogger.js'
+import { UNKNOWN_TRANSACTION_TYPES } from '../chain/verify/UnknownTransactionTypes.js'
 import { LOG_LEVELS } from '../observability/createLogger.js'
 import { ConfigError } from './ConfigError.js'
 import { type PlanOverrides, parsePlans } from './parsePlans.js'
@@ -37,6 +37,15 @@ const integer = (min: number, max: number): ValueKind<number> => ({
     return value
   },
 })
+
+const oneOf =
+  <T extends string>(values: readonly T[]) =>
+  (raw: unknown): T => {
+    if (typeof raw !== 'string' || !(values as readonly string[]).includes(raw)) {
+      throw new TypeError(`expected one of ${values.join(', ')}`)
+    }
+    return raw as T
+  }
 
 const text =
   (pattern?: RegExp) =>
@@ -238,6 +247,16 @@ export const SETTINGS = [
       'Finality for nodes without the safe/finalized block tags: a block this deep below the head counts as final.',
     default: 64,
     ...integer(0, 10_000),
+  }),
+  define({
+    key: 'unknownTransactionTypes',
+    flag: 'unknown-transaction-types',
+    env: 'WALLET_BACKEND_UNKNOWN_TRANSACTION_TYPES',
+    description:
+      'Blocks holding transaction types the backend cannot check against the header (Arbitrum Nitro’s, a chain’s own): refuse them, or trust the node and store them marked as not verified (no proofs of their transactions and receipts).',
+    allowed: UNKNOWN_TRANSACTION_TYPES.join(', '),
+    default: 'refuse',
+    parse: oneOf(UNKNOWN_TRANSACTION_TYPES),
   }),
   define({
     key: 'catchUpBatchSize',
@@ -504,12 +523,7 @@ export const SETTINGS = [
     description: 'Initial log level; change it at runtime with PUT /admin/log-level.',
     allowed: LOG_LEVELS.join(', '),
     default: 'info',
-    parse: (raw: unknown): LogLevel => {
-      if (typeof raw !== 'string' || !(LOG_LEVELS as readonly string[]).includes(raw)) {
-        throw new TypeError(`expected one of ${LOG_LEVELS.join(', ')}`)
-      }
-      return raw as LogLevel
-    },
+    parse: oneOf(LOG_LEVELS),
   }),
   define({
     key: 'adminToken',

@@ -5,7 +5,7 @@ import type { NodeClient } from '../chain/NodeClient.js'
 import type { RpcBlock } from '../chain/types.js'
 import { buildIndexedTrie } from '../chain/verify/buildIndexedTrie.js'
 import { verifyTransactions } from '../chain/verify/verifyTransactions.js'
-import { BlockNotCanonicalError, IndexOutOfRangeError } from './errors.js'
+import { BlockNotCanonicalError, BlockNotVerifiedError, IndexOutOfRangeError } from './errors.js'
 import type { StoredBlock } from './findStoredBlock.js'
 import { trieProof } from './trieProof.js'
 
@@ -20,6 +20,7 @@ export async function proveTransaction(
   index: number,
 ): Promise<TransactionProof> {
   if (index >= block.txCount) throw new IndexOutOfRangeError(index, block.txCount)
+  if (!block.verified) throw new BlockNotVerifiedError(block.hash)
   const fetched = await node.request<RpcBlock | null>('eth_getBlockByNumber', [
     `0x${block.number.toString(16)}`,
     true,

@@ -163,6 +163,7 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
     pollIntervalMs: config.pollIntervalMs,
     startBlock: config.startBlock,
     confirmations: config.confirmations,
+    unknownTransactionTypes: config.unknownTransactionTypes,
     batchSize: config.catchUpBatchSize,
     retainFinalizedBlocks: config.retainFinalizedBlocks,
     ...(rpc.supportsSubscriptions

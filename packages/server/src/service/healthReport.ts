@@ -64,6 +64,10 @@ export function healthReport(s: ServiceState): HealthReport {
           chain: {
             nodeHead: chain.nodeHead,
             receiptsSource: chain.receiptsSource,
+            unknownTransactionTypes: chain.unknownTransactionTypes,
+            ...(chain.unverifiedBlocks > 0
+              ? { unverifiedBlocks: chain.unverifiedBlocks, lastUnverified: chain.lastUnverified }
+              : {}),
             ...(s.traces ? { traces: s.traces } : {}),
             ...(chain.alarm ? { alarm: chain.alarm } : {}),
             ...(chain.lastError ? { lastError: chain.lastError } : {}),

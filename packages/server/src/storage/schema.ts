@@ -27,6 +27,8 @@ export interface BlocksTable {
   header: Json<Record<string, unknown>>
   tx_count: number
   log_count: number
+  /** False for a block taken on the node's word: its roots could not be checked. */
+  verified: ColumnType<boolean, boolean | undefined, boolean>
   stored_at: CreatedAt
 }
 

@@ -29,6 +29,9 @@ const following: FollowerSnapshot = {
   alarm: undefined,
   lastError: 'timeout',
   receiptsSource: 'eth_getBlockReceipts',
+  unknownTransactionTypes: 'refuse',
+  unverifiedBlocks: 0,
+  lastUnverified: undefined,
 }
 
 describe('healthReport', () => {
@@ -67,6 +70,7 @@ describe('healthReport', () => {
     expect(report.chain).toEqual({
       nodeHead: 121,
       receiptsSource: 'eth_getBlockReceipts',
+      unknownTransactionTypes: 'refuse',
       traces: 'trace_block',
       lastError: 'timeout',
     })

@@ -39,6 +39,10 @@ export async function proofRoutes(app: ApiInstance, context: AppContext): Promis
             number: Type.Integer(),
             hash: Type.String(),
             canonical: Type.Boolean(),
+            verified: Type.Boolean({
+              description:
+                'False for a block accepted on the node’s word (transaction types the backend cannot check): its transactions and receipts are not proven',
+            }),
             header: Header,
           }),
           ...errorResponses(400, 401, 404, 503),
@@ -48,7 +52,13 @@ export async function proofRoutes(app: ApiInstance, context: AppContext): Promis
     async (request) => {
       const { block } = request.params as { block: string }
       const stored = await findStoredBlock(context.runtime().db, block)
-      return { number: stored.number, hash: stored.hash, canonical: stored.canonical, header: stored.header }
+      return {
+        number: stored.number,
+        hash: stored.hash,
+        canonical: stored.canonical,
+        verified: stored.verified,
+        header: stored.header,
+      }
     },
   )
 

@@ -5,6 +5,7 @@ import type { Hex } from 'viem'
 import type { DB } from '../../storage/schema.js'
 import type { NodeClient } from '../NodeClient.js'
 import type { RpcBlockHeader } from '../types.js'
+import type { UnknownTransactionTypes } from '../verify/UnknownTransactionTypes.js'
 import {
   demoteAbove,
   getCanonicalHashes,
@@ -37,6 +38,8 @@ export type FollowerOptions = {
   batchSize: number
   /** Canonical blocks kept below the finalized block; older ones are pruned. */
   retainFinalizedBlocks: number
+  /** Blocks with transaction types this backend cannot check: refused (default), or trusted and marked. */
+  unknownTransactionTypes?: UnknownTransactionTypes
   /** Subscribes to new heads where the node can push them; returns the unsubscribe function. */
   subscribeHeads?: (onHead: () => void) => Promise<() => Promise<void>>
 }
@@ -56,6 +59,10 @@ export type FollowerSnapshot = {
   alarm: string | undefined
   lastError: string | undefined
   receiptsSource: 'eth_getBlockReceipts' | 'eth_getTransactionReceipt'
+  unknownTransactionTypes: UnknownTransactionTypes
+  /** Blocks stored on the node's word since start (`trust-node`), and the last of them. */
+  unverifiedBlocks: number
+  lastUnverified: { number: number; hash: Hex; types: string[] } | undefined
 }
 
 const MAX_BACKOFF_MS = 30_000
@@ -73,7 +80,9 @@ const hex = (n: number) => `0x${n.toString(16)}`
 export class Follower {
   readonly #o: FollowerOptions
   readonly #log: Logger
-  readonly #mode: ReceiptsMode = { perBlock: true }
+  readonly #mode: ReceiptsMode
+  #unverifiedBlocks = 0
+  #lastUnverified: FollowerSnapshot['lastUnverified']
   #head: BlockRef | undefined
   #safe: BlockRef | undefined
   #finalized: BlockRef | undefined
@@ -95,6 +104,7 @@ export class Follower {
     reorgs: Counter
     reorgDepth: Histogram
     inconsistent: Counter
+    unverified: Counter<'type'>
     errors: Counter<'kind'>
     alarm: Gauge
     batchSeconds: Histogram
@@ -103,6 +113,7 @@ export class Follower {
 
   constructor(options: FollowerOptions) {
     this.#o = options
+    this.#mode = { perBlock: true, unknownTransactionTypes: options.unknownTransactionTypes ?? 'refuse' }
     this.#log = options.logger.child({ component: 'follower' })
     const registers = [options.metrics]
     this.#m = {
@@ -128,6 +139,12 @@ export class Follower {
       inconsistent: new Counter({
         name: 'wallet_backend_chain_inconsistent_data_total',
         help: 'Node answers refused because they did not hash to their header',
+        registers,
+      }),
+      unverified: new Counter({
+        name: 'wallet_backend_chain_unverified_blocks_total',
+        help: 'Blocks stored on the node’s word (--unknown-transaction-types trust-node), by transaction type that could not be checked',
+        labelNames: ['type'],
         registers,
       }),
       errors: new Counter({
@@ -164,6 +181,9 @@ export class Follower {
       alarm: this.#alarm,
       lastError: this.#lastError,
       receiptsSource: this.#mode.perBlock ? 'eth_getBlockReceipts' : 'eth_getTransactionReceipt',
+      unknownTransactionTypes: this.#mode.unknownTransactionTypes ?? 'refuse',
+      unverifiedBlocks: this.#unverifiedBlocks,
+      lastUnverified: this.#lastUnverified,
     }
   }
 
@@ -374,6 +394,17 @@ export class Follower {
     this.#m.blocks.inc(blocks.length)
     this.#m.logs.inc(blocks.reduce((sum, b) => sum + b.receipts.reduce((s, r) => s + r.logs.length, 0), 0))
     this.#m.block.set({ tag: 'head' }, this.#head.number)
+    for (const { block, unverified } of blocks) {
+      if (!unverified) continue
+      this.#unverifiedBlocks += 1
+      this.#lastUnverified = { number: Number(block.number), hash: block.hash, types: unverified.types }
+      for (const type of unverified.types) this.#m.unverified.inc({ type })
+      // Such a chain may have one in every block: said once, then at debug.
+      this.#log[this.#unverifiedBlocks === 1 ? 'warn' : 'debug'](
+        { number: Number(block.number), hash: block.hash, types: unverified.types },
+        'stored a block on the node’s word: its transaction types cannot be checked',
+      )
+    }
   }
 
   /** Walks back to the newest block the node and the store agree on, and abandons everything above it. */

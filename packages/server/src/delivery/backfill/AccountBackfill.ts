@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { bytesToHex, type Hex } from 'viem'
 import { scanLogs } from '../../chain/backfill/scanLogs.js'
 import type { Follower } from '../../chain/follower/Follower.js'
-import { type FetchedBlock, fetchBlocks } from '../../chain/follower/fetchBlocks.js'
+import { type FetchedBlock, fetchBlocks, type ReceiptsMode } from '../../chain/follower/fetchBlocks.js'
 import type { NodeClient } from '../../chain/NodeClient.js'
 import { AccountIndex, type StoredAccount } from '../../filters/AccountIndex.js'
 import { ACCOUNT_TOPICS, type AccountActivityKind } from '../../filters/accountActivity.js'
@@ -238,7 +238,10 @@ export class AccountBackfill {
     const counted = countCalls(this.#o.node)
     const { node } = counted
     let charged = 0
-    const mode = { perBlock: true }
+    const mode: ReceiptsMode = {
+      perBlock: true,
+      unknownTransactionTypes: this.#o.follower.snapshot().unknownTransactionTypes,
+    }
     let next = from
     const commit = async (blocks: FetchedBlock[], upTo: number) => {
       const work = new Map<Hex, number>()

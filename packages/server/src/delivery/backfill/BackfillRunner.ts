@@ -342,7 +342,10 @@ export class BackfillRunner {
 
   /** Scans `job.next..to` and queues the matches, checkpointing after each batch. */
   async #scan(job: Job, node: NodeClient, to: number): Promise<void> {
-    const mode: ReceiptsMode = { perBlock: true }
+    const mode: ReceiptsMode = {
+      perBlock: true,
+      unknownTransactionTypes: this.#o.follower.snapshot().unknownTransactionTypes,
+    }
     const commit = async (blocks: FetchedBlock[], upTo: number) => {
       const matches = job.index.match(blocks)
       const updated = await queueHistory(this.#o.follower, this.#o.queue, blocks, async (queue) => {
