@@ -16,6 +16,7 @@ import { VERSION } from '../version.js'
 import type { AppContext } from './AppContext.js'
 import { adminRoutes } from './plugins/admin.js'
 import { allowCrossOrigin } from './plugins/allowCrossOrigin.js'
+import { consolePage } from './plugins/consolePage.js'
 import { errorHandling } from './plugins/errorHandling.js'
 import { forwardToLeader } from './plugins/forwardToLeader.js'
 import { operationsRoutes } from './plugins/operations.js'
@@ -170,6 +171,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   await app.register(async (scope) => operationsRoutes(scope, context))
   await app.register(async (scope) => adminRoutes(scope, context), { prefix: '/admin' })
+  await app.register(consolePage)
   for (const route of routes) {
     const plugin: FastifyPluginAsync = async (scope) => route.plugin(scope, context)
     await app.register(plugin, { prefix: route.prefix })

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import { bytesToHex, type Hex } from 'viem'
 import type { DB } from '../storage/schema.js'
+import { DeliveredItems } from './DeliveredItems.js'
 import { type ChainPosition, type DeliveryItem, readDeliveriesOfMany } from './deliveryStore.js'
 import type { Notifier } from './Notifier.js'
 
@@ -31,6 +32,8 @@ export class StreamHub {
   #due = new Set<Hex>()
   #flushing: Promise<void> | undefined
   readonly #streams: Gauge
+  /** First deliveries of this instance, streamed or fetched. */
+  readonly delivered: DeliveredItems
 
   constructor(
     private readonly options: {
@@ -46,6 +49,7 @@ export class StreamHub {
       help: 'Connected delivery streams',
       registers: [options.metrics],
     })
+    this.delivered = new DeliveredItems(options.metrics)
   }
 
   /** Streams open for a client on this instance. */
@@ -103,6 +107,7 @@ export class StreamHub {
         items = await readDeliveriesOfMany(this.options.db, requests, {
           limit: PAGE,
           chain: this.options.chain(),
+          onDelivered: (queuedAt) => this.delivered.record(queuedAt),
         })
       } catch (error) {
         this.options.logger.warn({ err: error }, 'reading items for streams failed')

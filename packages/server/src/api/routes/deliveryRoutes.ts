@@ -147,10 +147,12 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
     },
     async (request) => {
       const { after = 0, limit = 100 } = request.query as Static<typeof ListQuery>
-      return readDeliveries(context.runtime().db, sessionOf(request).idBytes, {
+      const runtime = context.runtime()
+      return readDeliveries(runtime.db, sessionOf(request).idBytes, {
         after,
         limit,
         chain: chain(),
+        onDelivered: (queuedAt) => runtime.streams.delivered.record(queuedAt),
       })
     },
   )
