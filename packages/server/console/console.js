@@ -314,26 +314,28 @@ function renderOverview({ health, clients }) {
   const pruner = health.pruner
   const last = pruner?.lastRun
   $('pruner').replaceChildren(
-    h('b', {}, 'Pruner'),
-    ' ',
-    pruner
-      ? h(
-          'span',
-          { class: 'muted' },
-          `every ${duration(Math.round(pruner.intervalMs / 1000))}${pruner.running ? ' · running now' : ''}`,
-        )
-      : h('span', { class: 'muted' }, 'not running on this instance'),
-    last
-      ? h(
-          'div',
-          { class: 'muted' },
-          `last pass ${ago(last.at ?? last.finishedAt ?? last.startedAt)}: ${Object.entries(last)
-            .filter(([, v]) => typeof v === 'number')
-            .map(([k, v]) => `${k} ${fmtNumber(v)}`)
-            .join(' · ')}`,
-        )
-      : null,
-    pruner?.lastError ? h('div', { class: 'error' }, pruner.lastError) : null,
+    ...[
+      h('b', {}, 'Pruner'),
+      ' ',
+      pruner
+        ? h(
+            'span',
+            { class: 'muted' },
+            `every ${duration(Math.round(pruner.intervalMs / 1000))}${pruner.running ? ' · running now' : ''}`,
+          )
+        : h('span', { class: 'muted' }, 'not running on this instance'),
+      last
+        ? h(
+            'div',
+            { class: 'muted' },
+            `last pass ${ago(last.at ?? last.finishedAt ?? last.startedAt)}: ${Object.entries(last)
+              .filter(([, v]) => typeof v === 'number')
+              .map(([k, v]) => `${k} ${fmtNumber(v)}`)
+              .join(' · ')}`,
+          )
+        : null,
+      pruner?.lastError ? h('div', { class: 'error' }, pruner.lastError) : null,
+    ].filter(Boolean),
   )
   if (clients) {
     $('client-counts').textContent =

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type DeliveryItem, WalletBackendClient } from '@wallet-backend/sdk'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import type { Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -26,7 +26,7 @@ describe.skipIf(chromiumMissing)(
     let dataDir: string
     let profileDir: string
     let backend: BackendProcess
-    let browser: Browser
+    let browser: BrowserContext
     let adminToken: string
     let token: Hex
     let accounts: Hex[]
@@ -61,15 +61,17 @@ describe.skipIf(chromiumMissing)(
         dataDir,
         port: await freePort(),
         nodeUrl: anvil.node.wsUrl,
-        flags: ['--registration-pow-bits', '0', '--poll-interval-ms', '50', '--log-level', 'warn'],
+        flags: ['--registration-pow-bits', '0', '--poll-interval-ms', '50', '--log-level', 'info'],
         readyTimeoutMs: 180_000,
         logFile: join(SCREENSHOTS_LOG, 'backend.log'),
       })
       await backend.start()
       adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()
       mkdirSync(SCREENSHOTS, { recursive: true })
-      browser = await chromium.launch({
+      // A fresh profile of its own (playwright takes it as launchPersistentContext's directory).
+      browser = await chromium.launchPersistentContext(profileDir, {
         executablePath: CHROMIUM,
+        viewport: { width: 1440, height: 1000 },
         args: [
           '--headless',
           '--no-sandbox',
@@ -78,7 +80,6 @@ describe.skipIf(chromiumMissing)(
           '--disable-background-networking',
           '--disable-component-update',
           '--disable-sync',
-          `--user-data-dir=${profileDir}`,
         ],
       })
     }, 120_000)
@@ -106,8 +107,7 @@ describe.skipIf(chromiumMissing)(
           account: privateKeyToAccount(generatePrivateKey()),
         }).signIn()
 
-      const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } })
-      const page = await context.newPage()
+      const page = await browser.newPage()
       const pageErrors: string[] = []
       page.on('pageerror', (error) => pageErrors.push(error.message))
       const requested: string[] = []
