@@ -144,8 +144,15 @@ describe.skipIf(chromiumMissing)(
       // Find the client by a prefix of its id, open it, make it dormant behind the confirmation.
       await page.fill('#client-search', client.clientId.slice(0, 12))
       const row = `#clients tr[data-client="${client.clientId.toLowerCase()}"]`
-      await page.waitForSelector(row, { timeout: 30_000 })
-      expect(await page.$$eval('#clients tr[data-client]', (rows) => rows.length)).toBe(1)
+      // The list narrows to that one client once the search has run.
+      await page.waitForFunction(
+        (id) => {
+          const rows = Array.from(document.querySelectorAll<HTMLElement>('#clients tr[data-client]'))
+          return rows.length === 1 && rows[0]!.dataset.client === id
+        },
+        client.clientId.toLowerCase(),
+        { timeout: 30_000 },
+      )
       await page.click(row)
       await page.waitForSelector('#client-detail:not([hidden]) #make-dormant')
       await page.waitForSelector(`#client-detail .interest >> text=${token.toLowerCase()}`, {
