@@ -210,7 +210,7 @@ describe.skipIf(chromiumMissing)(
       await page.waitForSelector('#banner:not([hidden])', { timeout: 30_000 })
       await page.screenshot({ path: join(SCREENSHOTS, 'console-backend-down.png') })
       await backend.start()
-      await page.waitForSelector('#banner[hidden]', { timeout: 60_000 })
+      await page.waitForSelector('#banner[hidden]', { state: 'attached', timeout: 60_000 })
       const afterRestart = await headOnPage(page)
       await page.waitForFunction(
         (before) =>
