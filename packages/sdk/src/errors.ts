@@ -15,9 +15,13 @@ export class WalletBackendError extends Error {
 
 /**
  * What a stream reports through `onError`: an `{type:"error"}` frame of the server (its `code`,
- * e.g. `ACK_FAILED`), a closed socket (`STREAM_CLOSED`, with the close code), a sign-in that failed
- * before connecting (`SIGN_IN_FAILED`), or an `onItem` that threw (`ITEM_HANDLER_FAILED`: the item
- * comes again after the reconnect).
+ * e.g. `ACK_FAILED`), a closed socket (`STREAM_CLOSED`, with the close code), a connection the
+ * server refused before the upgrade (its error `code`, e.g. `TOO_MANY_STREAMS` or
+ * `TOO_MANY_CONNECTIONS`, with the HTTP `status`; where the platform hides the answer, as browsers
+ * do, `CONNECT_FAILED`), a sign-in that failed before connecting (`SIGN_IN_FAILED`), or an
+ * `onItem` that threw (`ITEM_HANDLER_FAILED`: the item comes again after the reconnect).
+ * `retryAfterSeconds` is the server's hint (`Retry-After`, or a close reason's "in N s"): the
+ * stream waits at least that long before its next attempt.
  */
 export class StreamError extends Error {
   override readonly name = 'StreamError'
@@ -27,8 +31,19 @@ export class StreamError extends Error {
     /** The WebSocket close code, for `STREAM_CLOSED`. */
     readonly closeCode?: number,
     override readonly cause?: unknown,
+    readonly details: { status?: number; retryAfterSeconds?: number } = {},
   ) {
     super(message)
+  }
+
+  /** The HTTP status of a refused connection. */
+  get status(): number | undefined {
+    return this.details.status
+  }
+
+  /** How long the server asked the stream to stay away, when it said. */
+  get retryAfterSeconds(): number | undefined {
+    return this.details.retryAfterSeconds
   }
 }
 

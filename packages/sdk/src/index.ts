@@ -2,6 +2,7 @@ export { accountActivityOf } from './accountActivityOf.js'
 export { StreamError, WalletBackendError } from './errors.js'
 export { solveProofOfWork } from './solveProofOfWork.js'
 export type { Stream, StreamOptions, WebSocketConstructor, WebSocketLike } from './stream.js'
+export { reconnectDelay } from './stream.js'
 export type {
   Account,
   AccountActivity,

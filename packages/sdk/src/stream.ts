@@ -1,4 +1,4 @@
-import { StreamError } from './errors.js'
+import { parseRetryAfter, StreamError } from './errors.js'
 import type { DeliveryItem } from './types.js'
 
 /** The part of a WebSocket the stream uses: the browser's, Node ≥ 22's global one, or `ws`. */
@@ -25,9 +25,85 @@ export type StreamOptions = {
   onAcked?: (cursor: number) => void
   /** Each time the socket is open (first connection and every reconnection). */
   onOpen?: () => void
-  /** Reconnect delay bounds in ms (exponential backoff between them). */
+  /**
+   * Reconnect delay bounds in ms: the n-th attempt in a row waits a random time up to
+   * min(maxReconnectMs, minReconnectMs × 2^n) (exponential backoff, full jitter), and at least
+   * what the server asked (`retryAfterSeconds`). Defaults 200 ms and 10 s.
+   */
   minReconnectMs?: number
   maxReconnectMs?: number
+}
+
+/**
+ * How long to wait before reconnection attempt `attempt` (0 for the first after a drop): full
+ * jitter over an exponentially growing window, so that wallets dropped together (a restart, a
+ * limit) do not come back together; never sooner than the server's hint, itself spread over as
+ * long again.
+ */
+export function reconnectDelay(
+  attempt: number,
+  options: { minMs: number; maxMs: number; retryAfterSeconds?: number | undefined; random?: () => number },
+): number {
+  const random = options.random ?? Math.random
+  const window = Math.min(options.maxMs, options.minMs * 2 ** Math.min(attempt, 30))
+  const jittered = random() * window
+  if (options.retryAfterSeconds === undefined) return jittered
+  const hint = options.retryAfterSeconds * 1000
+  return hint + random() * Math.max(hint, options.minMs)
+}
+
+/** What a server that refused the upgrade said: its HTTP status, error code and retry hint. */
+type Refusal = { status: number; code: string; message: string; retryAfterSeconds: number | undefined }
+
+/** `ws` (Node) lets the answer to a refused upgrade be read; browsers do not. */
+type RefusalReadable = {
+  once(event: 'unexpected-response', listener: (request: unknown, response: RefusedResponse) => void): void
+  terminate(): void
+}
+type RefusedResponse = {
+  statusCode?: number
+  headers: Record<string, string | string[] | undefined>
+  on(event: 'data', listener: (chunk: Uint8Array) => void): void
+  on(event: 'end' | 'error', listener: () => void): void
+  destroy(): void
+}
+
+/** Reads the status, `Retry-After` and JSON error body of a refused upgrade (at most 4 KiB of it). */
+function readRefusal(response: RefusedResponse, done: (refusal: Refusal) => void): void {
+  const status = response.statusCode ?? 0
+  const header = response.headers['retry-after']
+  const retryAfterSeconds = parseRetryAfter(Array.isArray(header) ? (header[0] ?? null) : (header ?? null))
+  let body = ''
+  let finished = false
+  const finish = () => {
+    if (finished) return
+    finished = true
+    let parsed: { code?: unknown; message?: unknown } = {}
+    try {
+      parsed = JSON.parse(body) as typeof parsed
+    } catch {}
+    done({
+      status,
+      code: typeof parsed.code === 'string' ? parsed.code : `HTTP_${status}`,
+      message: typeof parsed.message === 'string' ? parsed.message : `the server answered ${status}`,
+      retryAfterSeconds,
+    })
+  }
+  response.on('data', (chunk) => {
+    body += new TextDecoder().decode(chunk)
+    if (body.length > 4096) {
+      response.destroy()
+      finish()
+    }
+  })
+  response.on('end', finish)
+  response.on('error', finish)
+}
+
+/** The server's "in N s" of a close reason (e.g. a rate limit's), as a retry hint. */
+const retryHintOf = (reason: string): number | undefined => {
+  const match = / in (\d+) s\b/.exec(reason)
+  return match ? Number(match[1]) : undefined
 }
 
 export type Stream = {
@@ -70,7 +146,9 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
   let lastCursor = options.after ?? 0
   let closed = false
   let socket: WebSocketLike | undefined
-  let delay = minDelay
+  const maxDelay = options.maxReconnectMs ?? 10_000
+  // Attempts in a row without the stream opening: the backoff window grows with them.
+  let attempt = 0
   let wantedAck = 0
   let ackedCursor = 0
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -102,15 +180,27 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
           error,
         ),
       )
-      return retry()
+      return retry(undefined)
     }
     socket = ws
+    let opened = false
+    let refusal: Refusal | undefined
+    const readable = ws as unknown as Partial<RefusalReadable>
+    if (typeof readable.once === 'function' && typeof readable.terminate === 'function') {
+      readable.once('unexpected-response', (_request, response) =>
+        readRefusal(response, (read) => {
+          refusal = read
+          readable.terminate?.()
+        }),
+      )
+    }
     // Items are handed over one at a time, in order, even if onItem is slow; those of a
     // connection given up on are not handed over (they come again after the reconnect).
     let chain = Promise.resolve()
     let alive = true
     ws.onopen = () => {
-      delay = minDelay
+      opened = true
+      attempt = 0
       sendAck()
       options.onOpen?.()
     }
@@ -156,14 +246,45 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
       alive = false
       if (socket === ws) socket = undefined
       if (closed) return
-      report(new StreamError('STREAM_CLOSED', `stream closed (${event.code} ${event.reason})`, event.code))
-      retry()
+      let error: StreamError
+      if (refusal) {
+        error = new StreamError(
+          refusal.code,
+          `stream refused (${refusal.status}): ${refusal.message}`,
+          event.code,
+          undefined,
+          {
+            status: refusal.status,
+            ...(refusal.retryAfterSeconds !== undefined
+              ? { retryAfterSeconds: refusal.retryAfterSeconds }
+              : {}),
+          },
+        )
+      } else if (!opened) {
+        error = new StreamError(
+          'CONNECT_FAILED',
+          `could not open the stream (${event.code}${event.reason ? ` ${event.reason}` : ''}): the backend is unreachable or refused the connection`,
+          event.code,
+        )
+      } else {
+        const hint = retryHintOf(event.reason)
+        error = new StreamError(
+          'STREAM_CLOSED',
+          `stream closed (${event.code} ${event.reason})`,
+          event.code,
+          undefined,
+          hint !== undefined ? { retryAfterSeconds: hint } : {},
+        )
+      }
+      report(error)
+      retry(error.retryAfterSeconds)
     }
   }
-  const retry = () => {
+  const retry = (retryAfterSeconds: number | undefined) => {
     if (closed) return
+    const delay = reconnectDelay(attempt, { minMs: minDelay, maxMs: maxDelay, retryAfterSeconds })
+    attempt += 1
     timer = setTimeout(() => void connect(), delay)
-    delay = Math.min(delay * 2, options.maxReconnectMs ?? 10_000)
   }
   void connect()
   return {

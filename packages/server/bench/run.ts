@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { runBundleSizeBench } from '../../sdk/bench/bundleSize.bench.js'
 import { runWalletStateBench } from '../../wallet-state/bench/walletState.bench.js'
 import { runAbuseBench } from './abuse.bench.js'
+import { runArrivalBench } from './arrival.bench.js'
 import { runCatchUpBench } from './catchUp.bench.js'
 import { runContractStateBench } from './contractState.bench.js'
 import { runFailoverBench } from './failover.bench.js'
@@ -52,6 +53,9 @@ results.catchUp = await timed('catchUp', () =>
 results.matching = await timed('matching', () => runMatchingBench({ quick }))
 results.latency = await timed('latency', () =>
   runLatencyBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
+)
+results.arrival = await timed('arrival', () =>
+  runArrivalBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
 )
 results.nodeCalls = await timed('nodeCalls', () => runNodeCallsBench({ quick }))
 results.contractState = await timed('contractState', () => runContractStateBench({ quick }))

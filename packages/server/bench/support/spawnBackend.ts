@@ -2,11 +2,18 @@ import { readFileSync } from 'node:fs'
 import { freePort } from '../../src/chain/node/spawnAnvil.js'
 import { backendProcess } from '../../test/support/backendProcess.js'
 
+/** `getconf CLK_TCK` on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100
+
 export type SpawnedBackend = {
   url: string
   /** Resident memory of the backend process, from /proc (Linux). */
   rssBytes(): number
+  /** CPU time (user + system) the backend process used so far, from /proc (Linux). */
+  cpuMs(): number
   stop(): Promise<void>
+  /** Starts it again on the same data directory and port, ready before it resolves. */
+  start(): Promise<void>
 }
 
 /**
@@ -22,7 +29,8 @@ export async function spawnBackend(flags: Record<string, string>): Promise<Spawn
     port: await freePort(),
     flags: ['--log-level', 'warn', ...Object.entries(rest).flatMap(([flag, value]) => [`--${flag}`, value])],
     logFile: 'stderr',
-    readyTimeoutMs: 60_000,
+    // A new PGlite database takes seconds to create, many more on a loaded machine.
+    readyTimeoutMs: 180_000,
   })
   await backend.start()
   return {
@@ -31,6 +39,13 @@ export async function spawnBackend(flags: Record<string, string>): Promise<Spawn
       const status = readFileSync(`/proc/${backend.pid}/status`, 'utf8')
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) * 1024
     },
+    cpuMs: () => {
+      // Fields 14 and 15 of /proc/<pid>/stat, after the command name (which may hold spaces).
+      const stat = readFileSync(`/proc/${backend.pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND
+    },
     stop: () => backend.stop(),
+    start: () => backend.start(),
   }
 }

@@ -10,7 +10,11 @@ import Fastify, {
   LogController,
 } from 'fastify'
 import { Counter, Histogram } from 'prom-client'
-import { limitConnectionsPerIp } from '../clients/abuse/limitConnectionsPerIp.js'
+import {
+  beyondConnectionBound,
+  limitConnectionsPerIp,
+  TooManyConnectionsError,
+} from '../clients/abuse/limitConnectionsPerIp.js'
 import { subnetOf } from '../clients/abuse/subnetOf.js'
 import { VERSION } from '../version.js'
 import type { AppContext } from './AppContext.js'
@@ -89,7 +93,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
 
   const refusedConnections = new Counter({
     name: 'wallet_backend_connections_refused_total',
-    help: 'TCP connections closed at once because their IP address held --max-connections-per-ip',
+    help: 'TCP connections refused because their IP address held --max-connections-per-ip (answered with why, or closed at once well beyond it)',
     registers: [context.metrics],
   })
   limitConnectionsPerIp(
@@ -114,6 +118,13 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
   })
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    // A connection beyond its address's bound gets one answer: health, or why it is refused.
+    if (beyondConnectionBound(request.raw.socket)) {
+      reply.header('connection', 'close')
+      const route = request.routeOptions.url
+      if (route !== '/health' && route !== '/ready')
+        throw new TooManyConnectionsError(context.config.maxConnectionsPerIp)
+    }
     // The client API is paid for per IP subnet before anything else is done for it.
     if (chargedToSubnet(request) && !request.forwarded) {
       const delay = context.limiter.charge(

@@ -567,9 +567,9 @@ export const SETTINGS = [
     flag: 'max-connections-per-ip',
     env: 'WALLET_BACKEND_MAX_CONNECTIONS_PER_IP',
     description:
-      'TCP connections one IP address may hold open at once (per instance); further ones are closed at once.',
+      'TCP connections one IP address may hold open at once (per instance); a few more are answered 503 TOO_MANY_CONNECTIONS with Retry-After (/health and /ready are served), further ones closed at once.',
     allowed: 'an integer from 1 to 1000000',
-    default: 512,
+    default: 2048,
     parse: integer(1, 1_000_000),
   }),
   define({

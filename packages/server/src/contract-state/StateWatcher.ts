@@ -28,6 +28,7 @@ import {
   type AccountState,
   type CallResult,
   EMPTY_CODE_HASH,
+  isStateGone,
   readAccounts,
   readCalls,
 } from './readWatchedState.js'
@@ -303,6 +304,8 @@ export class StateWatcher implements ChainListener, ItemProducer {
    * touched, its account changed since the block before, a reorg or a new watch asks for them. A
    * failed read at the last block fails the batch (it is retried); at an earlier block it is skipped,
    * so a node that keeps only recent state still moves on, comparing at the blocks it can serve.
+   * The node saying it no longer has a block's state skips the last block too: retrying would
+   * never succeed, and a backend behind a node that lost its history would never catch up.
    */
   async #read(
     blocks: readonly BlockToRead[],
@@ -356,7 +359,7 @@ export class StateWatcher implements ChainListener, ItemProducer {
         )
       }
       if (answer instanceof Error) {
-        if (block.hash === last.hash) throw answer
+        if (block.hash === last.hash && !isStateGone(answer)) throw answer
         continue
       }
       readings.get(block.hash)!.set(address, { ...answer, calls: new Map() })
@@ -388,7 +391,7 @@ export class StateWatcher implements ChainListener, ItemProducer {
     for (const [i, call] of calls.entries()) {
       const result = results[i]!
       if (result instanceof Error) {
-        if (call.block.hash === last.hash) throw result
+        if (call.block.hash === last.hash && !isStateGone(result)) throw result
         continue
       }
       readings.get(call.block.hash)!.get(call.address)!.calls.set(call.data, result)

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import { bytesToHex, type Hex } from 'viem'
 import type { DB } from '../storage/schema.js'
+import { urgently } from '../storage/urgency.js'
 import { DeliveredItems } from './DeliveredItems.js'
 import { type ChainPosition, type DeliveryItem, readDeliveriesOfMany } from './deliveryStore.js'
 import type { Notifier } from './Notifier.js'
@@ -104,11 +105,13 @@ export class StreamHub {
       if (requests.length === 0) return
       let items: Map<Hex, DeliveryItem[]>
       try {
-        items = await readDeliveriesOfMany(this.options.db, requests, {
-          limit: PAGE,
-          chain: this.options.chain(),
-          onDelivered: (queuedAt) => this.delivered.record(queuedAt),
-        })
+        items = await urgently(() =>
+          readDeliveriesOfMany(this.options.db, requests, {
+            limit: PAGE,
+            chain: this.options.chain(),
+            onDelivered: (queuedAt) => this.delivered.record(queuedAt),
+          }),
+        )
       } catch (error) {
         this.options.logger.warn({ err: error }, 'reading items for streams failed')
         for (const request of requests) for (const session of request.sessions) session.fail(error)

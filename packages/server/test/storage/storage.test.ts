@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest'
 import { migrateToLatest } from '../../src/storage/migrateToLatest.js'
 import { openStorage } from '../../src/storage/openStorage.js'
 import { StorageUnavailableError } from '../../src/storage/StorageUnavailableError.js'
-import { describeEachDriver } from '../support/storage.js'
+import { urgently } from '../../src/storage/urgency.js'
+import { describeEachDriver, openTestStorage } from '../support/storage.js'
 
 const bytes = (fill: number, length = 20) => new Uint8Array(length).fill(fill)
 
@@ -269,6 +270,43 @@ describe('storage drivers', () => {
       await second.close()
     } finally {
       rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('PGlite serves urgent statements before the others waiting for its connection, and in order among themselves', async () => {
+    const storage = await openTestStorage('pglite')
+    try {
+      const { db } = storage
+      const order: string[] = []
+      const ran = (name: string) => () => void order.push(name)
+      let release!: () => void
+      const released = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      let inside!: () => void
+      const held = new Promise<void>((resolve) => {
+        inside = resolve
+      })
+      // A transaction holds the one connection while the others queue up behind it.
+      const holder = db.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx)
+        inside()
+        await released
+      })
+      await held
+      const waiting = [
+        sql`select 1`.execute(db).then(ran('normal 1')),
+        urgently(() => sql`select 1`.execute(db)).then(ran('urgent 1')),
+        sql`select 1`.execute(db).then(ran('normal 2')),
+        urgently(() => sql`select 1`.execute(db)).then(ran('urgent 2')),
+      ]
+      // Every one of them is queued (each asks for the connection in a microtask of its own).
+      await new Promise((resolve) => setImmediate(resolve))
+      release()
+      await Promise.all([holder, ...waiting])
+      expect(order).toEqual(['urgent 1', 'urgent 2', 'normal 1', 'normal 2'])
+    } finally {
+      await storage.close()
     }
   })
 

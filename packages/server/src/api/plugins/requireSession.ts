@@ -9,6 +9,7 @@ import type { PlanLimits } from '../../config/parsePlans.js'
 import type { RequestCosts } from '../../config/parseRequestCosts.js'
 import { NoLeaderError } from '../../lifecycle/leadership/errors.js'
 import type { DB } from '../../storage/schema.js'
+import { urgently } from '../../storage/urgency.js'
 import type { AppContext } from '../AppContext.js'
 import { sendToLeader } from './forwardToLeader.js'
 
@@ -86,9 +87,18 @@ async function wakeThroughLeader(context: AppContext, request: FastifyRequest): 
   if (!answer.ok) throw new NoLeaderError(`the leader answered ${answer.status} to waking the client`)
 }
 
+/** Last contact recorded per client, shared by every scope of one app: a wallet's first request
+ * after signing in and its stream opening do not both write it. */
+const touchedByContext = new WeakMap<AppContext, Map<Hex, number>>()
+const touchedOf = (context: AppContext): Map<Hex, number> => {
+  const touched = touchedByContext.get(context) ?? new Map<Hex, number>()
+  touchedByContext.set(context, touched)
+  return touched
+}
+
 export function requireSession(app: FastifyInstance, context: AppContext): void {
   if (!app.hasRequestDecorator('client')) app.decorateRequest('client', undefined)
-  const touched = new Map<Hex, number>()
+  const touched = touchedOf(context)
   const owners = new Map<string, { id: Hex; limits: CostLimits }>()
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization
@@ -113,7 +123,10 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
         requestCost(request, context.config.requestCosts),
         known.limits,
       )
-    const session = await findSession(db, token)
+    // A stream's opening goes ahead of the crowd: it is what a wallet waits on to hear anything.
+    const opensStream = request.routeOptions.url?.startsWith('/v1/stream') === true
+    const urgentIf = <T>(work: () => Promise<T>) => (opensStream ? urgently(work) : work())
+    const session = await urgentIf(() => findSession(db, token))
     if (!session) throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
     const id = bytesToHex(session.clientId)
     const plan = context.plans.get(session.plan)
@@ -146,19 +159,20 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     if ((touched.get(id) ?? 0) + TOUCH_INTERVAL_MS < now) {
       touched.set(id, now)
       if (touched.size > 100_000) touched.clear()
-      await touchClient(db, session.clientId)
+      await urgentIf(() => touchClient(db, session.clientId))
     }
   })
 }
 
 /** Contact: the client is here now, so nothing spent on it from now on counts as spent while absent. */
 export async function touchClient(db: Kysely<DB>, clientId: Uint8Array): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx.updateTable('clients').set({ last_seen_at: new Date() }).where('id', '=', clientId).execute()
-    await trx
-      .updateTable('client_usage')
-      .set({ work_while_absent: 0 })
-      .where('client_id', '=', clientId)
-      .execute()
-  })
+  // One statement, both rows or neither, without a transaction's round trips.
+  await db
+    .with('seen', (q) =>
+      q.updateTable('clients').set({ last_seen_at: new Date() }).where('id', '=', clientId),
+    )
+    .updateTable('client_usage')
+    .set({ work_while_absent: 0 })
+    .where('client_id', '=', clientId)
+    .execute()
 }

@@ -212,20 +212,8 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
         await touchClient(db, id)
       } else {
         difficulty.record()
-        await db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto('clients')
-            .values({ id })
-            .onConflict((oc) => oc.doNothing())
-            .execute()
-          await trx
-            .insertInto('client_usage')
-            .values({ client_id: id })
-            .onConflict((oc) => oc.doNothing())
-            .execute()
-        })
       }
-      const session = await createSession(db, id, sessionPolicy(context))
+      const session = await createSession(db, id, sessionPolicy(context), { register: !known })
       return {
         token: session.token,
         expiresAt: session.expiresAt.toISOString(),

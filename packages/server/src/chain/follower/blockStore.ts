@@ -48,6 +48,28 @@ export async function getCanonicalHashes(db: Db, from: number, to: number): Prom
 }
 
 /**
+ * The first of `blocks` that is not on the stored canonical chain, or undefined when all are.
+ * A block below the stored tail was pruned as final, so it counts as on the chain; a block above
+ * the stored head, or with another hash at its height, is a branch the follower has not stored
+ * (the node moved on, or is behind on another branch): items read from it could never be
+ * withdrawn by a reorg, since only stored blocks are abandoned.
+ */
+export async function firstOffStoredChain(
+  db: Db,
+  blocks: readonly BlockRef[],
+): Promise<BlockRef | undefined> {
+  if (blocks.length === 0) return undefined
+  const numbers = blocks.map((block) => block.number)
+  const [tail, stored] = await Promise.all([
+    getCanonicalTail(db),
+    getCanonicalHashes(db, Math.min(...numbers), Math.max(...numbers)),
+  ])
+  return blocks.find((block) =>
+    tail !== undefined && block.number < tail.number ? false : stored.get(block.number) !== block.hash,
+  )
+}
+
+/**
  * Stores blocks as canonical. A block seen before on an abandoned branch is made canonical again
  * rather than stored twice.
  */

@@ -18,30 +18,51 @@ export type SessionPolicy = {
  * outlives `maxLifetimeSeconds`. A client holds at most `maxPerClient` sessions: beyond that the
  * oldest sign-ins are revoked, so signing in over and over costs rows of one client only, and a
  * leaked token dies as its owner keeps signing in. `replaces` (a refresh) is revoked with it.
+ * `register` creates the client (and its usage row) with its first session, in one statement:
+ * a client that did not exist has no other session to revoke.
  */
 export async function createSession(
   db: Kysely<DB>,
   clientId: Uint8Array,
   policy: SessionPolicy,
-  options: { signedInAt?: Date; replaces?: string } = {},
+  options: { signedInAt?: Date; replaces?: string; register?: boolean } = {},
 ): Promise<{ token: string; expiresAt: Date }> {
   const token = randomBytes(32).toString('base64url')
   const signedInAt = options.signedInAt ?? new Date()
   const expiresAt = new Date(
     Math.min(Date.now() + policy.ttlSeconds * 1000, signedInAt.getTime() + policy.maxLifetimeSeconds * 1000),
   )
+  const row = {
+    token_hash: hashToken(token),
+    client_id: clientId,
+    created_at: signedInAt,
+    expires_at: expiresAt,
+  }
+  if (options.register) {
+    // One statement: the session's reference to the client is checked at its end, when the
+    // client's row is there.
+    await db
+      .with('client', (q) =>
+        q
+          .insertInto('clients')
+          .values({ id: clientId })
+          .onConflict((oc) => oc.doNothing()),
+      )
+      .with('usage', (q) =>
+        q
+          .insertInto('client_usage')
+          .values({ client_id: clientId })
+          .onConflict((oc) => oc.doNothing()),
+      )
+      .insertInto('sessions')
+      .values(row)
+      .execute()
+    return { token, expiresAt }
+  }
   await db.transaction().execute(async (trx) => {
     if (options.replaces !== undefined)
       await trx.deleteFrom('sessions').where('token_hash', '=', hashToken(options.replaces)).execute()
-    await trx
-      .insertInto('sessions')
-      .values({
-        token_hash: hashToken(token),
-        client_id: clientId,
-        created_at: signedInAt,
-        expires_at: expiresAt,
-      })
-      .execute()
+    await trx.insertInto('sessions').values(row).execute()
     const kept = trx
       .selectFrom('sessions')
       .select('token_hash')

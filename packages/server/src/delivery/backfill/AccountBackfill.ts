@@ -14,6 +14,7 @@ import type { DeliveryListener } from '../DeliveryListener.js'
 import type { DeliveryQueue } from '../DeliveryQueue.js'
 import type { TokenMetadata } from '../TokenMetadata.js'
 import { countCalls } from './countCalls.js'
+import { OffStoredChainError, queueHistory } from './queueHistory.js'
 
 const FETCH_BATCH = 20
 /** Blocks per checkpoint of a logs-only back-fill; eth_getLogs chunks shrink below it on nodes that ask. */
@@ -110,7 +111,9 @@ export class AccountBackfill {
         await this.#runOnce(jobId)
         return
       } catch (error) {
-        this.#log.warn({ err: error, job: jobId }, 'account back-fill failed; retrying')
+        // A block off the stored chain is the node ahead of the follower, not a failure.
+        if (error instanceof OffStoredChainError) this.#log.debug({ job: jobId }, error.message)
+        else this.#log.warn({ err: error, job: jobId }, 'account back-fill failed; retrying')
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS))
       }
     }
@@ -188,7 +191,7 @@ export class AccountBackfill {
       const matches = index.match(blocks, work)
       await this.#o.tokens?.prepare(tokensOf(matches))
       const items = accountItems(matches, blocks, { backfill: true })
-      const updated = await this.#o.queue.transaction(async (queue) => {
+      const updated = await queueHistory(this.#o.follower, this.#o.queue, blocks, async (queue) => {
         const row = await queue.trx
           .updateTable('backfill_jobs')
           .set({ next_block: upTo + 1, updated_at: new Date() })

@@ -11,6 +11,7 @@ import type { DB } from '../../storage/schema.js'
 import type { DeliveryListener } from '../DeliveryListener.js'
 import type { DeliveryQueue } from '../DeliveryQueue.js'
 import { countCalls } from './countCalls.js'
+import { OffStoredChainError, queueHistory } from './queueHistory.js'
 
 const FETCH_BATCH = 20
 /** Blocks one turn of a job reads in full before the next client's job gets its turn. */
@@ -19,6 +20,8 @@ const TURN_BLOCKS = 100
 const TURN_LOG_BLOCKS = 10_000
 const LOG_CHUNK_BLOCKS = 2_000
 const SEAM_WAIT_MS = 50
+/** How long a turn that met a block off the stored chain waits for the follower to catch up. */
+const CHAIN_MOVED_WAIT_MS = 250
 /** How often a back-fill waiting for its client's budget looks again. */
 const BUDGET_WAIT_MS = 250
 
@@ -284,6 +287,9 @@ export class BackfillRunner {
       if (error instanceof WithdrawnError) {
         this.#drop(job)
         job.task.finish()
+      } else if (error instanceof OffStoredChainError) {
+        // The node is on a branch the follower has not stored yet: read it again once it has.
+        job.notBefore = Date.now() + CHAIN_MOVED_WAIT_MS
       } else {
         await this.#failed(job, error)
       }
@@ -339,7 +345,7 @@ export class BackfillRunner {
     const mode: ReceiptsMode = { perBlock: true }
     const commit = async (blocks: FetchedBlock[], upTo: number) => {
       const matches = job.index.match(blocks)
-      const updated = await this.#o.queue.transaction(async (queue) => {
+      const updated = await queueHistory(this.#o.follower, this.#o.queue, blocks, async (queue) => {
         const row = await queue.trx
           .updateTable('backfill_jobs')
           .set({ next_block: upTo + 1, updated_at: new Date() })

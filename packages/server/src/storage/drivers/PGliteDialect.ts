@@ -13,6 +13,7 @@ import {
   type QueryCompiler,
   type QueryResult,
 } from 'kysely'
+import { isUrgent } from '../urgency.js'
 
 const WRITES = /^\s*(insert|update|delete|merge)\b/i
 
@@ -34,14 +35,16 @@ class PGliteConnection implements DatabaseConnection {
 
 /**
  * PGlite has one connection. Kysely asks for a connection per query and holds one for a whole
- * transaction, so handing it out one holder at a time — a FIFO lock — is exactly what serialises
- * concurrent transactions correctly.
+ * transaction, so handing it out one holder at a time — in arrival order, urgent holders first —
+ * is exactly what serialises concurrent transactions correctly.
  */
 class PGliteDriver implements Driver {
   readonly #pg: PGlite
   readonly #connection: PGliteConnection
-  #queue: Promise<void> = Promise.resolve()
-  #release: (() => void) | undefined
+  #held = false
+  readonly #waiting: (() => void)[] = []
+  readonly #urgent: (() => void)[] = []
+  readonly #idle: (() => void)[] = []
 
   constructor(pg: PGlite) {
     this.#pg = pg
@@ -53,13 +56,11 @@ class PGliteDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const previous = this.#queue
-    let release!: () => void
-    this.#queue = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    await previous
-    this.#release = release
+    if (this.#held) {
+      // Handed over by the holder's release, still held: nobody can slip in between.
+      await new Promise<void>((resolve) => (isUrgent() ? this.#urgent : this.#waiting).push(resolve))
+    }
+    this.#held = true
     return this.#connection
   }
 
@@ -76,13 +77,14 @@ class PGliteDriver implements Driver {
   }
 
   async releaseConnection(): Promise<void> {
-    const release = this.#release
-    this.#release = undefined
-    release?.()
+    const next = this.#urgent.shift() ?? this.#waiting.shift()
+    if (next) return next()
+    this.#held = false
+    for (const idle of this.#idle.splice(0)) idle()
   }
 
   async destroy(): Promise<void> {
-    await this.#queue
+    if (this.#held) await new Promise<void>((resolve) => this.#idle.push(resolve))
     if (!this.#pg.closed) await this.#pg.close()
   }
 }
