@@ -21,6 +21,7 @@ import type { ApiInstance } from './ApiInstance.js'
 import type { AppContext } from './AppContext.js'
 import { adminRoutes } from './plugins/admin.js'
 import { allowCrossOrigin } from './plugins/allowCrossOrigin.js'
+import { consolePage } from './plugins/consolePage.js'
 import { errorHandling } from './plugins/errorHandling.js'
 import { forwardToLeader } from './plugins/forwardToLeader.js'
 import { operationsRoutes } from './plugins/operations.js'
@@ -184,6 +185,7 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
   await app.register(async (scope) => adminRoutes(scope.withTypeProvider<TypeBoxTypeProvider>(), context), {
     prefix: '/admin',
   })
+  await app.register(consolePage)
   for (const route of routes) {
     const plugin: FastifyPluginAsync = async (scope) =>
       route.plugin(scope.withTypeProvider<TypeBoxTypeProvider>(), context)

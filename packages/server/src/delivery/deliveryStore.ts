@@ -28,6 +28,13 @@ export class CursorOutOfRangeError extends BaseError {
 /** Where the chain is, as this instance knows it (a standby knows only the finalized number). */
 export type ChainPosition = { head: BlockRef | undefined; finalized: { number: number } | undefined }
 
+type ReadOptions = {
+  limit: number
+  chain: ChainPosition
+  /** Told when items go out for the first time, with when each was queued. */
+  onDelivered?: (queuedAt: Date[]) => void
+}
+
 /**
  * The client's items after `after` (and after its acknowledged cursor: nothing acknowledged is
  * sent again), oldest first, marked as delivered.
@@ -35,7 +42,7 @@ export type ChainPosition = { head: BlockRef | undefined; finalized: { number: n
 export async function readDeliveries(
   db: Kysely<DB>,
   clientId: Uint8Array,
-  options: { after: number; limit: number; chain: ChainPosition },
+  options: ReadOptions & { after: number },
 ): Promise<{ items: DeliveryItem[]; lastCursor: number }> {
   const client = await db
     .selectFrom('clients')
@@ -55,7 +62,7 @@ export async function readDeliveries(
 export async function readDeliveriesOfMany(
   db: Kysely<DB>,
   requests: readonly { clientId: Uint8Array; after: number }[],
-  options: { limit: number; chain: ChainPosition },
+  options: ReadOptions,
 ): Promise<Map<Hex, DeliveryItem[]>> {
   const result = new Map<Hex, DeliveryItem[]>()
   if (requests.length === 0) return result
@@ -93,6 +100,7 @@ export async function readDeliveriesOfMany(
       'd.tx_index',
       'd.log_index',
       'd.delivered_at',
+      'd.created_at',
       'd.client_contract_id',
       'i.address',
       // Whether the interest has an ABI, not the ABI: only items queued before it need it.
@@ -108,6 +116,7 @@ export async function readDeliveriesOfMany(
     .limit(options.limit * wanted.length)
     .execute()
   const fresh = new Map<Hex, { clientId: Uint8Array; cursors: number[] }>()
+  const queuedAt = new Map<string, Date>()
   const undecoded: { row: (typeof rows)[number]; item: Match }[] = []
   for (const row of rows) {
     const id = bytesToHex(row.client_id)
@@ -122,6 +131,7 @@ export async function readDeliveriesOfMany(
       const entry = fresh.get(id) ?? { clientId: row.client_id, cursors: [] }
       entry.cursors.push(row.cursor)
       fresh.set(id, entry)
+      queuedAt.set(`${id}:${row.cursor}`, row.created_at)
     }
   }
   await decodeOnce(db, undecoded)
@@ -142,6 +152,7 @@ export async function readDeliveriesOfMany(
     )
     .returning(['client_id', 'cursor'])
     .execute()
+  options.onDelivered?.(marked.map((row) => queuedAt.get(`${bytesToHex(row.client_id)}:${row.cursor}`)!))
   if (marked.length === [...fresh.values()].reduce((n, entry) => n + entry.cursors.length, 0)) return result
   const kept = new Set(marked.map((row) => `${bytesToHex(row.client_id)}:${row.cursor}`))
   for (const [id, entry] of fresh) {

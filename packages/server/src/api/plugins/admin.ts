@@ -13,6 +13,7 @@ import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext, Runtime } from '../AppContext.js'
 import { sameSecret } from '../plugins/sameSecret.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
+import { adminConsoleRoutes } from './adminConsole.js'
 
 export class AdminUnauthorizedError extends BaseError {
   override readonly name = 'AdminUnauthorizedError'
@@ -29,6 +30,9 @@ const ClientParams = Type.Object({ id: Type.String({ pattern: '^0x[0-9a-fA-F]{40
 const ClientsQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    offset: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Skip this many (paging)' }),
+    ),
     stage: Type.Optional(Type.Union(['active', 'dormant', 'pruned'].map((stage) => Type.Literal(stage)))),
     plan: Type.Optional(Type.String({ maxLength: 32 })),
     idPrefix: Type.Optional(
@@ -63,7 +67,7 @@ const ClientSummary = Type.Object({
   usage: Type.Record(Type.String(), Type.Integer()),
 })
 
-class ClientNotFoundError extends BaseError {
+export class ClientNotFoundError extends BaseError {
   override readonly name = 'ClientNotFoundError'
   constructor(id: string) {
     super('CLIENT_NOT_FOUND', `No client ${id}`, { status: 404 })
@@ -193,7 +197,9 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
       await runtime.usage.flush()
       let query = clients(runtime)
         .orderBy('c.last_seen_at', 'desc')
+        .orderBy('c.id')
         .limit(q.limit ?? 100)
+        .offset(q.offset ?? 0)
       if (q.stage) query = query.where('c.stage', '=', q.stage as ClientStage)
       if (q.plan) query = query.where('c.plan', '=', q.plan)
       if (q.seenBefore) query = query.where('c.last_seen_at', '<', new Date(q.seenBefore))
@@ -351,4 +357,6 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
       return { plan: name, limits }
     },
   )
+
+  await adminConsoleRoutes(app, context)
 }

@@ -115,10 +115,12 @@ export async function deliveryRoutes(app: ApiInstance, context: AppContext): Pro
     },
     async (request) => {
       const { after = 0, limit = 100 } = request.query
-      return readDeliveries(context.runtime().db, sessionOf(request).idBytes, {
+      const runtime = context.runtime()
+      return readDeliveries(runtime.db, sessionOf(request).idBytes, {
         after,
         limit,
         chain: chain(),
+        onDelivered: (queuedAt) => runtime.streams.delivered.record(queuedAt),
       })
     },
   )
