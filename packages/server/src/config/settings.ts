@@ -67,6 +67,9 @@ export type Config = {
   submissionRebroadcastMs: number
   submissionCheckMs: number
   maxPendingSubmissionsPerClient: number
+  rpcFilterIdleMs: number
+  rpcMaxBatch: number
+  rpcMaxLogBlockRange: number
   walletStateMaxBytes: number
   walletStateVersionsKept: number
   walletStateWriteBytesPerCostUnit: number
@@ -718,6 +721,34 @@ export const SETTINGS = [
     allowed: 'an integer from 1 to 100000',
     default: 64,
     parse: integer(1, 100_000),
+  }),
+  define({
+    key: 'rpcFilterIdleMs',
+    flag: 'rpc-filter-idle-ms',
+    env: 'WALLET_BACKEND_RPC_FILTER_IDLE_MS',
+    description:
+      'How long a JSON-RPC filter or subscription lives without being polled or held by a connection; then it expires.',
+    allowed: 'an integer from 60000 to 604800000',
+    default: 3_600_000,
+    parse: integer(60_000, 604_800_000),
+  }),
+  define({
+    key: 'rpcMaxBatch',
+    flag: 'rpc-max-batch',
+    env: 'WALLET_BACKEND_RPC_MAX_BATCH',
+    description: 'Calls in one JSON-RPC batch at most; a larger batch is refused whole (-32600).',
+    allowed: 'an integer from 1 to 1000',
+    default: 100,
+    parse: integer(1, 1_000),
+  }),
+  define({
+    key: 'rpcMaxLogBlockRange',
+    flag: 'rpc-max-log-block-range',
+    env: 'WALLET_BACKEND_RPC_MAX_LOG_BLOCK_RANGE',
+    description: 'Blocks one eth_getLogs (or eth_getFilterLogs) may span; wider ranges are refused (-32602).',
+    allowed: 'an integer from 1 to 1000000',
+    default: 10_000,
+    parse: integer(1, 1_000_000),
   }),
   define({
     key: 'walletStateMaxBytes',

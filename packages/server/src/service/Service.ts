@@ -39,6 +39,8 @@ import { StreamHub } from '../delivery/StreamHub.js'
 import { TokenMetadata } from '../delivery/TokenMetadata.js'
 import { AccountIndex } from '../filters/AccountIndex.js'
 import { FilterIndex } from '../filters/FilterIndex.js'
+import { jsonRpcRoutes } from '../jsonrpc/jsonRpcRoutes.js'
+import { RpcFilterListener } from '../jsonrpc/RpcFilterListener.js'
 import { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
 import { Lifecycle } from '../lifecycle/Lifecycle.js'
 import { LeaderElection, type Role } from '../lifecycle/leadership/LeaderElection.js'
@@ -197,6 +199,7 @@ export class Service {
       { prefix: '/v1/usage', plugin: usageRoutes },
       { prefix: '/v1', plugin: proofRoutes },
       { prefix: '/v1/transactions', plugin: transactionRoutes },
+      { prefix: '', plugin: jsonRpcRoutes },
     ])
     const address = await this.#app.listen({ host: this.config.host, port: this.config.port })
     this.#url = address
@@ -347,7 +350,16 @@ export class Service {
         void this.#election?.resign(error.message)
       },
     })
-    const listeners: ChainListener[] = [fence, delivery, accountActivity, contractState]
+    const rpcFilters = new RpcFilterListener({
+      idleMs: this.config.rpcFilterIdleMs,
+      logger: this.logger,
+      wake: (clientIds) => {
+        shared.notifier
+          .notify(clientIds)
+          .catch((error: unknown) => this.logger.warn({ err: error }, 'notify failed'))
+      },
+    })
+    const listeners: ChainListener[] = [fence, delivery, accountActivity, contractState, rpcFilters]
     follower = new Follower({
       db,
       node: rpc,

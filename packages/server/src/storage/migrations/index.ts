@@ -7,6 +7,7 @@ import * as m0005 from './0005_leadership.js'
 import * as m0006 from './0006_node_work_usage.js'
 import * as m0007 from './0007_shared_cost_accounts.js'
 import * as m0008 from './0008_account_interests.js'
+import * as m0009 from './0009_jsonrpc.js'
 
 /** Every migration, in order. Add new ones at the end; never edit or remove a landed one. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006_node_work_usage': m0006,
   '0007_shared_cost_accounts': m0007,
   '0008_account_interests': m0008,
+  '0009_jsonrpc': m0009,
 }
 
 export const migrationProvider: MigrationProvider = {
