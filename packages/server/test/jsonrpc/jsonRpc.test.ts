@@ -2,6 +2,7 @@ import { Contract, JsonRpcProvider, WebSocketProvider } from 'ethers'
 import {
   createPublicClient,
   type Hex,
+  hexToBytes,
   http,
   type PublicClient,
   parseAbi,
@@ -40,7 +41,13 @@ type Answer = {
 }
 
 /** A signed-in client with an RPC key; `url` is its endpoint on the current backend. */
-async function rpcClient(): Promise<{ key: string; token: string; url: () => string; wsUrl: () => string }> {
+async function rpcClient(): Promise<{
+  key: string
+  token: string
+  clientId: Hex
+  url: () => string
+  wsUrl: () => string
+}> {
   const session = await signIn(backend.service.url)
   const answer = await fetch(`${backend.service.url}/v1/rpc-keys`, {
     method: 'POST',
@@ -51,6 +58,7 @@ async function rpcClient(): Promise<{ key: string; token: string; url: () => str
   return {
     key,
     token: session.token,
+    clientId: session.clientId,
     url: () => `${backend.service.url}/rpc/${key}`,
     wsUrl: () => `${backend.service.url.replace('http', 'ws')}/rpc/${key}`,
   }
@@ -111,7 +119,7 @@ describe('the JSON-RPC endpoint with viem', () => {
     const rpc = await rpcClient()
     const clients: PublicClient[] = [
       createPublicClient({ transport: http(rpc.url()), pollingInterval: 100 }) as PublicClient,
-      createPublicClient({ transport: webSocket(rpc.wsUrl()) }) as PublicClient,
+      createPublicClient({ transport: webSocket(rpc.wsUrl(), { reconnect: false }) }) as PublicClient,
     ]
     const seen = clients.map(() => new Set<string>())
     const blocks = clients.map(() => new Set<bigint>())
@@ -127,7 +135,11 @@ describe('the JSON-RPC endpoint with viem', () => {
       client.watchBlocks({ onBlock: (block) => blocks[i]!.add(block.number!) }),
     ])
     // Both watchers install themselves asynchronously: wait until a filter and a subscription exist.
-    await waitUntil(async () => (await filterCount()) >= 3, 10_000, 'filters and subscriptions installed')
+    await waitUntil(
+      async () => (await filterCount(rpc.clientId)) >= 3,
+      10_000,
+      'filters and subscriptions installed',
+    )
     const hashes: string[] = []
     for (let i = 0; i < 3; i++) hashes.push(await sendTransfer(anvil, token, from, to, BigInt(i + 1)))
     await waitUntil(
@@ -138,9 +150,10 @@ describe('the JSON-RPC endpoint with viem', () => {
     const head = BigInt(await anvil.blockNumber())
     await waitUntil(() => blocks.every((set) => set.has(head)), 15_000, 'the head block in every watcher')
     for (const stop of stops) stop()
-    await (clients[1]!.transport as { getRpcClient?: () => Promise<{ close(): void }> })
-      .getRpcClient?.()
-      .then((c) => c.close())
+    const socket = await (
+      clients[1]!.transport as unknown as { getRpcClient(): Promise<{ close(): void }> }
+    ).getRpcClient()
+    socket.close()
   })
 
   it('sends a raw transaction through submission tracking and waits for its receipt', async () => {
@@ -173,7 +186,7 @@ describe('the JSON-RPC endpoint with ethers v6', () => {
   it("delivers contract.on('Transfer') and provider.on('block') on JsonRpcProvider and WebSocketProvider", async () => {
     const rpc = await rpcClient()
     const providers = [
-      new JsonRpcProvider(rpc.url(), undefined, { polling: true, pollingInterval: 100, staticNetwork: true }),
+      new JsonRpcProvider(rpc.url(), undefined, { pollingInterval: 100, staticNetwork: true }),
       new WebSocketProvider(rpc.wsUrl()),
     ]
     const seen = providers.map(() => new Set<string>())
@@ -190,7 +203,11 @@ describe('the JSON-RPC endpoint with ethers v6', () => {
       })
       await provider.on('block', (number: number) => blocks[i]!.add(number))
     }
-    await waitUntil(async () => (await filterCount()) >= 2, 10_000, 'ethers installed its filters')
+    await waitUntil(
+      async () => (await filterCount(rpc.clientId)) >= 2,
+      10_000,
+      'ethers installed its filters',
+    )
     const hashes: string[] = []
     for (let i = 0; i < 2; i++) hashes.push(await sendTransfer(anvil, token, from, to, 1n))
     await waitUntil(
@@ -223,7 +240,7 @@ describe('durable filters and reorgs', () => {
         params: ['logs', { address: token }],
       }),
     )
-    await waitUntil(async () => (await filterCount()) >= 2, 10_000, 'subscription installed')
+    await waitUntil(async () => (await filterCount(rpc.clientId)) >= 2, 10_000, 'subscription installed')
     const abandoned = await sendTransfer(anvil, token, from, to, 5n)
     await backend.synced()
     await waitUntil(() => notes.length === 1, 10_000, 'the first log pushed')
@@ -374,11 +391,12 @@ describe('bad input', () => {
   })
 })
 
-async function filterCount(): Promise<number> {
+/** The filters and subscriptions a client has installed. */
+async function filterCount(clientId: Hex): Promise<number> {
   const row = await backend.service
     .storage!.db.selectFrom('rpc_filters')
     .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('last_used_at', '>', new Date(Date.now() - 5_000))
+    .where('client_id', '=', hexToBytes(clientId))
     .executeTakeFirstOrThrow()
   return Number(row.n)
 }
