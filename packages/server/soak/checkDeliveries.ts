@@ -1,6 +1,10 @@
 import type { DeliveryItem } from '@wallet-backend/sdk'
 import { type ClientRecord, type ExpectedItem, itemKey, matchKey } from './observations.js'
 
+/** Judges of what is not a match of a filter: watched values, submitted transactions' statuses. */
+export type HoldingJudge = (held: readonly DeliveryItem[], problem: Problem) => { expected: number }
+export type Problem = (counter: 'lost' | 'wrong', text: string) => void
+
 /** The verdict on one client (or, summed, on a run). Every count but `received` must be 0. */
 export type DeliveryCheck = {
   /** Distinct cursors the client received. */
@@ -17,6 +21,8 @@ export type DeliveryCheck = {
   queuedTwice: number
   /** Held items that the final chain does not have, or has with other contents; cursors reused; unexpected kinds. */
   wrong: number
+  /** Distinct cursors received, by kind. */
+  kinds: Record<string, number>
   /** The first few problems, described. */
   problems: string[]
 }
@@ -32,10 +38,20 @@ function emptyCheck(expected: number): DeliveryCheck {
     duplicatedAfterAck: 0,
     queuedTwice: 0,
     wrong: 0,
+    kinds: {},
     problems: [],
   }
 }
-const MATCH_KINDS = new Set(['tx', 'log'])
+const MATCH_KINDS = new Set(['tx', 'log', 'account'])
+
+/** The kinds besides matches and `removed` that a client may receive, by what it asked for. */
+function otherKinds(record: ClientRecord): Set<string> {
+  const kinds = new Set<string>()
+  if (record.interests.some((interest) => (interest.watches ?? []).length > 0)) kinds.add('state')
+  if (record.submissions) kinds.add('submitted-status')
+  if (record.dormant) kinds.add('gap')
+  return kinds
+}
 
 /** The fields that make an item what it is; `confirmations` and `final` change between re-sends. */
 function identity(item: DeliveryItem): string {
@@ -47,8 +63,16 @@ function identity(item: DeliveryItem): string {
     item.txIndex,
     item.logIndex,
     item.data?.removedCursor,
+    item.kind === 'state' || item.kind === 'submitted-status' || item.kind === 'gap' ? item.data : null,
   ])
 }
+
+const sameActivity = (a: ExpectedItem['activity'], b: DeliveryItem['data']): boolean =>
+  a === undefined ||
+  (b !== undefined &&
+    a.type === b.type &&
+    a.direction === b.direction &&
+    (a.amount === undefined || a.amount === b.amount))
 
 const sameLog = (a: ExpectedItem['log'], b: DeliveryItem['log']): boolean =>
   a === undefined ||
@@ -59,12 +83,17 @@ const sameLog = (a: ExpectedItem['log'], b: DeliveryItem['log']): boolean =>
     a.topics.every((topic, i) => topic.toLowerCase() === b.topics[i]?.toLowerCase()))
 
 /**
- * Compares what a client received with the matches of its filters on the final chain. The
- * client's holding is every `tx`/`log` item it received, minus those a later `removed` notice
- * named (`data.removedCursor`).
+ * Compares what a client received with the matches of its filters and accounts on the final chain,
+ * and hands the rest of its holding to `judges`. The client's holding is every item it received,
+ * minus those a later `removed` notice named (`data.removedCursor`). Matches in the blocks a `gap`
+ * item names may be missing (the client was dormant); those the client holds must still be right.
  */
-export function checkDeliveries(record: ClientRecord, expected: readonly ExpectedItem[]): DeliveryCheck {
-  const check = emptyCheck(expected.length)
+export function checkDeliveries(
+  record: ClientRecord,
+  expected: readonly ExpectedItem[],
+  judges: readonly HoldingJudge[] = [],
+): DeliveryCheck {
+  const check = emptyCheck(0)
   const problem = (counter: 'lost' | 'duplicatedAfterAck' | 'queuedTwice' | 'wrong', text: string) => {
     check[counter]++
     if (check.problems.length < MAX_PROBLEMS) check.problems.push(`${record.name}: ${counter}: ${text}`)
@@ -84,14 +113,23 @@ export function checkDeliveries(record: ClientRecord, expected: readonly Expecte
   check.received = byCursor.size
 
   const removed = new Set<number>()
+  const allowed = otherKinds(record)
+  const gaps: { fromBlock: number; toBlock: number }[] = []
   for (const item of byCursor.values()) {
+    check.kinds[item.kind] = (check.kinds[item.kind] ?? 0) + 1
     if (item.kind === 'removed' && typeof item.data?.removedCursor === 'number') {
       removed.add(item.data.removedCursor)
       check.removedNotices++
-    } else if (!MATCH_KINDS.has(item.kind)) {
-      problem('wrong', `cursor ${item.cursor} is of kind ${item.kind}, which nothing in this run produces`)
+    } else if (item.kind === 'gap' && allowed.has('gap')) {
+      gaps.push({ fromBlock: Number(item.data?.fromBlock), toBlock: Number(item.data?.toBlock) })
+    } else if (!MATCH_KINDS.has(item.kind) && !allowed.has(item.kind)) {
+      problem(
+        'wrong',
+        `cursor ${item.cursor} is of kind ${item.kind}, which nothing in this client's run produces`,
+      )
     }
   }
+  const inGap = (block: number) => gaps.some((gap) => gap.fromBlock <= block && block <= gap.toBlock)
 
   const cursorsByKey = new Map<string, number[]>()
   for (const item of [...byCursor.values()].sort((a, b) => a.cursor - b.cursor)) {
@@ -114,18 +152,31 @@ export function checkDeliveries(record: ClientRecord, expected: readonly Expecte
     held.add(key)
     const truth = expectedByKey.get(key)
     if (!truth) {
-      problem('wrong', `cursor ${item.cursor} holds ${key}, which is not on the final chain`)
+      const where = `block ${item.block?.number}${item.data?.backfill ? ', back-filled' : ''}`
+      problem(
+        'wrong',
+        (item.block?.number ?? 0) < (record.matchedFrom ?? 0)
+          ? `cursor ${item.cursor} holds ${key} (${where}), below the client's first block ${record.matchedFrom}`
+          : `cursor ${item.cursor} holds ${key} (${where}), which is not on the final chain`,
+      )
     } else if (
       truth.blockNumber !== item.block?.number ||
       truth.txHash.toLowerCase() !== item.txHash?.toLowerCase() ||
-      (item.kind === 'log' && !sameLog(truth.log, item.log))
+      (item.kind === 'log' && !sameLog(truth.log, item.log)) ||
+      (item.kind === 'account' && !sameActivity(truth.activity, item.data))
     ) {
       problem('wrong', `cursor ${item.cursor} holds ${key} with contents other than the node's`)
     }
   }
-  for (const key of expectedByKey.keys()) {
+  for (const [key, match] of expectedByKey) {
+    if (inGap(match.blockNumber) && !held.has(key)) continue
+    check.expected++
     if (!held.has(key)) problem('lost', `${key} was never delivered (or was withdrawn and not re-sent)`)
   }
+  const holding = [...byCursor.values()].filter(
+    (item) => item.kind !== 'removed' && !removed.has(item.cursor),
+  )
+  for (const judge of judges) check.expected += judge(holding, problem).expected
   return check
 }
 
@@ -140,6 +191,8 @@ export function sumChecks(checks: readonly DeliveryCheck[]): DeliveryCheck {
     total.duplicatedAfterAck += check.duplicatedAfterAck
     total.queuedTwice += check.queuedTwice
     total.wrong += check.wrong
+    for (const [kind, count] of Object.entries(check.kinds))
+      total.kinds[kind] = (total.kinds[kind] ?? 0) + count
     total.problems.push(...check.problems)
   }
   total.problems = total.problems.slice(0, MAX_PROBLEMS * 2)

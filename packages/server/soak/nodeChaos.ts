@@ -1,5 +1,5 @@
 import type { TestAnvil } from '../test/support/anvil.js'
-import { type TrafficCounts, type TrafficPlan, trafficStep, transferRequest } from './chainTraffic.js'
+import { type TrafficCounts, type TrafficPlan, trafficRequest, trafficStep } from './chainTraffic.js'
 import type { Random } from './random.js'
 
 /** anvil's `finalized` tag trails the head by 64 blocks: deeper reorgs would rewrite final blocks. */
@@ -14,7 +14,7 @@ export type NodeChaosCounts = {
   /** Blocks mined after the node's last state save and lost when it was killed. */
   blocksLost: number
   reorgs: Record<DepthBucket, number>
-  /** Transfers placed in the replacement blocks of reorgs. */
+  /** Transactions placed in the replacement blocks of reorgs. */
   reorgTransfers: number
   /** Reorgs not made: too few blocks since the floor (the node's restart or the start of traffic). */
   reorgsSkipped: number
@@ -56,6 +56,8 @@ function drawDepth(random: Random): number {
  */
 export class NodeChaos {
   readonly counts = emptyNodeChaosCounts()
+  /** What the reorgs' transactions are made of; `reorgTransfers` reports how many there were. */
+  readonly #placed: TrafficCounts = { transfers: 0, storeWrites: 0, emptyBlocks: 0, failedSteps: 0 }
   #floor: number
 
   constructor(
@@ -67,7 +69,7 @@ export class NodeChaos {
     this.#floor = floor
   }
 
-  /** Replaces the last 1 to 64 blocks, the new ones holding a few transfers of their own. */
+  /** Replaces the last 1 to 64 blocks, the new ones holding a few transactions of their own. */
   async reorg(random: Random): Promise<void> {
     const wanted = drawDepth(random)
     const height = await this.anvil.blockNumber()
@@ -77,7 +79,7 @@ export class NodeChaos {
       return
     }
     const txs = Array.from({ length: random.int(0, 3) }, () => [
-      transferRequest(this.plan, random),
+      trafficRequest(this.plan, random, this.#placed),
       random.int(0, depth - 1),
     ])
     await this.anvil.rpc('anvil_reorg', [depth, txs])

@@ -1,7 +1,22 @@
-import type { DeliveryItem, Filter, Hex } from '@wallet-backend/sdk'
+import type { AccountActivityKind, DeliveryItem, Filter, Hex, Watch } from '@wallet-backend/sdk'
 
-/** One contract a soak client watches, with the one filter it installs on it. */
-export type SoakInterest = { address: Hex; filter: Filter }
+/**
+ * One contract a soak client watches, with the one filter it installs on it (none: it follows
+ * only state), its state watches, and the block its history is back-filled from.
+ */
+export type SoakInterest = { address: Hex; filter?: Filter; watches?: Watch[]; startBlock?: number }
+
+/** One of the client's own addresses it follows (an account interest). */
+export type SoakAccount = { address: Hex; activity: AccountActivityKind[] }
+
+/** A transaction the client signed and sent through `POST /v1/transactions`. */
+export type SoakSubmission = {
+  hash: Hex
+  from: Hex
+  nonce: number
+  /** The backend answered 2xx: it recorded the transaction and owes it status items. */
+  accepted: boolean
+}
 
 /** One item as a client saw it arrive, with what the client knew when it arrived. */
 export type ObservedItem = {
@@ -19,12 +34,19 @@ export type ObservedItem = {
 export type ClientRecord = {
   name: string
   interests: SoakInterest[]
+  accounts?: SoakAccount[]
+  submissions?: SoakSubmission[]
+  /** The soak makes this client dormant now and then: `gap` items are expected. */
+  dormant?: boolean
+  /** Blocks below this are none of the client's business (a back-filler's history starts here). */
+  matchedFrom?: number
   received: ObservedItem[]
 }
 
 /** What a client should hold at the end: one match of its filters on the node's final chain. */
 export type ExpectedItem = {
-  kind: 'tx' | 'log'
+  kind: 'tx' | 'log' | 'account'
+  /** The contract of the interest, or the account of an account interest. */
   interest: Hex
   blockHash: Hex
   blockNumber: number
@@ -32,9 +54,14 @@ export type ExpectedItem = {
   txIndex: number
   logIndex: number | null
   log?: { address: Hex; topics: Hex[]; data: Hex }
+  /** Of an `account` match: what its `data` must say. */
+  activity?: { type: 'native' | 'token'; direction: 'in' | 'out' | 'self'; amount?: string }
 }
 
-/** Identifies a match independent of its cursor: kind, block, position in it, and interest. */
+/**
+ * Identifies a match independent of its cursor: kind, block, position in it (a log's index, or a
+ * transaction's for a `tx` match and native account activity), and interest.
+ */
 export function matchKey(match: {
   kind: string
   interest: Hex | null
@@ -42,7 +69,8 @@ export function matchKey(match: {
   txIndex: number | null
   logIndex: number | null
 }): string {
-  const position = match.kind === 'log' ? match.logIndex : match.txIndex
+  const position =
+    match.kind === 'tx' || match.logIndex === null ? `tx${match.txIndex}` : `log${match.logIndex}`
   return `${match.kind}:${match.blockHash?.toLowerCase()}:${position}:${match.interest?.toLowerCase()}`
 }
 
@@ -50,9 +78,10 @@ export function matchKey(match: {
 export function itemKey(item: DeliveryItem): string {
   return matchKey({
     kind: item.kind,
-    interest: item.interest,
+    // An account item's interest is the account it is about.
+    interest: item.kind === 'account' ? ((item.data?.account as Hex | undefined) ?? null) : item.interest,
     blockHash: item.block?.hash ?? null,
     txIndex: item.txIndex,
-    logIndex: item.logIndex,
+    logIndex: item.kind === 'account' && item.data?.type === 'native' ? null : item.logIndex,
   })
 }

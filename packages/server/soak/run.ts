@@ -2,7 +2,8 @@
 // [--database-url postgres://…] [--instances I]: the reliability soak. Several instances need
 // PostgreSQL: `--database-url`, else TEST_DATABASE_URL; without either the run says it is skipped.
 // Prints a summary, writes bench/results/soak-<time>.json at the repository root, and exits 1
-// unless nothing was lost, duplicated after its ack, queued twice or wrong.
+// unless nothing was lost, duplicated after its ack, queued twice or wrong, and every producer of
+// items (filters, accounts, contract state, submissions, dormancy) produced some.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -49,7 +50,15 @@ const result = await runSoak({
   clients,
   instances,
   ...(databaseUrl ? { databaseUrl } : {}),
-  meanMs: { backendKill: 12_000, nodeRestart: 15_000, reorg: 1_500, disconnect: 1_500, traffic: 40 },
+  meanMs: {
+    backendKill: 12_000,
+    nodeRestart: 15_000,
+    reorg: 1_500,
+    disconnect: 1_500,
+    traffic: 40,
+    submit: 1_000,
+    dormancy: 8_000,
+  },
   log: (line) => console.error(line),
 })
 console.log(formatReport(result))

@@ -14,6 +14,10 @@ export type ChaosRates = {
   reorg: number
   disconnect: number
   traffic: number
+  /** A transaction sent through the backend's `POST /v1/transactions`. */
+  submit: number
+  /** A client made dormant through the admin API. */
+  dormancy: number
 }
 
 /** What the events act on, and where they are counted. */
@@ -26,6 +30,12 @@ export type ChaosTargets = {
   node: NodeChaos
   traffic: TrafficCounts
   backendCounts: BackendChaosCounts
+  /**
+   * Sends one transaction through the backend; not under the chain's lock, which a backend slow to
+   * answer would hold up (the node going away meanwhile is one of the things the run is about).
+   */
+  submit: (random: Random) => Promise<void>
+  makeDormant: (random: Random) => Promise<void>
 }
 
 /** When the loops stop: at the end of the run, or at once when one of them fails. */
@@ -56,7 +66,7 @@ async function repeat(
 }
 
 /**
- * Traffic and the four kinds of fault, each on its own random schedule, for `seconds`; returns
+ * Traffic, submissions, dormancy and the four kinds of fault, each on its own random schedule, for `seconds`; returns
  * the number of client disconnects. Each kind draws from its own generator, so that one kind's
  * draws do not shift another's. A step under way at the end is finished; a step that fails stops
  * every loop, and the error is thrown once all have stopped.
@@ -68,18 +78,22 @@ export async function runChaos(
   random: Random,
   log: (line: string) => void,
 ): Promise<number> {
-  const { anvil, backends, plan, clients, node, traffic, backendCounts } = targets
+  const { anvil, backends, plan, clients, node, traffic, backendCounts, submit, makeDormant } = targets
   const lock = new SerialLock()
   const started = Date.now()
   const say = (line: string) => log(`soak: +${((Date.now() - started) / 1000).toFixed(1)} s ${line}`)
   const end: Deadline = { end: Date.now() + seconds * 1000 }
-  const [trafficRandom, reorgRandom, restartRandom, killRandom, disconnectRandom] = [
-    'traffic',
-    'reorg',
-    'node-restart',
-    'backend-kill',
-    'disconnect',
-  ].map((label) => random.fork(label)) as [Random, Random, Random, Random, Random]
+  const [
+    trafficRandom,
+    reorgRandom,
+    restartRandom,
+    killRandom,
+    disconnectRandom,
+    submitRandom,
+    dormancyRandom,
+  ] = ['traffic', 'reorg', 'node-restart', 'backend-kill', 'disconnect', 'submit', 'dormancy'].map((label) =>
+    random.fork(label),
+  ) as [Random, Random, Random, Random, Random, Random, Random]
   let disconnects = 0
   const loops = await Promise.allSettled([
     repeat(
@@ -109,6 +123,16 @@ export async function runChaos(
         disconnectRandom.pick(clients).disconnect(disconnectRandom)
         disconnects++
       },
+    ),
+    repeat(
+      end,
+      () => submitRandom.delayMs(rates.submit),
+      () => submit(submitRandom),
+    ),
+    repeat(
+      end,
+      () => dormancyRandom.delayMs(rates.dormancy),
+      () => makeDormant(dormancyRandom),
     ),
   ])
   // Every loop has stopped before anything is torn down: none acts on a node or backend being cleaned up.

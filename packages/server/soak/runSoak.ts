@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,23 +7,31 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { freePort } from '../src/chain/node/freePort.js'
 import { startAnvil, type TestAnvil } from '../test/support/anvil.js'
 import { type BackendProcess, backendProcess } from '../test/support/backendProcess.js'
-import { deployTransferEmitter } from '../test/support/chainActivity.js'
+import { deploy, deployTransferEmitter, STORE_INIT } from '../test/support/chainActivity.js'
 import { createTestDatabase } from '../test/support/createTestDatabase.js'
 import { waitUntil } from '../test/support/waitUntil.js'
 import type { BackendChaosCounts } from './backendChaos.js'
 import type { TrafficCounts, TrafficPlan } from './chainTraffic.js'
-import { checkDeliveries, type DeliveryCheck, sumChecks } from './checkDeliveries.js'
-import { PollingClient } from './clients/PollingClient.js'
-import { RawStreamClient } from './clients/RawStreamClient.js'
-import { SdkStreamClient } from './clients/SdkStreamClient.js'
-import type { ClientStats, SoakClient } from './clients/SoakClient.js'
-import { expectedItems, fetchReceipts } from './groundTruth.js'
+import { checkDeliveries, type DeliveryCheck, type HoldingJudge, sumChecks } from './checkDeliveries.js'
+import { readStore, stateJudge, stateTruth } from './checkState.js'
+import { submissionJudge } from './checkSubmissions.js'
+import type { ClientStats, SoakClientBase } from './clients/SoakClient.js'
+import { type DormancyCounts, makeDormant } from './dormancy.js'
+import { expectedItems, fetchFinalChain } from './groundTruth.js'
 import { emptyNodeChaosCounts, NodeChaos, type NodeChaosCounts } from './nodeChaos.js'
-import type { SoakInterest } from './observations.js'
+import type { ClientRecord } from './observations.js'
 import { Random } from './random.js'
+import {
+  backfillClient,
+  filterClient,
+  producerClients,
+  ROLES,
+  type Role,
+  type RunClient,
+  STATE_WATCHES,
+} from './roles.js'
 import { type ChaosRates, runChaos } from './runChaos.js'
-
-const TRANSFER_TOPIC: Hex = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
+import { type SubmissionCounts, Submitter } from './submitter.js'
 
 export type SoakOptions = {
   seconds: number
@@ -51,7 +60,13 @@ export type SoakResult = {
   blocks: { first: number; last: number }
   chainAlarm: unknown
   /** Each client's verdict; undefined when the run failed before it could be judged. */
-  clients: { name: string; kind: string; stats: ClientStats; check: DeliveryCheck | undefined }[]
+  clients: { name: string; kind: string; role: Role; stats: ClientStats; check: DeliveryCheck | undefined }[]
+  /** The verdicts summed by the producer their clients judge. */
+  producers: Record<Role, DeliveryCheck>
+  submissions: SubmissionCounts
+  dormancy: DormancyCounts
+  /** Blocks where the storage contract's watched values changed, and how many of them the node no longer serves. */
+  state: { changedBlocks: number; unreadable: number }
   total: DeliveryCheck
   /** Why the run could not be judged (the backend did not come back, …); undefined when it could. */
   failure: string | undefined
@@ -66,37 +81,18 @@ async function health(backend: BackendProcess): Promise<Health | undefined> {
   return response?.ok ? ((await response.json()) as Health) : undefined
 }
 
-/** The interests client `index` installs: token logs, transfers to one party, everything of a token. */
-function interestsOf(index: number, plan: TrafficPlan): SoakInterest[] {
-  const [tokenA, tokenB] = plan.tokens as [Hex, Hex]
-  const sets: SoakInterest[][] = [
-    [{ address: tokenA, filter: { code: 'logs', args: [TRANSFER_TOPIC] } }],
-    [
-      { address: tokenA, filter: { code: 'transfers', args: [plan.recipients[0], 'to'] } },
-      { address: tokenB, filter: { code: 'all', args: [] } },
-    ],
-    [{ address: tokenB, filter: { code: 'all', args: [] } }],
-  ]
-  return sets[(index + Math.floor(index / 3)) % sets.length]!
-}
-
-function makeClient(
-  index: number,
-  url: string,
-  plan: TrafficPlan,
-  random: Random,
-): { kind: string; client: SoakClient } {
-  const account = privateKeyToAccount(generatePrivateKey())
-  const interests = interestsOf(index, plan)
-  const rng = random.fork(`client-${index}`)
-  switch (index % 3) {
-    case 0:
-      return { kind: 'sdk-stream', client: new SdkStreamClient(`sdk-${index}`, url, account, interests, rng) }
-    case 1:
-      return { kind: 'raw-stream', client: new RawStreamClient(`raw-${index}`, url, account, interests, rng) }
-    default:
-      return { kind: 'polling', client: new PollingClient(`poll-${index}`, url, account, interests, rng) }
+/** Signs a client in and installs its interests, again and again while the backend is down, until `stop()`. */
+async function setUpInTime(client: SoakClientBase, stop: () => boolean): Promise<boolean> {
+  while (!stop()) {
+    try {
+      await client.setUp()
+      return true
+    } catch {
+      client.stats.errors++
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
   }
+  return false
 }
 
 /**
@@ -115,9 +111,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const backends: BackendProcess[] = []
   let database: { url: string; drop: () => Promise<void> } | undefined
   let terms = 0
-  const clients: { kind: string; client: SoakClient }[] = []
+  const clients: RunClient[] = []
   const backendCounts: BackendChaosCounts = { kills: 0, recoveryMs: [] }
-  const traffic: TrafficCounts = { transfers: 0, emptyBlocks: 0, failedSteps: 0 }
+  const traffic: TrafficCounts = { transfers: 0, storeWrites: 0, emptyBlocks: 0, failedSteps: 0 }
+  const dormancy: DormancyCounts = { made: 0, failed: 0, gaps: 0 }
+  const stateCounts = { changedBlocks: 0, unreadable: 0 }
+  let submitter: Submitter | undefined
   let nodeChaos: NodeChaos | undefined
   let disconnects = 0
   let failure: string | undefined
@@ -127,6 +126,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   let last = 0
   let chainAlarm: unknown
   let checks: DeliveryCheck[] = []
+  let stopping = false
+  const backfills: Promise<unknown>[] = []
   // Interrupted (Ctrl-C) or crashed: the child processes and the data must not outlive the run.
   const leaveNothing = () => {
     for (const pid of [...backends.map((b) => b.pid), anvil?.node.pid]) {
@@ -149,9 +150,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const accounts = await anvil.accounts()
     const plan: TrafficPlan = {
       tokens: [await deployTransferEmitter(anvil), await deployTransferEmitter(anvil)],
+      store: await deploy(anvil, STORE_INIT),
       senders: accounts.slice(0, 5),
       recipients: accounts.slice(5, 8),
     }
+    // The submitting wallet's key is the run's own; anvil funds it.
+    const submitKey = privateKeyToAccount(generatePrivateKey())
+    await anvil.rpc('anvil_setBalance', [submitKey.address, '0x56bc75e2d63100000'])
+    const adminToken = randomBytes(24).toString('hex')
     // Room below the head for the deepest reorg from the start.
     await anvil.mine(70)
     if (options.databaseUrl) database = await createTestDatabase(options.databaseUrl)
@@ -165,7 +171,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
           readyTimeoutMs: 90_000,
           flags: [
             ...['--registration-pow-bits', '8', '--poll-interval-ms', '50', '--start-block', '0'],
-            ...['--log-level', 'warn', '--rpc-timeout-ms', '2000'],
+            ...['--log-level', 'warn', '--rpc-timeout-ms', '2000', '--admin-token', adminToken],
+            // Submitted transactions the node lost with its blocks come back within the run.
+            ...['--submission-rebroadcast-ms', '1000', '--submission-check-ms', '500'],
             // A reliability run, not an abuse test: the cost limits stay out of the way.
             ...['--client-cost-per-second', '100000', '--client-cost-burst', '1000000'],
             ...['--subnet-cost-per-second', '1000000', '--subnet-cost-burst', '10000000'],
@@ -179,9 +187,30 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     )
     // The first one leads; the others stand by.
     for (const backend of backends) await backend.start()
-    for (let i = 0; i < options.clients; i++)
-      clients.push(makeClient(i, backends[i % backends.length]!.url, plan, random))
+    const urlOf = (i: number) => backends[i % backends.length]!.url
+    for (let i = 0; i < options.clients; i++) clients.push(filterClient(i, urlOf(i), plan, random))
+    const producers = producerClients((i) => urlOf(options.clients + i), plan, submitKey, random)
+    clients.push(producers.accounts, producers.state, producers.submissions, producers.dormant)
+    submitter = new Submitter(
+      producers.submissions.client,
+      submitKey,
+      anvil,
+      Number(await anvil.rpc<Hex>('eth_chainId')),
+      plan.tokens[0]!,
+      plan.recipients[2]!,
+    )
     for (const { client } of clients) await client.setUp()
+    // Each gap of the dormant client gets a client back-filling it, started as soon as it is seen.
+    const gapsSeen = new Set<string>()
+    const dormant = producers.dormant.client
+    dormant.observer.onGap = ({ fromBlock, toBlock }) => {
+      if (gapsSeen.has(`${fromBlock}-${toBlock}`) || stopping) return
+      gapsSeen.add(`${fromBlock}-${toBlock}`)
+      const number = ++dormancy.gaps
+      const backfill = backfillClient(number, dormant, fromBlock, urlOf(number), random)
+      clients.push(backfill)
+      backfills.push(setUpInTime(backfill.client, () => stopping).then((ok) => ok && backfill.client.start()))
+    }
     // Interests apply from the next block the backend follows: let it pass one before any traffic.
     await anvil.mine(2)
     const node = anvil
@@ -193,6 +222,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     }
     await waitUntil(atNodeHead, 30_000, 'the backend to reach the node head')
     first = (await anvil.blockNumber()) + 1
+    const storeBase = await readStore(anvil.node.httpUrl, plan.store, first - 1)
     for (const { client } of clients) client.start()
 
     nodeChaos = new NodeChaos(anvil, plan, traffic, first - 1)
@@ -207,6 +237,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         node: nodeChaos,
         traffic,
         backendCounts,
+        submit: (r) => submitter!.submit(r),
+        makeDormant: (r) => makeDormant(backends, adminToken, dormant, r, dormancy),
       },
       options.meanMs,
       options.seconds,
@@ -220,11 +252,27 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     for (const backend of backends) if (!backend.running) await backend.start()
     await anvil.mine(1)
     await waitUntil(atNodeHead, 60_000, 'the backend to reach the node head after the chaos')
+    await Promise.all(backfills)
     last = await anvil.blockNumber()
-    const receipts = await fetchReceipts(anvil.node.httpUrl, first, last)
+    const chain = await fetchFinalChain(anvil.node.httpUrl, first, last)
+    const finalized = Number((await anvil.block('finalized')).number)
+    const state = await stateTruth(anvil.node.httpUrl, chain, plan.store, storeBase, first)
+    stateCounts.unreadable = state.unreadable
+    stateCounts.changedBlocks = state.readable.size + state.unreadable
+    const judgesOf = (record: ClientRecord): HoldingJudge[] => [
+      ...(record.interests.some((i) => i.watches)
+        ? [
+            stateJudge(
+              state,
+              STATE_WATCHES.map((watch) => watch.kind),
+            ),
+          ]
+        : []),
+      ...(record.submissions ? [submissionJudge(record.submissions, chain, finalized)] : []),
+    ]
     const judge = () =>
       clients.map(({ client }) =>
-        checkDeliveries(client.record, expectedItems(receipts, client.record.interests)),
+        checkDeliveries(client.record, expectedItems(chain.receipts, client.record), judgesOf(client.record)),
       )
     await waitUntil(
       () => {
@@ -235,6 +283,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       'every client to hold its matches',
       500,
     ).catch(() => {})
+    stopping = true
     for (const { client } of clients) await client.stop()
     checks = judge()
     const reports = await Promise.all(backends.map((b) => health(b)))
@@ -250,6 +299,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       options.log(`soak: end of the backend log:\n${readFileSync(logFile, 'utf8').slice(-4_000)}`)
     } catch {}
   } finally {
+    stopping = true
+    await Promise.all(backfills).catch(() => {})
     await Promise.all(clients.map(({ client }) => client.stop().catch(() => {})))
     await Promise.all(backends.map((b) => b.kill().catch(() => {})))
     await anvil?.stop().catch(() => {})
@@ -272,12 +323,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     disconnects,
     blocks: { first, last },
     chainAlarm,
-    clients: clients.map(({ kind, client }, i) => ({
+    clients: clients.map(({ kind, role, client }, i) => ({
       name: client.record.name,
       kind,
+      role,
       stats: client.stats,
       check: checks[i],
     })),
+    producers: Object.fromEntries(
+      ROLES.map((role) => [role, sumChecks(checks.filter((_, i) => clients[i]?.role === role))]),
+    ) as Record<Role, DeliveryCheck>,
+    submissions: submitter?.counts ?? { signed: 0, accepted: 0, refused: 0 },
+    dormancy,
+    state: stateCounts,
     total: sumChecks(checks),
     failure,
   }

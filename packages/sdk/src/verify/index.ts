@@ -5,4 +5,8 @@ export type { AccountProof, BlockHeader, Receipt, TransactionProof } from './typ
 export { type VerifiedAccount, verifyAccountProof } from './verifyAccountProof.js'
 export { verifyBlockHeader } from './verifyBlockHeader.js'
 export { verifyReceiptProof } from './verifyReceiptProof.js'
-export { type VerifiedTransaction, verifyTransactionProof } from './verifyTransactionProof.js'
+export {
+  type DepositTransaction,
+  type VerifiedTransaction,
+  verifyTransactionProof,
+} from './verifyTransactionProof.js'

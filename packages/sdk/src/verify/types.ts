@@ -35,6 +35,10 @@ export type Receipt = {
   root?: Hex
   type?: Hex
   cumulativeGasUsed: Hex
+  /** OP-stack deposit receipts (since Regolith): the sender's nonce the deposit used. */
+  depositNonce?: Hex
+  /** OP-stack deposit receipts (since Canyon). */
+  depositReceiptVersion?: Hex
   logsBloom: Hex
   logs: { address: Hex; topics: Hex[]; data: Hex; logIndex: Hex; [field: string]: unknown }[]
   [field: string]: unknown

@@ -2,11 +2,11 @@ import {
   type Address,
   bytesToHex,
   keccak256,
-  parseTransaction,
   recoverTransactionAddress,
   serializeTransaction,
   type TransactionSerializable,
 } from 'viem'
+import { parseTransaction } from 'viem/op-stack'
 import type { Hex } from '../types.js'
 import { computeBlockHash } from './computeBlockHash.js'
 import { receiptKey } from './encodeReceipt.js'
@@ -14,13 +14,29 @@ import { ProofVerificationError } from './ProofVerificationError.js'
 import { provenTrieValue } from './provenTrieValue.js'
 import type { BlockHeader, TransactionProof } from './types.js'
 
+/** An OP-stack deposit (type 0x7e), as its proven bytes say. */
+export type DepositTransaction = {
+  type: 'deposit'
+  sourceHash: Hex
+  from: Address
+  to?: Address | null
+  mint?: bigint
+  value?: bigint
+  gas?: bigint
+  isSystemTx?: boolean
+  data?: Hex
+}
+
 export type VerifiedTransaction = {
   index: number
   /** keccak of the signed transaction (of a blob transaction's bare form, without its blobs). */
   hash: Hex
-  /** The signer, recovered from the signature; undefined where the signature does not recover. */
+  /**
+   * The signer, recovered from the signature (an OP-stack deposit is unsigned: its proven `from`
+   * field); undefined where the signature does not recover.
+   */
   from: Address | undefined
-  transaction: TransactionSerializable
+  transaction: TransactionSerializable | DepositTransaction
 }
 
 /**
@@ -54,14 +70,17 @@ export async function verifyTransactionProof(
       'the transaction differs from the one the proof proves',
     )
   }
-  let transaction: TransactionSerializable
+  let transaction: TransactionSerializable | DepositTransaction
   try {
-    transaction = parseTransaction(encoded)
+    transaction = parseTransaction(encoded) as TransactionSerializable | DepositTransaction
   } catch (error) {
     throw new ProofVerificationError(
       'TRANSACTION_UNDECODABLE',
       `the proven transaction is of no type this SDK decodes: ${String(error)}`,
     )
+  }
+  if (transaction.type === 'deposit') {
+    return { index: proof.index, hash: keccak256(encoded), from: transaction.from, transaction }
   }
   // Some nodes (anvil) commit a blob transaction in its network form, with the blobs: its hash is
   // still that of the bare transaction.

@@ -44,6 +44,11 @@ export class PollingClient extends SoakClientBase {
     }
   }
 
+  /** Makes no request for `ms` (a dormant client stays so until it is heard from again). */
+  quiet(ms: number): void {
+    this.#quietUntil = Math.max(this.#quietUntil, Date.now() + ms)
+  }
+
   /** Goes quiet for a while, and may come back having forgotten where it was. */
   disconnect(random: Random): void {
     this.#quietUntil = Date.now() + random.int(200, 3_000)

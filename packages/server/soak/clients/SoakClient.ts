@@ -1,4 +1,4 @@
-import type { DeliveryItem, WalletBackendClient } from '@wallet-backend/sdk'
+import type { DeliveryItem, Hex, WalletBackendClient } from '@wallet-backend/sdk'
 import type WebSocket from 'ws'
 import type { ClientRecord, SoakInterest } from '../observations.js'
 import type { Random } from '../random.js'
@@ -15,7 +15,9 @@ export type ClientStats = {
 export interface SoakClient {
   readonly record: ClientRecord
   readonly stats: ClientStats
-  /** Signs in (registering) and installs its interests. */
+  /** Its id at the backend, once signed in. */
+  readonly clientId: Hex | undefined
+  /** Signs in (registering) and installs its interests and accounts. */
   setUp(): Promise<void>
   /** Starts consuming; runs until `stop()`. */
   start(): void
@@ -35,6 +37,8 @@ export class Observer {
   confirmedAck = 0
   /** Highest cursor received. */
   lastCursor = 0
+  /** Told of each `gap` item (and its repeats) as it arrives. */
+  onGap: ((gap: { fromBlock: number; toBlock: number }) => void) | undefined
 
   constructor(name: string, interests: SoakInterest[]) {
     this.record = { name, interests, received: [] }
@@ -43,6 +47,8 @@ export class Observer {
   item(item: DeliveryItem, via: string, ackedBefore = this.confirmedAck): void {
     this.record.received.push({ item, ackedBefore, via })
     this.lastCursor = Math.max(this.lastCursor, item.cursor)
+    if (item.kind === 'gap' && item.data)
+      this.onGap?.({ fromBlock: Number(item.data.fromBlock), toBlock: Number(item.data.toBlock) })
   }
 
   acked(cursor: number): void {
@@ -65,9 +71,11 @@ export class Observer {
 
 /** What the three kinds of client do alike: keep an observer, sign in, install their interests. */
 export abstract class SoakClientBase implements SoakClient {
+  clientId: Hex | undefined
+
   constructor(
-    protected readonly observer: Observer,
-    protected readonly sdk: WalletBackendClient,
+    readonly observer: Observer,
+    readonly sdk: WalletBackendClient,
     protected readonly random: Random,
   ) {}
 
@@ -80,10 +88,16 @@ export abstract class SoakClientBase implements SoakClient {
   }
 
   async setUp(): Promise<void> {
-    await this.sdk.signIn()
-    for (const interest of this.observer.record.interests) {
-      await this.sdk.putInterest(interest.address, { filters: [interest.filter] })
+    this.clientId = (await this.sdk.signIn()).clientId
+    for (const { address, filter, watches, startBlock } of this.observer.record.interests) {
+      await this.sdk.putInterest(address, {
+        filters: filter ? [filter] : [],
+        ...(watches ? { watches } : {}),
+        ...(startBlock !== undefined ? { startBlock } : {}),
+      })
     }
+    for (const { address, activity } of this.observer.record.accounts ?? [])
+      await this.sdk.putAccount(address, { activity })
   }
 
   abstract start(): void

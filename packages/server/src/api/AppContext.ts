@@ -12,6 +12,7 @@ import type { StateWatcher } from '../contract-state/StateWatcher.js'
 import type { AccountBackfill } from '../delivery/backfill/AccountBackfill.js'
 import type { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import type { DeliveryListener } from '../delivery/DeliveryListener.js'
+import type { DeliveryQueue } from '../delivery/DeliveryQueue.js'
 import type { ChainPosition } from '../delivery/deliveryStore.js'
 import type { Notifier } from '../delivery/Notifier.js'
 import type { StreamHub } from '../delivery/StreamHub.js'
@@ -42,6 +43,8 @@ export type LeaderRuntime = {
   accounts: AccountIndex
   accountBackfills: AccountBackfill
   delivery: DeliveryListener
+  /** The one writer of the delivery queue. */
+  queue: DeliveryQueue
   backfills: BackfillRunner
   contractState: StateWatcher
   submissions: SubmissionTracker

@@ -7,7 +7,9 @@ import type { BlockRef, ChainListener } from '../chain/follower/ChainListener.js
 import type { Follower } from '../chain/follower/Follower.js'
 import { type FetchedBlock, InconsistentNodeDataError } from '../chain/follower/fetchBlocks.js'
 import type { NodeClient } from '../chain/NodeClient.js'
-import type { DeliveryListener, ItemProducer, QueueItem } from '../delivery/DeliveryListener.js'
+import type { ItemProducer } from '../delivery/DeliveryListener.js'
+import type { DeliveryQueue, QueueItem } from '../delivery/DeliveryQueue.js'
+import type { Deployments } from '../delivery/Deployments.js'
 import type { DB } from '../storage/schema.js'
 import type { CompiledWatch } from './compileWatch.js'
 import {
@@ -26,6 +28,7 @@ import {
   type AccountState,
   type CallResult,
   EMPTY_CODE_HASH,
+  isStateGone,
   readAccounts,
   readCalls,
 } from './readWatchedState.js'
@@ -78,14 +81,17 @@ export class StateWatcher implements ChainListener, ItemProducer {
   readonly #readLately = new Set<string>()
   readonly #m: { reads: Counter<'method'>; rereads: Counter; changes: Counter; refused: Counter }
 
-  readonly #delivery: DeliveryListener
+  readonly #queue: DeliveryQueue
+  readonly #deployments: Deployments
   readonly #chargeReads: ((reads: ReadonlyMap<Hex, number>) => void) | undefined
 
   constructor(options: {
     db: Kysely<DB>
     node: NodeClient
     index: WatchIndex
-    delivery: DeliveryListener
+    queue: DeliveryQueue
+    /** Where code appearing at a watched address is recorded as its deployment. */
+    deployments: Deployments
     logger: Logger
     metrics: Registry
     /** Charges each client its share of the node reads its watches caused (cost limit and usage). */
@@ -93,7 +99,8 @@ export class StateWatcher implements ChainListener, ItemProducer {
   }) {
     this.#db = options.db
     this.#chargeReads = options.chargeReads
-    this.#delivery = options.delivery
+    this.#queue = options.queue
+    this.#deployments = options.deployments
     this.#node = options.node
     this.#index = options.index
     this.#log = options.logger.child({ component: 'contract-state' })
@@ -259,13 +266,12 @@ export class StateWatcher implements ChainListener, ItemProducer {
     const block = { ...head, stateRoot: bytesToHex(stored.state_root), touched: 'all' as const }
     const prepared = await this.#read([block], addresses)
     this.#pending = this.#emptyPending()
-    let items: QueueItem[] = []
-    await this.#db.transaction().execute(async (trx) => {
-      items = await this.#evaluate(trx, [head], prepared)
-      await this.#delivery.enqueue(trx, items)
+    const items = await this.#queue.transaction(async (queue) => {
+      const items = await this.#evaluate(queue.trx, [head], prepared)
+      await queue.enqueue(items)
+      return items
     })
     this.committed()
-    this.#delivery.committed()
     this.#log.debug({ addresses: addresses.length, items: items.length, head }, 'first values of new watches')
   }
 
@@ -298,6 +304,8 @@ export class StateWatcher implements ChainListener, ItemProducer {
    * touched, its account changed since the block before, a reorg or a new watch asks for them. A
    * failed read at the last block fails the batch (it is retried); at an earlier block it is skipped,
    * so a node that keeps only recent state still moves on, comparing at the blocks it can serve.
+   * The node saying it no longer has a block's state skips the last block too: retrying would
+   * never succeed, and a backend behind a node that lost its history would never catch up.
    */
   async #read(
     blocks: readonly BlockToRead[],
@@ -351,7 +359,7 @@ export class StateWatcher implements ChainListener, ItemProducer {
         )
       }
       if (answer instanceof Error) {
-        if (block.hash === last.hash) throw answer
+        if (block.hash === last.hash && !isStateGone(answer)) throw answer
         continue
       }
       readings.get(block.hash)!.set(address, { ...answer, calls: new Map() })
@@ -383,7 +391,7 @@ export class StateWatcher implements ChainListener, ItemProducer {
     for (const [i, call] of calls.entries()) {
       const result = results[i]!
       if (result instanceof Error) {
-        if (call.block.hash === last.hash) throw result
+        if (call.block.hash === last.hash && !isStateGone(result)) throw result
         continue
       }
       readings.get(call.block.hash)!.get(call.address)!.calls.set(call.data, result)
@@ -416,6 +424,18 @@ export class StateWatcher implements ChainListener, ItemProducer {
           reading.account.codeHash !== EMPTY_CODE_HASH
         const hasCode = reading.account.codeHash !== EMPTY_CODE_HASH
         pending.accounts.set(address, reading.account)
+        // Code appearing here is the contract's deployment, at this block, for every interest in it.
+        if (deployed) {
+          const at = { block, txHash: null, txIndex: null }
+          const deployments = await this.#deployments.record(
+            trx,
+            address,
+            at,
+            'state',
+            reading.account.codeHash,
+          )
+          items.push(...(deployments ?? []))
+        }
         for (const [key, { watch, watchers }] of this.#index.valuesOf(address)) {
           const value = watchedValue(watch, reading)
           if (value === undefined) continue

@@ -53,6 +53,21 @@ export async function readAccounts(
   })
 }
 
+/**
+ * The node answered that it no longer has the state at that block: a node that keeps only recent
+ * state, or anvil restarted without its past states. Asking again will not bring it back. (geth,
+ * Nethermind: "missing trie node", "historical state … is not available"; reth, erigon: "… pruned";
+ * anvil: "BlockOutOfRangeError".)
+ */
+export function isStateGone(error: Error): boolean {
+  return (
+    error instanceof RpcResponseError &&
+    /missing trie node|historical state|state .*not available|pruned|BlockOutOfRange/i.test(
+      error.rpcMessage ?? '',
+    )
+  )
+}
+
 /** A revert is an answer about the contract; anything else that failed is a failed read. */
 function isRevert(error: Error): error is RpcResponseError {
   return error instanceof RpcResponseError && (error.rpcCode === 3 || /revert/i.test(error.rpcMessage ?? ''))

@@ -4,7 +4,8 @@ import type { BlockRef, ChainListener } from '../chain/follower/ChainListener.js
 import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
 import type { AccountIndex, AccountMatch } from '../filters/AccountIndex.js'
 import type { DB } from '../storage/schema.js'
-import type { ItemProducer, QueueItem } from './DeliveryListener.js'
+import type { ItemProducer } from './DeliveryListener.js'
+import type { QueueItem } from './DeliveryQueue.js'
 import type { InternalTransfer, InternalTransfers } from './InternalTransfers.js'
 import type { TokenMetadata } from './TokenMetadata.js'
 

@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from 'kysely'
 import { bytesToHex, decodeAbiParameters, type Hex, hexToBytes, hexToString } from 'viem'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { DB } from '../storage/schema.js'
-import type { QueueItem } from './DeliveryListener.js'
+import type { QueueItem } from './DeliveryQueue.js'
 
 /** What a token says of itself; null where it has no such function or answers nonsense. */
 export type TokenInfo = { name: string | null; symbol: string | null; decimals: number | null }

@@ -1,9 +1,9 @@
-import { type Kysely, sql } from 'kysely'
-import { bytesToHex, type Hex } from 'viem'
+import { type Insertable, type Kysely, sql, type Transaction } from 'kysely'
+import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BlockRef } from '../chain/follower/ChainListener.js'
 import type { RpcLog, RpcReceipt, RpcTransaction } from '../chain/types.js'
 import { BaseError } from '../errors/BaseError.js'
-import type { DB, DeliveryKind } from '../storage/schema.js'
+import type { ClientDeliveriesTable, DB, DeliveryKind } from '../storage/schema.js'
 import { timeSlices } from '../utils/timeSlices.js'
 import type { Decoded } from './compileAbi.js'
 import { loadDecoders } from './InterestAbis.js'
@@ -317,4 +317,231 @@ export async function dropFinalAcknowledged(
       returning 1
     ) select count(*)::int as n from gone`.execute(db)
   return result.rows[0]?.n ?? 0
+}
+
+const CHUNK = 500
+
+/** What one client gets in one queue write: its items, serialised, and their summed size. */
+export type ClientBatch = { clientId: Hex; payloads: string[]; bytes: number }
+
+/** A client's row after its cursors were allocated: where its new items start, and its backlog now. */
+export type Allocated = {
+  clientId: Hex
+  firstCursor: number
+  plan: string
+  stage: string
+  backlogItems: number
+  backlogBytes: number
+}
+
+/**
+ * Allocates each client's next cursors and adds the items to its backlog counters, in one statement
+ * per 500 clients. Only clients in `stages` get any: a dormant client is queued only what takes back
+ * what it was told (`removed`).
+ */
+export async function allocateCursors(
+  trx: Transaction<DB>,
+  batches: readonly ClientBatch[],
+  stages: readonly ('active' | 'dormant')[],
+): Promise<Allocated[]> {
+  const allocated: Allocated[] = []
+  for (let i = 0; i < batches.length; i += CHUNK) {
+    const values = sql.join(
+      batches
+        .slice(i, i + CHUNK)
+        .map(
+          (b) => sql`(${hexToBytes(b.clientId)}::bytea, ${b.payloads.length}::bigint, ${b.bytes}::bigint)`,
+        ),
+    )
+    const rows = await sql<{
+      id: Uint8Array
+      next_cursor: number
+      n: number
+      plan: string
+      stage: string
+      backlog_items: number
+      backlog_bytes: number
+    }>`
+      update clients as c set
+        next_cursor = c.next_cursor + v.n,
+        backlog_items = c.backlog_items + v.n,
+        backlog_bytes = c.backlog_bytes + v.bytes
+      from (values ${values}) as v(id, n, bytes)
+      where c.id = v.id and c.stage in (${sql.join(stages)})
+      returning c.id, c.next_cursor, v.n, c.plan, c.stage, c.backlog_items, c.backlog_bytes`.execute(trx)
+    for (const row of rows.rows) {
+      allocated.push({
+        clientId: bytesToHex(row.id),
+        firstCursor: Number(row.next_cursor) - Number(row.n),
+        plan: row.plan,
+        stage: row.stage,
+        backlogItems: Number(row.backlog_items),
+        backlogBytes: Number(row.backlog_bytes),
+      })
+    }
+  }
+  return allocated
+}
+
+/** Stores items whose cursors `allocateCursors` gave out. */
+export async function insertItems(
+  trx: Transaction<DB>,
+  rows: readonly Insertable<ClientDeliveriesTable>[],
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await trx
+      .insertInto('client_deliveries')
+      .values(rows.slice(i, i + CHUNK))
+      .execute()
+  }
+}
+
+/**
+ * Active clients stop being matched and queued for from `fromBlock` on; returns those that were
+ * active. Their identity, interests and queue stay.
+ */
+export async function markDormant(
+  trx: Transaction<DB>,
+  clientIds: readonly Hex[],
+  fromBlock: number,
+  at: Date,
+): Promise<Hex[]> {
+  if (clientIds.length === 0) return []
+  const rows = await trx
+    .updateTable('clients')
+    .set({ stage: 'dormant', stage_changed_at: at, dormant_from_block: fromBlock })
+    .where(
+      'id',
+      'in',
+      clientIds.map((id) => hexToBytes(id)),
+    )
+    .where('stage', '=', 'active')
+    .returning('id')
+    .execute()
+  return rows.map((row) => bytesToHex(row.id))
+}
+
+/**
+ * A dormant (or pruned) client is active again; returns the first block it was not matched at, or
+ * undefined if it was not away.
+ */
+export async function markActive(
+  trx: Transaction<DB>,
+  clientId: Hex,
+): Promise<{ awayFrom: number } | undefined> {
+  const id = hexToBytes(clientId)
+  const row = await trx
+    .selectFrom('clients')
+    .select('dormant_from_block')
+    .where('id', '=', id)
+    .where('stage', 'in', ['dormant', 'pruned'])
+    .forUpdate()
+    .executeTakeFirst()
+  if (!row) return undefined
+  await trx
+    .updateTable('clients')
+    .set({ stage: 'active', stage_changed_at: new Date(), dormant_from_block: null })
+    .where('id', '=', id)
+    .execute()
+  return { awayFrom: row.dormant_from_block ?? 0 }
+}
+
+/** The items of abandoned blocks leave the queue; returns them, with their client's acknowledged cursor. */
+export async function withdrawItemsOfBlocks(trx: Transaction<DB>, blockHashes: readonly Hex[]) {
+  const withdrawn = await trx
+    .deleteFrom('client_deliveries as d')
+    .using('clients as c')
+    .whereRef('c.id', '=', 'd.client_id')
+    .where(
+      'd.block_hash',
+      'in',
+      blockHashes.map((hash) => hexToBytes(hash)),
+    )
+    .returning([
+      'd.client_id',
+      'd.cursor',
+      'd.kind',
+      'd.client_contract_id',
+      'd.client_account_id',
+      'd.block_number',
+      'd.block_hash',
+      'd.tx_hash',
+      'd.tx_index',
+      'd.log_index',
+      'd.delivered_at',
+      'd.bytes',
+      'c.acked_cursor',
+    ])
+    .execute()
+  await releaseBacklog(
+    trx,
+    withdrawn.filter((row) => row.cursor > row.acked_cursor),
+  )
+  return withdrawn
+}
+
+/**
+ * Before an interest or an account interest is deleted (its queued items go with it, by cascade):
+ * its items the client has not acknowledged leave its backlog counters.
+ */
+export async function releaseItemsOf(
+  trx: Transaction<DB>,
+  clientId: Uint8Array,
+  of: { interest: Hex } | { account: Hex },
+): Promise<void> {
+  const base = trx
+    .selectFrom('client_deliveries as d')
+    .innerJoin('clients as c', 'c.id', 'd.client_id')
+    .select(['d.client_id', 'd.bytes'])
+    .where('d.client_id', '=', clientId)
+    .whereRef('d.cursor', '>', 'c.acked_cursor')
+  const gone =
+    'interest' in of
+      ? await base
+          .innerJoin('client_contracts as i', 'i.id', 'd.client_contract_id')
+          .where('i.address', '=', hexToBytes(of.interest))
+          .execute()
+      : await base
+          .innerJoin('client_accounts as a', 'a.id', 'd.client_account_id')
+          .where('a.address', '=', hexToBytes(of.account))
+          .execute()
+  await releaseBacklog(trx, gone)
+}
+
+/** Empties the client's queue: every item goes, and its backlog counters with them. */
+export async function emptyQueue(trx: Transaction<DB>, clientId: Uint8Array): Promise<void> {
+  await trx.deleteFrom('client_deliveries').where('client_id', '=', clientId).execute()
+  await trx
+    .updateTable('clients')
+    .set({ backlog_items: 0, backlog_bytes: 0 })
+    .where('id', '=', clientId)
+    .execute()
+}
+
+/**
+ * Takes unacknowledged items that leave the queue without an ack (withdrawn by a reorg, deleted
+ * with their interest) off their clients' backlog counters.
+ */
+async function releaseBacklog(
+  trx: Transaction<DB>,
+  gone: readonly { client_id: Uint8Array; bytes: number }[],
+): Promise<void> {
+  if (gone.length === 0) return
+  const perClient = new Map<string, { id: Uint8Array; items: number; bytes: number }>()
+  for (const row of gone) {
+    const key = bytesToHex(row.client_id)
+    const entry = perClient.get(key) ?? { id: row.client_id, items: 0, bytes: 0 }
+    entry.items += 1
+    entry.bytes += row.bytes
+    perClient.set(key, entry)
+  }
+  const values = sql.join(
+    [...perClient.values()].map((e) => sql`(${e.id}::bytea, ${e.items}::bigint, ${e.bytes}::bigint)`),
+  )
+  await sql`
+    update clients as c set
+      backlog_items = greatest(0, c.backlog_items - v.items),
+      backlog_bytes = greatest(0, c.backlog_bytes - v.bytes)
+    from (values ${values}) as v(id, items, bytes)
+    where c.id = v.id`.execute(trx)
 }

@@ -31,7 +31,9 @@ import { AccountActivityProducer } from '../delivery/AccountActivityProducer.js'
 import { AccountBackfill } from '../delivery/backfill/AccountBackfill.js'
 import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
 import { DeliveryListener } from '../delivery/DeliveryListener.js'
+import { DeliveryQueue } from '../delivery/DeliveryQueue.js'
 import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
+import { Deployments } from '../delivery/Deployments.js'
 import type { ChainPosition } from '../delivery/deliveryStore.js'
 import { InternalTransfers } from '../delivery/InternalTransfers.js'
 import { Notifier } from '../delivery/Notifier.js'
@@ -288,30 +290,35 @@ export class Service {
     const { db } = shared
     const { rpc } = this.#node!
     const filters = await FilterIndex.load(db)
-    let contractStateIndex: WatchIndex | undefined
+    const watches = await WatchIndex.load(db)
     const chargeFilterWork = (work: ReadonlyMap<Hex, number>) => {
       for (const [clientId, units] of work)
         this.#limiter.addCost('client', clientId, units / this.config.filterWorkPerCostUnit)
     }
-    const delivery = new DeliveryListener({
-      filters,
+    const queue = new DeliveryQueue({
+      db,
       notifier: shared.notifier,
       logger: this.logger,
       metrics: this.metrics,
       usage: shared.usage,
       plans: this.plans,
-      onOverflow: (clientIds) => {
-        this.#transitions.count('dormant', 'backlog', clientIds.length)
-        for (const id of clientIds) contractStateIndex?.removeClient(id)
+      transitions: this.#transitions,
+      // A dormant client keeps its accounts in the index: the queue refuses their items.
+      onDormant: (clientIds) => {
+        for (const id of clientIds) {
+          filters.removeClient(id)
+          watches.removeClient(id)
+        }
       },
-      chargeFilterWork,
     })
-    await delivery.loadUndeployed(db)
+    const deployments = new Deployments()
+    await deployments.load(db)
     const contractState = new StateWatcher({
       db,
       node: rpc,
-      index: await WatchIndex.load(db),
-      delivery,
+      index: watches,
+      queue,
+      deployments,
       logger: this.logger,
       metrics: this.metrics,
       chargeReads: (reads) => {
@@ -321,8 +328,6 @@ export class Service {
         }
       },
     })
-    contractStateIndex = contractState.index
-    delivery.addProducer(contractState)
     const accounts = await AccountIndex.load(db)
     const chargeAccountWork = (work: ReadonlyMap<Hex, number>) => {
       for (const [clientId, units] of work) shared.usage.add(clientId, 'filter_work', units)
@@ -337,7 +342,15 @@ export class Service {
       tokens,
       internal,
     })
-    delivery.addProducer(accountActivity)
+    const delivery = new DeliveryListener({
+      filters,
+      queue,
+      deployments,
+      producers: [contractState, accountActivity],
+      logger: this.logger,
+      usage: shared.usage,
+      chargeFilterWork,
+    })
     let follower: Follower | undefined
     const fence = new LeadershipFence({
       term,
@@ -386,7 +399,7 @@ export class Service {
       db,
       node: rpc,
       follower,
-      delivery,
+      queue,
       logger: this.logger,
       metrics: this.metrics,
       ttlMs: this.config.submissionTtlMs,
@@ -420,6 +433,7 @@ export class Service {
       node: rpc,
       follower,
       delivery,
+      queue,
       tasks: this.#tasks,
       logger: this.logger,
       chargeCalls: chargeBackfillCalls,
@@ -431,6 +445,7 @@ export class Service {
       node: rpc,
       follower,
       delivery,
+      queue,
       accounts,
       tasks: this.#tasks,
       logger: this.logger,
@@ -439,17 +454,17 @@ export class Service {
       tokens,
     })
     const sweeper = new DeploymentSweeper({
-      db,
       node: rpc,
       follower,
-      delivery,
+      queue,
+      deployments,
       logger: this.logger,
       intervalMs: this.config.deploymentSweepMs,
     })
     const pruner = new ClientPruner({
       indexes: { db, filters, contractState, accounts },
+      stages: { follower, queue },
       policy: this.config,
-      head: () => follower.snapshot().head,
       finalized: () => follower.snapshot().finalized?.number,
       transitions: this.#transitions,
       logger: this.logger,
@@ -465,6 +480,7 @@ export class Service {
       accounts,
       accountBackfills,
       delivery,
+      queue,
       backfills,
       contractState,
       submissions,

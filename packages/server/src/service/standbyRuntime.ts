@@ -7,6 +7,7 @@ const LEADER_PARTS: readonly (keyof LeaderRuntime)[] = [
   'accounts',
   'accountBackfills',
   'delivery',
+  'queue',
   'backfills',
   'contractState',
   'submissions',

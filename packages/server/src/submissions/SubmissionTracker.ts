@@ -7,7 +7,7 @@ import type { Follower } from '../chain/follower/Follower.js'
 import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { RpcReceipt } from '../chain/types.js'
-import type { DeliveryListener, QueueItem } from '../delivery/DeliveryListener.js'
+import type { DeliveryQueue, QueueItem, QueueWriter } from '../delivery/DeliveryQueue.js'
 import type { DB } from '../storage/schema.js'
 import type { DecodedSubmission } from './decodeSubmission.js'
 import { mapNodeRefusal } from './mapNodeRefusal.js'
@@ -42,7 +42,7 @@ export type SubmissionTrackerOptions = {
   db: Kysely<DB>
   node: NodeClient
   follower: Follower
-  delivery: DeliveryListener
+  queue: DeliveryQueue
   logger: Logger
   metrics: Registry
   ttlMs: number
@@ -165,8 +165,8 @@ export class SubmissionTracker implements ChainListener {
   ): Promise<Transition | undefined> {
     return this.#o.follower.exclusive(async () => {
       const expiresAt = Date.now() + this.#o.ttlMs
-      const change = await this.#o.db.transaction().execute(async (trx) => {
-        const change = await recordPending(trx, {
+      const change = await this.#o.queue.transaction(async (queue) => {
+        const change = await recordPending(queue.trx, {
           clientId,
           hash: submission.hash,
           clientContractId,
@@ -176,11 +176,10 @@ export class SubmissionTracker implements ChainListener {
           expiresAt: new Date(expiresAt),
         })
         if (change) {
-          await this.#enqueue(trx, [change], change.previous === 'dropped' ? 'resubmitted' : 'submitted')
+          await this.#enqueue(queue, [change], change.previous === 'dropped' ? 'resubmitted' : 'submitted')
         }
         return change
       })
-      this.#o.delivery.committed()
       if (change) {
         this.#watch(
           submission.hash,
@@ -215,7 +214,7 @@ export class SubmissionTracker implements ChainListener {
         this.#settling.push(...replaced)
       }
     }
-    if (items.length > 0) await this.#o.delivery.enqueue(trx, items)
+    await this.#o.queue.batch(trx).enqueue(items)
   }
 
   async blocksRemoved(trx: Transaction<DB>, blocks: readonly BlockRef[]): Promise<void> {
@@ -233,7 +232,7 @@ export class SubmissionTracker implements ChainListener {
     for (const change of changes) {
       this.#watch(change.hash, { from: change.from, nonce: change.nonce, status: 'pending', expiresAt }, 0)
     }
-    await this.#enqueue(trx, changes, 'reorg')
+    await this.#enqueue(this.#o.queue.batch(trx), changes, 'reorg')
     this.#log.info({ transactions: changes.length }, 'submitted transactions reorged out, pending again')
   }
 
@@ -278,9 +277,9 @@ export class SubmissionTracker implements ChainListener {
   async #finalize(): Promise<void> {
     const finalized = this.#o.follower.snapshot().finalized
     if (!finalized) return
-    await this.#exclusiveTransaction(async (trx) => {
-      const changes = await markFinal(trx, finalized.number, FINAL_BATCH)
-      await this.#enqueue(trx, changes, 'finalized')
+    await this.#exclusiveTransaction(async (queue) => {
+      const changes = await markFinal(queue.trx, finalized.number, FINAL_BATCH)
+      await this.#enqueue(queue, changes, 'finalized')
     })
   }
 
@@ -295,7 +294,8 @@ export class SubmissionTracker implements ChainListener {
     if (receipts.size === 0 && expired.length === 0) return
     const included: Hex[] = []
     const dropped: Hex[] = []
-    await this.#exclusiveTransaction(async (trx) => {
+    await this.#exclusiveTransaction(async (queue) => {
+      const { trx } = queue
       const blockHashes = [...new Set([...receipts.values()].map((receipt) => receipt.blockHash))]
       const canonical =
         blockHashes.length === 0
@@ -319,12 +319,12 @@ export class SubmissionTracker implements ChainListener {
         const index = Number(receipt.transactionIndex)
         const block = { number: Number(receipt.blockNumber), hash: receipt.blockHash.toLowerCase() as Hex }
         const changes = await markIncluded(trx, hash, block, outcomeOf(receipt, index))
-        await this.#enqueue(trx, changes, 'mined')
+        await this.#enqueue(queue, changes, 'mined')
         included.push(hash)
       }
       if (expired.length > 0) {
         const changes = await markDropped(trx, expired, new Date(now))
-        await this.#enqueue(trx, changes, 'expired')
+        await this.#enqueue(queue, changes, 'expired')
         dropped.push(...new Set(changes.map((change) => change.hash)))
       }
     })
@@ -365,16 +365,13 @@ export class SubmissionTracker implements ChainListener {
     }
   }
 
-  async #exclusiveTransaction(work: (trx: Transaction<DB>) => Promise<void>): Promise<void> {
-    await this.#o.follower.exclusive(async () => {
-      await this.#o.db.transaction().execute(work)
-      this.#o.delivery.committed()
-    })
+  async #exclusiveTransaction(work: (queue: QueueWriter) => Promise<void>): Promise<void> {
+    await this.#o.follower.exclusive(() => this.#o.queue.transaction(work))
   }
 
-  async #enqueue(trx: Transaction<DB>, changes: readonly Transition[], reason: StatusReason): Promise<void> {
+  async #enqueue(queue: QueueWriter, changes: readonly Transition[], reason: StatusReason): Promise<void> {
     if (changes.length === 0) return
-    await this.#o.delivery.enqueue(trx, this.#items(changes, reason))
+    await queue.enqueue(this.#items(changes, reason))
   }
 
   #items(changes: readonly Transition[], reason: StatusReason): QueueItem[] {

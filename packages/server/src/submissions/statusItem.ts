@@ -1,6 +1,6 @@
 import type { Hex } from 'viem'
 import type { RpcReceipt } from '../chain/types.js'
-import type { QueueItem } from '../delivery/DeliveryListener.js'
+import type { QueueItem } from '../delivery/DeliveryQueue.js'
 import type { Outcome, Transition } from './submissionStore.js'
 
 /** Why a status changed, as the client's item says it. */

@@ -8,7 +8,7 @@ import { putInterest } from '../../src/clients/interests/interestStore.js'
 import { ClientPruner } from '../../src/clients/lifecycle/ClientPruner.js'
 import { StageTransitions } from '../../src/clients/lifecycle/StageTransitions.js'
 import { WatchIndex } from '../../src/contract-state/WatchIndex.js'
-import { DeliveryListener } from '../../src/delivery/DeliveryListener.js'
+import { DeliveryQueue } from '../../src/delivery/DeliveryQueue.js'
 import { Notifier } from '../../src/delivery/Notifier.js'
 import { FilterIndex } from '../../src/filters/FilterIndex.js'
 import type { DB } from '../../src/storage/schema.js'
@@ -218,13 +218,20 @@ describeEachDriver('the abandoned-client policy', (storage) => {
     // Queue items through the real queue: A and B on transaction 0, B on transaction 1.
     const filters = await FilterIndex.load(db)
     const watchIndex = await WatchIndex.load(db)
-    const notifier = new Notifier(storage())
-    const delivery = new DeliveryListener({
-      filters,
-      notifier,
+    const queue = new DeliveryQueue({
+      db,
+      notifier: new Notifier(storage()),
       logger: pino({ level: 'silent' }),
       metrics: new Registry(),
+      onDormant: (ids) => {
+        for (const id of ids) {
+          filters.removeClient(id)
+          watchIndex.removeClient(id)
+        }
+      },
     })
+    // Live matching has reached block 20: clients made dormant now miss from block 21.
+    queue.nextBlock = 21
     const item = (client: string, address: string, txIndex: number) => ({
       clientId: clientIds[client]!,
       kind: 'tx' as const,
@@ -237,9 +244,9 @@ describeEachDriver('the abandoned-client policy', (storage) => {
       logIndex: null,
       payload: { filterIds: [] },
     })
-    await db
-      .transaction()
-      .execute((trx) => delivery.enqueue(trx, [item('A', 'X', 0), item('B', 'X', 0), item('B', 'Z', 1)]))
+    await queue.transaction((writer) =>
+      writer.enqueue([item('A', 'X', 0), item('B', 'X', 0), item('B', 'Z', 1)]),
+    )
     await db
       .updateTable('clients')
       .set({ backlog_items: 20_000 })
@@ -252,7 +259,8 @@ describeEachDriver('the abandoned-client policy', (storage) => {
     const pruner = new ClientPruner({
       indexes: { db, filters, contractState: { index: watchIndex } },
       policy,
-      head: () => ({ number: 20, hash: blockHash }),
+      // Between follow cycles: no follower runs here.
+      stages: { follower: { exclusive: (fn) => fn(), snapshot: () => ({}) as never }, queue },
       finalized: () => 15,
       transitions: new StageTransitions(metrics),
       logger: pino({ level: 'silent' }),
@@ -338,7 +346,6 @@ describeEachDriver('the abandoned-client policy', (storage) => {
       ]),
     )
     expect(pruner.status()).toMatchObject({ running: false, lastRun: { deleted: 3 } })
-    await notifier.stop()
     const counts = await sql<{ n: number }>`select count(*)::int as n from clients`.execute(db)
     expect(counts.rows[0]!.n).toBe(2)
   })

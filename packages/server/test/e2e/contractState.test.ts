@@ -259,6 +259,50 @@ describe('contract-state watches (on anvil, compared with the node)', () => {
     expect(items.map((i) => i.block!.number)).toEqual([head - 1, head])
   })
 
+  it('catches up past blocks whose state the node no longer has (it restarted without its history)', async () => {
+    // A node of its own: restarting it takes the states of past blocks away from every test.
+    const node = await startAnvil()
+    const own = await startBackend(node, { 'catch-up-batch-size': '10' })
+    try {
+      const [sender] = await node.accounts()
+      const store = await deploy(node, STORE_INIT)
+      await own.synced()
+      const account = privateKeyToAccount(generatePrivateKey())
+      const c = own.client(account)
+      await c.signIn()
+      await c.putInterest(store, { filters: [], watches: [{ kind: 'slot', args: ['0x0'] }] })
+      const [initial] = await own.atLeast(c, 1)
+      const write = async (value: bigint) =>
+        waitForReceipt(
+          node,
+          await node.rpc<string>('eth_sendTransaction', [{ from: sender, to: store, data: word(value) }]),
+        )
+      await own.restart(async () => {
+        // Whole catch-up batches of blocks the node will not serve the state of once restarted.
+        await write(5n)
+        await node.mine(30)
+        await node.restart()
+        await expect(
+          node.rpc('eth_getStorageAt', [store, '0x0', hex((await node.blockNumber()) - 1)]),
+        ).rejects.toThrow()
+        await write(6n)
+      })
+      await own.synced()
+      const again = own.client(account)
+      await again.signIn()
+      const items = await own.everything(again, initial!.cursor)
+      // The change to 5 happened where the state is gone: it shows at the first block served
+      // after it (the one the node restarted at), if any; the last value is the node's.
+      const values = items.map((i) => (i.data as StateChange).value)
+      expect(values.every((value) => value === word(5n) || value === word(6n))).toBe(true)
+      expect(values.at(-1)).toBe(word(6n))
+      expect(items.at(-1)!.block!.number).toBe(await node.blockNumber())
+    } finally {
+      await own.stop()
+      await node.stop()
+    }
+  })
+
   it('queues nothing for a dormant client, and sends the current values when it returns', async () => {
     const store = await deploy(anvil, STORE_INIT)
     await backend.synced()

@@ -290,7 +290,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
   stageRoute(
     'dormant',
     'Make a client dormant: no more matching or queuing; it gets a gap item when it is back',
-    (runtime, id) => makeDormant(runtime, id, runtime.follower.snapshot().head),
+    (runtime, id) => makeDormant(runtime, id),
   )
   stageRoute(
     'pruned',

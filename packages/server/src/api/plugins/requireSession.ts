@@ -139,8 +139,7 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     }
     if (session.stage !== 'active' && withinBacklog(session, plan)) {
       // Waking puts the client back into the follower's indexes: the leader's to do.
-      if (context.leadership().kind === 'leader')
-        await wakeClient(runtime, id, runtime.follower.snapshot().head)
+      if (context.leadership().kind === 'leader') await wakeClient(runtime, id)
       else await wakeThroughLeader(context, request)
     }
     const now = Date.now()

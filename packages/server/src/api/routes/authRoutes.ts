@@ -207,7 +207,7 @@ export async function authRoutes(app: FastifyInstance, context: AppContext): Pro
         const backlog = { backlogItems: known.backlog_items, backlogBytes: known.backlog_bytes }
         if (known.stage !== 'active' && withinBacklog(backlog, context.plans.get(known.plan))) {
           const runtime = context.runtime()
-          await wakeClient(runtime, address, runtime.follower.snapshot().head)
+          await wakeClient(runtime, address)
         }
         await touchClient(db, id)
       } else {

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
-import { releaseBacklog } from '../../delivery/releaseBacklog.js'
+import { releaseItemsOf } from '../../delivery/deliveryStore.js'
 import { BaseError } from '../../errors/BaseError.js'
 import type { StoredAccount } from '../../filters/AccountIndex.js'
 import type { AccountActivityKind } from '../../filters/accountActivity.js'
@@ -81,16 +81,8 @@ export async function deleteAccount(
   address: Hex,
 ): Promise<number | undefined> {
   return db.transaction().execute(async (trx) => {
-    // The cascade takes the account's queued items; those not acknowledged leave the backlog.
-    const gone = await trx
-      .selectFrom('client_deliveries as d')
-      .innerJoin('clients as c', 'c.id', 'd.client_id')
-      .innerJoin('client_accounts as a', 'a.id', 'd.client_account_id')
-      .select(['d.client_id', 'd.bytes'])
-      .where('d.client_id', '=', clientId)
-      .where('a.address', '=', hexToBytes(address))
-      .whereRef('d.cursor', '>', 'c.acked_cursor')
-      .execute()
+    // The cascade takes its queued items; those not acknowledged leave the backlog.
+    await releaseItemsOf(trx, clientId, { account: address })
     const row = await trx
       .deleteFrom('client_accounts')
       .where('client_id', '=', clientId)
@@ -98,7 +90,6 @@ export async function deleteAccount(
       .returning('id')
       .executeTakeFirst()
     if (!row) return undefined
-    await releaseBacklog(trx, gone)
     return row.id
   })
 }

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { WatchedInterest } from '../../contract-state/WatchIndex.js'
-import { releaseBacklog } from '../../delivery/releaseBacklog.js'
+import { releaseItemsOf } from '../../delivery/deliveryStore.js'
 import { BaseError } from '../../errors/BaseError.js'
 import type { StoredInterest } from '../../filters/FilterIndex.js'
 import type { DB } from '../../storage/schema.js'
@@ -174,16 +174,8 @@ export async function deleteInterest(
   address: Hex,
 ): Promise<number | undefined> {
   return db.transaction().execute(async (trx) => {
-    // The cascade takes the interest's queued items; those not acknowledged leave the backlog.
-    const gone = await trx
-      .selectFrom('client_deliveries as d')
-      .innerJoin('clients as c', 'c.id', 'd.client_id')
-      .innerJoin('client_contracts as i', 'i.id', 'd.client_contract_id')
-      .select(['d.client_id', 'd.bytes'])
-      .where('d.client_id', '=', clientId)
-      .where('i.address', '=', hexToBytes(address))
-      .whereRef('d.cursor', '>', 'c.acked_cursor')
-      .execute()
+    // The cascade takes its queued items; those not acknowledged leave the backlog.
+    await releaseItemsOf(trx, clientId, { interest: address })
     const row = await trx
       .deleteFrom('client_contracts')
       .where('client_id', '=', clientId)
@@ -191,7 +183,6 @@ export async function deleteInterest(
       .returning('id')
       .executeTakeFirst()
     if (!row) return undefined
-    await releaseBacklog(trx, gone)
     return row.id
   })
 }

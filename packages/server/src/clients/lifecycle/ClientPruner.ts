@@ -2,9 +2,8 @@ import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { bytesToHex } from 'viem'
-import type { BlockRef } from '../../chain/follower/ChainListener.js'
 import type { Config } from '../../config/settings.js'
-import { type ClientIndexes, makeDormant } from './clientStages.js'
+import { type ClientIndexes, makeDormant, type StageWriter } from './clientStages.js'
 import { collectGarbage, type GarbageCollected } from './collectGarbage.js'
 import { deleteClient, pruneClient } from './pruneClient.js'
 import type { StageReason, StageTransitions } from './StageTransitions.js'
@@ -58,7 +57,8 @@ export class ClientPruner {
     private readonly options: {
       indexes: ClientIndexes
       policy: PrunePolicy
-      head: () => BlockRef | undefined
+      /** Makes clients dormant: the follower's turn and the queue's writer. */
+      stages: StageWriter
       finalized: () => number | undefined
       transitions: StageTransitions
       logger: Logger
@@ -145,7 +145,7 @@ export class ClientPruner {
         limit ${limit}`.execute(db)
     let dormant = 0
     for (const row of sleepy) {
-      if (await makeDormant(indexes, bytesToHex(row.id), this.options.head(), now)) {
+      if (await makeDormant(this.options.stages, bytesToHex(row.id), now)) {
         dormant++
         transitions.count('dormant', row.reason)
       }

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
-import type { Runtime } from '../../api/AppContext.js'
-import type { BlockRef } from '../../chain/follower/ChainListener.js'
+import type { LeaderRuntime, Runtime } from '../../api/AppContext.js'
 import { loadWatchedInterests } from '../../contract-state/WatchIndex.js'
 import type { StoredInterest } from '../../filters/FilterIndex.js'
 import type { DB } from '../../storage/schema.js'
@@ -16,64 +15,52 @@ export type ClientIndexes = {
 }
 
 /**
- * Stage 1 of the abandoned-client policy: the client stops being matched and queued for; its
+ * What changes a client's stage: the leader's, between follow cycles (`follower.exclusive`), so
+ * that no batch is matched halfway through the change (docs/architecture.md, invariant 4).
+ */
+export type StageWriter = {
+  follower: Pick<LeaderRuntime['follower'], 'exclusive' | 'snapshot'>
+  queue: LeaderRuntime['queue']
+}
+
+/**
+ * Stage 1 of the abandoned-client policy: the client stops being matched and queued for from the
+ * first block not matched yet (the queue takes it out of the live indexes once committed); its
  * identity, interests, filters and wallet state stay. Returns false if it was not active.
  */
-export async function makeDormant(
-  { db, filters, contractState }: ClientIndexes,
+export function makeDormant(
+  { follower, queue }: StageWriter,
   clientId: Hex,
-  head: BlockRef | undefined,
   at: Date = new Date(),
 ): Promise<boolean> {
-  const row = await db
-    .updateTable('clients')
-    .set({ stage: 'dormant', stage_changed_at: at, dormant_from_block: (head?.number ?? -1) + 1 })
-    .where('id', '=', hexToBytes(clientId))
-    .where('stage', '=', 'active')
-    .returning('id')
-    .executeTakeFirst()
-  if (row) {
-    filters.removeClient(clientId)
-    contractState.index.removeClient(clientId)
-  }
-  return row !== undefined
+  return follower.exclusive(async () => {
+    const made = await queue.transaction((writer) => writer.makeDormant([clientId], at))
+    return made.length > 0
+  })
 }
 
 /**
  * A dormant (or pruned) client is back: active again, its filters live again, and a `gap` item
  * names the blocks it missed, which it can back-fill (an interest with a startBlock) if it wants
  * them. A pruned client has no interests left; its gap tells it from where to re-register them.
+ * Between follow cycles: the gap ends at the stored head and matching resumes at the next block,
+ * so no block falls between the two.
  */
-export async function wakeClient(
-  { db, filters, delivery, contractState }: Pick<Runtime, 'db' | 'filters' | 'delivery' | 'contractState'>,
+export function wakeClient(
+  runtime: StageWriter & Pick<Runtime, 'db' | 'filters' | 'contractState'>,
   clientId: Hex,
-  head: BlockRef | undefined,
 ): Promise<{ fromBlock: number; toBlock: number } | undefined> {
-  const id = hexToBytes(clientId)
-  const gap = await db.transaction().execute(async (trx) => {
-    const row = await trx
-      .selectFrom('clients')
-      .select('dormant_from_block')
-      .where('id', '=', id)
-      .where('stage', 'in', ['dormant', 'pruned'])
-      .forUpdate()
-      .executeTakeFirst()
-    if (!row) return undefined
-    await trx
-      .updateTable('clients')
-      .set({ stage: 'active', stage_changed_at: new Date(), dormant_from_block: null })
-      .where('id', '=', id)
-      .execute()
-    const range = { fromBlock: row.dormant_from_block ?? 0, toBlock: head?.number ?? 0 }
-    await delivery.enqueueNotice(trx, clientId, 'gap', range)
-    return range
+  const { db, follower, queue, filters, contractState } = runtime
+  return follower.exclusive(async () => {
+    const head = follower.snapshot().head?.number ?? 0
+    const gap = await queue.transaction((writer) => writer.wake(clientId, head))
+    if (!gap) return undefined
+    const id = hexToBytes(clientId)
+    for (const interest of await interestsOf(db, id)) filters.setInterest(interest)
+    // Its watches come back with their current values: what changed while it was away is not replayed.
+    for (const interest of await loadWatchedInterests(db, id)) contractState.setInterest(interest)
+    return gap
   })
-  if (!gap) return undefined
-  for (const interest of await interestsOf(db, id)) filters.setInterest(interest)
-  // Its watches come back with their current values: what changed while it was away is not replayed.
-  for (const interest of await loadWatchedInterests(db, id)) contractState.setInterest(interest)
-  delivery.committed()
-  return gap
 }
 
 async function interestsOf(db: Kysely<DB>, clientId: Uint8Array): Promise<StoredInterest[]> {

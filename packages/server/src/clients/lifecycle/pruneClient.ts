@@ -1,4 +1,5 @@
 import { type Hex, hexToBytes } from 'viem'
+import { emptyQueue } from '../../delivery/deliveryStore.js'
 import type { ClientIndexes } from './clientStages.js'
 
 /**
@@ -17,7 +18,7 @@ export async function pruneClient(
   const done = await db.transaction().execute(async (trx) => {
     const row = await trx
       .updateTable('clients')
-      .set({ stage: 'pruned', stage_changed_at: at, backlog_items: 0, backlog_bytes: 0 })
+      .set({ stage: 'pruned', stage_changed_at: at })
       .where('id', '=', id)
       .where('stage', '!=', 'pruned')
       .returning('id')
@@ -27,7 +28,7 @@ export async function pruneClient(
     // the database drops contracts nobody is interested in any more with them (invariant 5).
     await trx.deleteFrom('client_contracts').where('client_id', '=', id).execute()
     await trx.deleteFrom('client_accounts').where('client_id', '=', id).execute()
-    await trx.deleteFrom('client_deliveries').where('client_id', '=', id).execute()
+    await emptyQueue(trx, id)
     await trx.deleteFrom('client_submitted_txs').where('client_id', '=', id).execute()
     await trx.deleteFrom('sessions').where('client_id', '=', id).execute()
     return true

@@ -11,6 +11,7 @@ import type { BackgroundTasks } from '../../lifecycle/BackgroundTasks.js'
 import type { DB } from '../../storage/schema.js'
 import { accountItems, tokensOf } from '../AccountActivityProducer.js'
 import type { DeliveryListener } from '../DeliveryListener.js'
+import type { DeliveryQueue } from '../DeliveryQueue.js'
 import type { TokenMetadata } from '../TokenMetadata.js'
 import { countCalls } from './countCalls.js'
 
@@ -24,6 +25,7 @@ export type AccountBackfillOptions = {
   node: NodeClient
   follower: Follower
   delivery: DeliveryListener
+  queue: DeliveryQueue
   accounts: AccountIndex
   tasks: BackgroundTasks
   logger: Logger
@@ -186,16 +188,16 @@ export class AccountBackfill {
       const matches = index.match(blocks, work)
       await this.#o.tokens?.prepare(tokensOf(matches))
       const items = accountItems(matches, blocks, { backfill: true })
-      const updated = await this.#o.db.transaction().execute(async (trx) => {
-        const row = await trx
+      const updated = await this.#o.queue.transaction(async (queue) => {
+        const row = await queue.trx
           .updateTable('backfill_jobs')
           .set({ next_block: upTo + 1, updated_at: new Date() })
           .where('id', '=', jobId)
           .returning('id')
           .executeTakeFirst()
         if (row && items.length > 0) {
-          await this.#o.tokens?.attach(trx, items)
-          await this.#o.delivery.enqueue(trx, items)
+          await this.#o.tokens?.attach(queue.trx, items)
+          await queue.enqueue(items)
         }
         return row !== undefined
       })
@@ -204,7 +206,6 @@ export class AccountBackfill {
       // Each commit pays for the calls since the last one, so a long back-fill pays as it goes.
       if (counted.calls() > charged) this.#o.chargeCalls?.(account.clientId, counted.calls() - charged)
       charged = counted.calls()
-      if (items.length > 0) this.#o.delivery.committed()
       next = upTo + 1
     }
     if (account.activity.includes('native')) {

@@ -9,6 +9,7 @@ import { FilterIndex, type StoredInterest } from '../../filters/FilterIndex.js'
 import type { BackgroundTasks, TaskHandle } from '../../lifecycle/BackgroundTasks.js'
 import type { DB } from '../../storage/schema.js'
 import type { DeliveryListener } from '../DeliveryListener.js'
+import type { DeliveryQueue } from '../DeliveryQueue.js'
 import { countCalls } from './countCalls.js'
 
 const FETCH_BATCH = 20
@@ -33,6 +34,7 @@ export type BackfillRunnerOptions = {
   node: NodeClient
   follower: Follower
   delivery: DeliveryListener
+  queue: DeliveryQueue
   tasks: BackgroundTasks
   logger: Logger
   /** Charges a client for the node calls its back-fills made (cost limit and usage). */
@@ -337,19 +339,18 @@ export class BackfillRunner {
     const mode: ReceiptsMode = { perBlock: true }
     const commit = async (blocks: FetchedBlock[], upTo: number) => {
       const matches = job.index.match(blocks)
-      const updated = await this.#o.db.transaction().execute(async (trx) => {
-        const row = await trx
+      const updated = await this.#o.queue.transaction(async (queue) => {
+        const row = await queue.trx
           .updateTable('backfill_jobs')
           .set({ next_block: upTo + 1, updated_at: new Date() })
           .where('id', '=', job.id)
           .where('status', 'in', ['pending', 'running'])
           .returning('id')
           .executeTakeFirst()
-        if (row) await this.#o.delivery.enqueueHistorical(trx, matches, blocks)
+        if (row) await queue.enqueue(await this.#o.delivery.historicalItems(queue.trx, matches, blocks))
         return row !== undefined
       })
       if (!updated) throw new WithdrawnError('the interest was withdrawn during its back-fill')
-      if (matches.length > 0) this.#o.delivery.committed()
       job.next = upTo + 1
       job.task.progress(job.next - job.startedAt, { next: job.next })
     }
