@@ -10,6 +10,7 @@ import { runAbuseBench } from './abuse.bench.js'
 import { runCatchUpBench } from './catchUp.bench.js'
 import { runContractStateBench } from './contractState.bench.js'
 import { runFailoverBench } from './failover.bench.js'
+import { runJsonRpcBench } from './jsonRpc.bench.js'
 import { runLatencyBench } from './latency.bench.js'
 import { runMatchingBench } from './matching.bench.js'
 import { runMemoryBench } from './memory.bench.js'
@@ -54,6 +55,7 @@ results.latency = await timed('latency', () =>
   runLatencyBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
 )
 results.nodeCalls = await timed('nodeCalls', () => runNodeCallsBench({ quick }))
+results.jsonRpc = await timed('jsonRpc', () => runJsonRpcBench({ quick }))
 results.contractState = await timed('contractState', () => runContractStateBench({ quick }))
 results.memory = await timed('memory', () => runMemoryBench({ quick }))
 results.abuse = await timed('abuse', () => runAbuseBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }))
