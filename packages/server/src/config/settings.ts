@@ -503,6 +503,28 @@ export const SETTINGS = [
     ...integer(1, 100_000),
   }),
   define({
+    key: 'rpcFilterIdleMs',
+    flag: 'rpc-filter-idle-ms',
+    description:
+      'How long a JSON-RPC filter or subscription lives without being polled or held by a connection; then it expires.',
+    default: 3_600_000,
+    ...integer(60_000, 604_800_000),
+  }),
+  define({
+    key: 'rpcMaxBatch',
+    flag: 'rpc-max-batch',
+    description: 'Calls in one JSON-RPC batch at most; a larger batch is refused whole (-32600).',
+    default: 100,
+    ...integer(1, 1_000),
+  }),
+  define({
+    key: 'rpcMaxLogBlockRange',
+    flag: 'rpc-max-log-block-range',
+    description: 'Blocks one eth_getLogs (or eth_getFilterLogs) may span; wider ranges are refused (-32602).',
+    default: 10_000,
+    ...integer(1, 1_000_000),
+  }),
+  define({
     key: 'walletStateVersionsKept',
     flag: 'wallet-state-versions-kept',
     description: 'Earlier versions of a wallet state kept for recovery.',

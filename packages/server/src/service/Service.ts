@@ -25,6 +25,7 @@ import type { ChainPosition } from '../delivery/deliveryStore.js'
 import type { InternalTransfers } from '../delivery/InternalTransfers.js'
 import { Notifier } from '../delivery/Notifier.js'
 import { StreamHub } from '../delivery/StreamHub.js'
+import { jsonRpcRoutes } from '../jsonrpc/jsonRpcRoutes.js'
 import { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
 import { Lifecycle } from '../lifecycle/Lifecycle.js'
 import { LeaderElection, type Role } from '../lifecycle/leadership/LeaderElection.js'
@@ -170,6 +171,7 @@ export class Service {
       { prefix: '/v1/usage', plugin: usageRoutes },
       { prefix: '/v1', plugin: proofRoutes },
       { prefix: '/v1/transactions', plugin: transactionRoutes },
+      { prefix: '', plugin: jsonRpcRoutes },
     ])
     const address = await this.#app.listen({ host: this.config.host, port: this.config.port })
     this.#url = address

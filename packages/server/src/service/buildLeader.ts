@@ -24,6 +24,7 @@ import { InternalTransfers } from '../delivery/InternalTransfers.js'
 import { TokenMetadata } from '../delivery/TokenMetadata.js'
 import { AccountIndex } from '../filters/AccountIndex.js'
 import { FilterIndex } from '../filters/FilterIndex.js'
+import { RpcFilterListener } from '../jsonrpc/RpcFilterListener.js'
 import type { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
 import { LeadershipFence } from '../lifecycle/leadership/LeadershipFence.js'
 import { SubmissionTracker } from '../submissions/SubmissionTracker.js'
@@ -138,6 +139,15 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
       deps.onLeadershipLost(error.message)
     },
   })
+  const rpcFilters = new RpcFilterListener({
+    idleMs: config.rpcFilterIdleMs,
+    logger,
+    wake: (clientIds) => {
+      shared.notifier
+        .notify(clientIds)
+        .catch((error: unknown) => logger.warn({ err: error }, 'notify failed'))
+    },
+  })
   const submissions = new SubmissionTracker({
     db,
     node: rpc,
@@ -156,8 +166,8 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
     node: rpc,
     // The order the listeners run in, in each batch's transaction: the fence first (a deposed
     // leader's commit fails there), then matching and queuing (a reorg's items are withdrawn before
-    // anyone queues anew), the producers' own bookkeeping, and submissions.
-    listener: combineListeners([fence, delivery, accountActivity, contractState, submissions]),
+    // anyone queues anew), the producers' own bookkeeping, the JSON-RPC filters, and submissions.
+    listener: combineListeners([fence, delivery, accountActivity, contractState, rpcFilters, submissions]),
     logger,
     metrics,
     pollIntervalMs: config.pollIntervalMs,

@@ -8,6 +8,7 @@ import * as m0006 from './0006_node_work_usage.js'
 import * as m0007 from './0007_shared_cost_accounts.js'
 import * as m0008 from './0008_account_interests.js'
 import * as m0009 from './0009_unverified_blocks.js'
+import * as m0010 from './0010_jsonrpc.js'
 
 /** Every migration, in order. Add new ones at the end; never edit or remove a landed one. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_shared_cost_accounts': m0007,
   '0008_account_interests': m0008,
   '0009_unverified_blocks': m0009,
+  '0010_jsonrpc': m0010,
 }
 
 export const migrationProvider: MigrationProvider = {
