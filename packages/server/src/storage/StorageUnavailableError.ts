@@ -12,6 +12,27 @@ export class StorageUnavailableError extends BaseError {
   }
 }
 
+/**
+ * Every pooled connection stayed busy for the pool's wait bound: the database answers, but more
+ * requests want it at once than it has connections for. The request is refused with a hint to
+ * retry shortly, rather than failing as a bug (500) or marking the database lost.
+ */
+export class StorageBusyError extends BaseError {
+  override readonly name = 'StorageBusyError'
+  constructor(cause: unknown) {
+    super('STORAGE_BUSY', 'The database is busy; try again shortly', {
+      status: 503,
+      details: { retryAfterSeconds: 1 },
+      cause,
+    })
+  }
+}
+
+/** pg-pool's words for a wait for a free connection that ran out (it sets no code). */
+export function isPoolWaitTimeout(error: unknown): boolean {
+  return error instanceof Error && /timeout exceeded when trying to connect/i.test(error.message)
+}
+
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

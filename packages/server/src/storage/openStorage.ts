@@ -4,7 +4,12 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { PGliteDialect } from './drivers/PGliteDialect.js'
 import { PrivateNodeFS } from './drivers/PrivateNodeFS.js'
-import { isStorageUnavailable, StorageUnavailableError } from './StorageUnavailableError.js'
+import {
+  isPoolWaitTimeout,
+  isStorageUnavailable,
+  StorageBusyError,
+  StorageUnavailableError,
+} from './StorageUnavailableError.js'
 import type { DB } from './schema.js'
 
 export type StorageOptions =
@@ -112,7 +117,12 @@ async function openPostgres(options: {
       try {
         return await pool.connect()
       } catch (error) {
-        throw isStorageUnavailable(error) ? new StorageUnavailableError(error) : error
+        // A full pool while the database answers is load, not an outage: only a wait with open
+        // connections all busy counts as busy; a wait with none open is the database out of reach.
+        if (isPoolWaitTimeout(error) && pool.totalCount > 0) throw new StorageBusyError(error)
+        throw isStorageUnavailable(error) || isPoolWaitTimeout(error)
+          ? new StorageUnavailableError(error)
+          : error
       }
     },
     end: () => pool.end(),

@@ -5,9 +5,9 @@ import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { migrateToLatest } from '../../src/storage/migrateToLatest.js'
 import { openStorage } from '../../src/storage/openStorage.js'
-import { StorageUnavailableError } from '../../src/storage/StorageUnavailableError.js'
+import { StorageBusyError, StorageUnavailableError } from '../../src/storage/StorageUnavailableError.js'
 import { urgently } from '../../src/storage/urgency.js'
-import { describeEachDriver, openTestStorage } from '../support/storage.js'
+import { describeEachDriver, openTestStorage, TEST_DATABASE_URL } from '../support/storage.js'
 
 const bytes = (fill: number, length = 20) => new Uint8Array(length).fill(fill)
 
@@ -319,4 +319,44 @@ describe('storage drivers', () => {
     await expect(storage.ping()).rejects.toBeInstanceOf(StorageUnavailableError)
     await storage.close()
   })
+
+  it.skipIf(!TEST_DATABASE_URL)(
+    'a PostgreSQL pool with every connection busy past its wait bound is StorageBusyError (503), not an internal error',
+    async () => {
+      const storage = await openStorage({
+        driver: 'postgres',
+        url: TEST_DATABASE_URL!,
+        poolSize: 1,
+        connectTimeoutMs: 300,
+      })
+      let release = () => {}
+      const held = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      let entered = () => {}
+      const inside = new Promise<void>((resolve) => {
+        entered = resolve
+      })
+      try {
+        const holder = storage.db.transaction().execute(async () => {
+          entered()
+          await held
+        })
+        await inside
+        const refused = await sql`select 1`.execute(storage.db).then(
+          () => undefined,
+          (error: unknown) => error,
+        )
+        expect(refused).toBeInstanceOf(StorageBusyError)
+        expect(refused).toMatchObject({ code: 'STORAGE_BUSY', status: 503 })
+        release()
+        await holder
+        // The pool recovers: the next statement gets the freed connection.
+        await expect(sql`select 1`.execute(storage.db)).resolves.toBeDefined()
+      } finally {
+        release()
+        await storage.close()
+      }
+    },
+  )
 })
