@@ -1,7 +1,9 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { bytesToHex, type Hex } from 'viem'
 import type WebSocket from 'ws'
+import type { ApiInstance } from '../api/ApiInstance.js'
 import type { AppContext } from '../api/AppContext.js'
 import { requireSession, sessionOf } from '../api/plugins/requireSession.js'
 import { errorResponses } from '../api/schemas/ErrorResponse.js'
@@ -45,7 +47,7 @@ const RpcKeyPath = Type.Object({ key: Type.String({ maxLength: 200 }) })
  * `/v1/rpc-keys` with a session. The key is in the path because browsers cannot set headers on a
  * WebSocket; it is taken off the request's URL before anything can log it.
  */
-export async function jsonRpcRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function jsonRpcRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   const endpoint = new JsonRpcEndpoint(context)
   const owners = new Map<string, { owner: RpcKeyOwner | undefined; at: number }>()
   let hub: { hub: SubscriptionHub; notifier: unknown } | undefined
@@ -68,7 +70,8 @@ export async function jsonRpcRoutes(app: FastifyInstance, context: AppContext): 
   }
 
   await app.register(
-    async (scope) => {
+    async (plain) => {
+      const scope = plain.withTypeProvider<TypeBoxTypeProvider>()
       requireSession(scope, context)
       scope.post(
         '/',
@@ -114,12 +117,12 @@ export async function jsonRpcRoutes(app: FastifyInstance, context: AppContext): 
           },
         },
         async (request, reply) => {
-          const { id } = request.params as Static<typeof RpcKeyParams>
+          const { id } = request.params
           const deleted = await deleteRpcKey(context.runtime().db, sessionOf(request).idBytes, id)
           if (!deleted)
             throw new BaseError('RPC_KEY_NOT_FOUND', `This client has no key ${id}`, { status: 404 })
           owners.clear()
-          return reply.code(204).send()
+          return reply.code(204).send(null)
         },
       )
     },
@@ -127,7 +130,8 @@ export async function jsonRpcRoutes(app: FastifyInstance, context: AppContext): 
   )
 
   await app.register(
-    async (scope) => {
+    async (plain) => {
+      const scope = plain.withTypeProvider<TypeBoxTypeProvider>()
       if (!scope.hasRequestDecorator('rpcCaller')) scope.decorateRequest('rpcCaller', undefined)
       // Any body is taken as text: JSON that does not parse is a JSON-RPC parse error, not a 400.
       scope.removeAllContentTypeParsers()
@@ -213,8 +217,7 @@ export async function jsonRpcRoutes(app: FastifyInstance, context: AppContext): 
             params: RpcKeyPath,
           },
         },
-        (socket: WebSocket, request) =>
-          serveSocket(socket, request.rpcCaller!, request.params as Static<typeof RpcKeyPath>),
+        (socket: WebSocket, request) => serveSocket(socket, request.rpcCaller!, request.params),
       )
 
       const serveSocket = (socket: WebSocket, caller: RpcCaller, { key }: Static<typeof RpcKeyPath>) => {

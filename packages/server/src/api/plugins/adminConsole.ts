@@ -1,10 +1,10 @@
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { sql } from 'kysely'
 import { type Hex, hexToBytes } from 'viem'
 import { listAccounts } from '../../clients/accounts/accountStore.js'
 import { listInterests } from '../../clients/interests/interestStore.js'
 import { MetricsSampler } from '../../observability/MetricsSampler.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 import { HealthReport } from '../schemas/Health.js'
@@ -62,7 +62,7 @@ const ClientDetails = Type.Object({
  * the service's own metrics, and what one client follows. Registered inside the admin scope, so
  * they share its token check.
  */
-export async function adminConsoleRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function adminConsoleRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   const sampler = new MetricsSampler({
     metrics: context.metrics,
     intervalMs: SAMPLE_INTERVAL_MS,
@@ -133,7 +133,7 @@ export async function adminConsoleRoutes(app: FastifyInstance, context: AppConte
       },
     },
     async (request) => {
-      const { seconds = 300 } = request.query as Static<typeof SeriesQuery>
+      const { seconds = 300 } = request.query
       return { intervalMs: sampler.intervalMs, samples: sampler.series(seconds) }
     },
   )
@@ -151,7 +151,7 @@ export async function adminConsoleRoutes(app: FastifyInstance, context: AppConte
       },
     },
     async (request) => {
-      const { id } = request.params as Static<typeof ClientParams>
+      const { id } = request.params
       const { db } = context.runtime()
       const idBytes = hexToBytes(id as Hex)
       const client = await db
