@@ -23,6 +23,7 @@ export type Config = {
   anvilBlockTimeSeconds: number
   rpcTimeoutMs: number
   pollIntervalMs: number
+  headPolling: 'adaptive' | 'fixed'
   startBlock: number | 'latest'
   confirmations: number
   catchUpBatchSize: number
@@ -284,10 +285,24 @@ export const SETTINGS = [
     key: 'pollIntervalMs',
     flag: 'poll-interval-ms',
     env: 'WALLET_BACKEND_POLL_INTERVAL_MS',
-    description: 'How often the node is asked for its head when it offers no newHeads subscription.',
+    description:
+      'The longest wait between two head polls when the node offers no newHeads subscription; with adaptive head polling, how often a chain with no regular blocks is polled.',
     allowed: 'an integer from 50 to 600000',
     default: 1_000,
     parse: integer(50, 600_000),
+  }),
+  define({
+    key: 'headPolling',
+    flag: 'head-polling',
+    env: 'WALLET_BACKEND_HEAD_POLLING',
+    description:
+      'Without newHeads: "adaptive" learns the block interval and polls in short steps (100 ms at most) only around the time the next block is due; "fixed" polls every --poll-interval-ms.',
+    allowed: 'adaptive, fixed',
+    default: 'adaptive',
+    parse: (raw: unknown): 'adaptive' | 'fixed' => {
+      if (raw !== 'adaptive' && raw !== 'fixed') throw new TypeError('expected adaptive or fixed')
+      return raw
+    },
   }),
   define({
     key: 'startBlock',

@@ -368,6 +368,7 @@ export class Service {
       logger: this.logger,
       metrics: this.metrics,
       pollIntervalMs: this.config.pollIntervalMs,
+      headPolling: this.config.headPolling,
       startBlock: this.config.startBlock,
       confirmations: this.config.confirmations,
       batchSize: this.config.catchUpBatchSize,

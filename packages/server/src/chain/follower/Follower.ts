@@ -20,6 +20,7 @@ import {
   InconsistentNodeDataError,
   type ReceiptsMode,
 } from './fetchBlocks.js'
+import { PollSchedule } from './PollSchedule.js'
 
 export type FollowerOptions = {
   db: Kysely<DB>
@@ -27,8 +28,13 @@ export type FollowerOptions = {
   listener: ChainListener
   logger: Logger
   metrics: Registry
-  /** How often to ask the node for its head when no subscription wakes the follower. */
+  /**
+   * The slowest head poll when no subscription wakes the follower. Between blocks the follower
+   * sleeps until the next one is due, then polls in short steps (see PollSchedule).
+   */
   pollIntervalMs: number
+  /** `fixed` polls every `pollIntervalMs` instead of following the chain's rhythm. */
+  headPolling?: 'adaptive' | 'fixed'
   /** Where to start on an empty database: a block number, or the node's head. */
   startBlock: number | 'latest'
   /** Finality when the node does not answer the `safe`/`finalized` tags: head minus this depth. */
@@ -87,6 +93,7 @@ export class Follower {
   #loop: Promise<void> | undefined
   #unsubscribe: (() => Promise<void>) | undefined
   #backoffMs = 0
+  readonly #schedule: PollSchedule | undefined
   readonly #listeners = new Set<(status: FollowerStatus) => void>()
   readonly #m: {
     block: Gauge<'tag'>
@@ -104,6 +111,7 @@ export class Follower {
   constructor(options: FollowerOptions) {
     this.#o = options
     this.#log = options.logger.child({ component: 'follower' })
+    if (options.headPolling !== 'fixed') this.#schedule = new PollSchedule({ idleMs: options.pollIntervalMs })
     const registers = [options.metrics]
     this.#m = {
       block: new Gauge({
@@ -236,7 +244,10 @@ export class Follower {
       if (!this.#running) break
       if (this.#dirty && this.#backoffMs === 0) continue
       const wait =
-        this.#backoffMs || (this.#unsubscribe ? this.#o.pollIntervalMs * 10 : this.#o.pollIntervalMs)
+        this.#backoffMs ||
+        (this.#unsubscribe
+          ? this.#o.pollIntervalMs * 10
+          : (this.#schedule?.delayMs(performance.now()) ?? this.#o.pollIntervalMs))
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait)
         this.#wake = () => {
@@ -277,8 +288,10 @@ export class Follower {
 
   /** One pass: read the node's tags, catch up to its head (handling reorgs), advance finality, prune. */
   async #cycle(): Promise<void> {
+    const polledAt = performance.now()
     const [latest, safe, finalized] = await this.#tags()
     const target = Number(latest.number)
+    this.#schedule?.observe(target, polledAt)
     this.#nodeHead = target
     this.#m.block.set({ tag: 'node' }, target)
 
