@@ -2,6 +2,7 @@ import type { LocalAccount } from 'viem'
 import { checkAccountLog, checkAccountTransaction } from './checkAccountItem.js'
 import { checkItemTransaction } from './checkItemTransaction.js'
 import { parseRetryAfter, WalletBackendError } from './errors.js'
+import type { DeliveriesPage } from './protocol/index.js'
 import { solveProofOfWork } from './solveProofOfWork.js'
 import {
   defaultWebSocket,
@@ -12,13 +13,11 @@ import {
 } from './stream.js'
 import type {
   Account,
-  AccountActivity,
   AccountActivityKind,
   DeliveryItem,
   Filter,
   Hex,
   Interest,
-  StateChange,
   Submission,
   Watch,
 } from './types.js'
@@ -54,6 +53,29 @@ export type ClientOptions = {
  * A wallet's connection to its backend: signs in with the client key (solving the registration
  * proof of work the first time), keeps the session fresh, and exposes interests, deliveries and a
  * self-resuming stream.
+ *
+ * Every method that asks the backend throws a `WalletBackendError` for an error answer: its
+ * `code` (an `ErrorCode` of `@wallet-backend/sdk/protocol`) is the stable part to match on.
+ * Besides each method's own codes, any may throw `SESSION_INVALID` (401: signed in again by the
+ * next call), `RATE_LIMITED` (429) and the 503 codes `NOT_READY`, `STORAGE_UNAVAILABLE`,
+ * `NO_LEADER` — try again after `retryAfterSeconds`. The examples assume a signed-in `client`.
+ *
+ * @example
+ * ```ts
+ * import { WalletBackendClient, WalletBackendError } from '@wallet-backend/sdk'
+ * import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+ *
+ * const client = new WalletBackendClient({
+ *   url: 'http://127.0.0.1:8080',
+ *   account: privateKeyToAccount(generatePrivateKey()),
+ * })
+ * await client.signIn()
+ * try {
+ *   await client.deleteInterest('0x5FbDB2315678afecb367f032d93F642f64180aa3')
+ * } catch (error) {
+ *   if (!(error instanceof WalletBackendError && error.code === 'INTEREST_NOT_FOUND')) throw error
+ * }
+ * ```
  */
 export class WalletBackendClient {
   readonly url: string
@@ -76,7 +98,18 @@ export class WalletBackendClient {
     return this.account.address.toLowerCase() as Hex
   }
 
-  /** Signs in (registering the client key if the backend has not seen it) and keeps the token. */
+  /**
+   * Signs in (registering the client key if the backend has not seen it) and keeps the token.
+   * Other methods sign in by themselves when the session is missing or about to expire.
+   * @throws {WalletBackendError} `SIGNATURE_INVALID`, `CHALLENGE_UNKNOWN`, `SIWE_*` (401: the
+   *   message or its signature was refused), `PROOF_OF_WORK_INVALID` (401), `RATE_LIMITED` (429),
+   *   `NOT_READY` or `NO_LEADER` (503).
+   * @example
+   * ```ts
+   * const client = new WalletBackendClient({ url: 'http://127.0.0.1:8080', account: privateKeyToAccount(generatePrivateKey()) })
+   * const { clientId, registered } = await client.signIn()
+   * ```
+   */
   async signIn(): Promise<{ clientId: Hex; registered: boolean }> {
     const challenge = await this.#call<{
       nonce: string
@@ -116,10 +149,29 @@ export class WalletBackendClient {
     return { clientId: session.clientId, registered: session.registered }
   }
 
+  /**
+   * The client's interests in contracts, with their filters, watches and back-fill.
+   * @throws {WalletBackendError} `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * for (const interest of await client.listInterests()) console.log(interest.address, interest.filters)
+   * ```
+   */
   async listInterests(): Promise<Interest[]> {
     return (await this.#call<{ interests: Interest[] }>('GET', '/v1/interests')).interests
   }
 
+  /**
+   * Creates or replaces the interest in a contract (deployed or not) with exactly these filters
+   * and state watches; `startBlock` back-fills history first; `abi` decodes matches.
+   * @throws {WalletBackendError} `INVALID_FILTER`, `INVALID_WATCH`, `INVALID_ABI`, `ABI_TOO_LARGE`,
+   *   `TOO_MANY_FILTERS`, `TOO_MANY_WATCHES`, `INVALID_REQUEST` (400), `TOO_MANY_INTERESTS`,
+   *   `FILTER_COST_EXCEEDED`, `BACKFILL_TOO_LARGE` (409), `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * await client.putInterest('0x5FbDB2315678afecb367f032d93F642f64180aa3', { filters: [{ code: 'all', args: [] }] })
+   * ```
+   */
   async putInterest(
     address: Hex,
     body: { filters: Filter[]; watches?: Watch[]; startBlock?: number; abi?: unknown[] },
@@ -127,10 +179,26 @@ export class WalletBackendClient {
     return this.#call('PUT', `/v1/interests/${address}`, body)
   }
 
+  /**
+   * Withdraws the interest in a contract; its queued items go with it.
+   * @throws {WalletBackendError} `INTEREST_NOT_FOUND` (404), `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * await client.deleteInterest('0x5FbDB2315678afecb367f032d93F642f64180aa3')
+   * ```
+   */
   async deleteInterest(address: Hex): Promise<void> {
     await this.#call('DELETE', `/v1/interests/${address}`)
   }
 
+  /**
+   * The client's account interests (its own addresses it follows).
+   * @throws {WalletBackendError} `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * const accounts = await client.listAccounts()
+   * ```
+   */
   async listAccounts(): Promise<Account[]> {
     return (await this.#call<{ accounts: Account[] }>('GET', '/v1/accounts')).accounts
   }
@@ -138,6 +206,12 @@ export class WalletBackendClient {
   /**
    * Follows everything that touches `address` in any contract (all kinds of activity unless
    * `activity` names some), with its history from `startBlock` first when given.
+   * @throws {WalletBackendError} `INVALID_REQUEST` (400), `TOO_MANY_ACCOUNTS`, `BACKFILL_TOO_LARGE`
+   *   (409), `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * await client.putAccount(wallet.address, { activity: ['native', 'tokens'], startBlock: 0 })
+   * ```
    */
   async putAccount(
     address: Hex,
@@ -146,13 +220,30 @@ export class WalletBackendClient {
     return this.#call('PUT', `/v1/accounts/${address}`, body)
   }
 
+  /**
+   * Stops following an address; its queued items go with it.
+   * @throws {WalletBackendError} `ACCOUNT_NOT_FOUND` (404), `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * await client.deleteAccount(wallet.address)
+   * ```
+   */
   async deleteAccount(address: Hex): Promise<void> {
     await this.#call('DELETE', `/v1/accounts/${address}`)
   }
 
-  async deliveries(
-    options: { after?: number; limit?: number } = {},
-  ): Promise<{ items: DeliveryItem[]; lastCursor: number }> {
+  /**
+   * A page of the client's queue: items after `after` (and after the acknowledged cursor),
+   * oldest first.
+   * @throws {WalletBackendError} `INVALID_REQUEST` (400: a cursor or limit out of range),
+   *   `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * const { items, lastCursor } = await client.deliveries({ after: 0, limit: 100 })
+   * if (items.length > 0) await client.ack(items.at(-1)!.cursor)
+   * ```
+   */
+  async deliveries(options: { after?: number; limit?: number } = {}): Promise<DeliveriesPage> {
     const query = new URLSearchParams()
     if (options.after !== undefined) query.set('after', String(options.after))
     if (options.limit !== undefined) query.set('limit', String(options.limit))
@@ -164,24 +255,59 @@ export class WalletBackendClient {
    * and returns its record; status changes then arrive as `submitted-status` items. Sending the
    * same bytes again is safe: it answers the existing record. A WalletBackendError with status 503
    * means nothing was recorded; try again after its Retry-After.
+   * @throws {WalletBackendError} `TX_*` (400/413: a transaction that can never be accepted as it is),
+   *   `NONCE_TOO_LOW`, `REPLACEMENT_UNDERPRICED`, `TOO_MANY_PENDING_SUBMISSIONS` (409),
+   *   `NODE_UNAVAILABLE` (503: nothing recorded; send again after `retryAfterSeconds`).
+   * @example
+   * ```ts
+   * const submission = await client.submitTransaction(await wallet.signTransaction(request))
+   * ```
    */
   async submitTransaction(raw: Hex): Promise<Submission> {
     return this.#call('POST', '/v1/transactions', { raw })
   }
 
-  /** The current status of a transaction this client submitted. */
+  /**
+   * The current status of a transaction this client submitted.
+   * @throws {WalletBackendError} `TRANSACTION_NOT_FOUND` (404), `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * const { status, confirmations } = await client.getTransaction(submission.hash)
+   * ```
+   */
   async getTransaction(hash: Hex): Promise<Submission> {
     return this.#call('GET', `/v1/transactions/${hash}`)
   }
 
-  /** A stored block header, by hash or canonical number: what proofs are checked against. */
-  async block(
-    ref: Hex | number,
-  ): Promise<{ number: number; hash: Hex; canonical: boolean; header: BlockHeader }> {
+  /**
+   * A stored block header, by hash or canonical number: what proofs are checked against.
+   * @throws {WalletBackendError} `BLOCK_NOT_FOUND` (404: not stored, not reached yet or pruned),
+   *   `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * const { header } = await client.block(item.block!.hash)
+   * ```
+   */
+  async block(ref: Hex | number): Promise<{
+    number: number
+    hash: Hex
+    canonical: boolean
+    /** False for a block the backend took on its node's word: nothing in it is proven but its state. */
+    verified: boolean
+    header: BlockHeader
+  }> {
     return this.#call('GET', `/v1/blocks/${ref}`)
   }
 
-  /** A Merkle-Patricia proof of the receipt at `index` of a stored block. */
+  /**
+   * A Merkle-Patricia proof of the receipt at `index` of a stored block.
+   * @throws {WalletBackendError} `BLOCK_NOT_FOUND` (404), `INDEX_OUT_OF_RANGE` (400),
+   *   `BLOCK_NOT_CANONICAL` (409), `NODE_UNAVAILABLE` or `NODE_BLOCK_MISSING` (503).
+   * @example
+   * ```ts
+   * const { receipt, proof } = await client.receiptProof(item.block!.hash, item.txIndex!)
+   * ```
+   */
   async receiptProof(
     blockHash: Hex,
     index: number,
@@ -195,12 +321,27 @@ export class WalletBackendClient {
     return this.#call('GET', `/v1/proofs/receipt?block=${blockHash}&index=${index}`)
   }
 
-  /** A Merkle-Patricia proof of the transaction at `index` of a stored block: its signed bytes. */
+  /**
+   * A Merkle-Patricia proof of the transaction at `index` of a stored block: its signed bytes.
+   * @throws {WalletBackendError} as `receiptProof`, and `NODE_DATA_INCONSISTENT` (502).
+   * @example
+   * ```ts
+   * const proven = await verifyTransactionProof(header, await client.transactionProof(item.block!.hash, item.txIndex!))
+   * ```
+   */
   async transactionProof(blockHash: Hex, index: number): Promise<TransactionProof> {
     return this.#call('GET', `/v1/proofs/transaction?block=${blockHash}&index=${index}`)
   }
 
-  /** An EIP-1186 proof of an interest's account and `slots` at a stored block. */
+  /**
+   * An EIP-1186 proof of an interest's account and `slots` at a stored block.
+   * @throws {WalletBackendError} `INTEREST_NOT_FOUND` (404: only an interest's state is proven),
+   *   `BLOCK_NOT_FOUND` (404), `NODE_UNAVAILABLE` (503).
+   * @example
+   * ```ts
+   * const { proof } = await client.stateProof(interest.address, item.block!.hash, ['0x0'])
+   * ```
+   */
   async stateProof(
     address: Hex,
     blockHash: Hex,
@@ -217,11 +358,26 @@ export class WalletBackendClient {
    * proven against that header's roots. Returns the verified header; where the block hash itself
    * is trusted from (a light client, a second node) is the caller's choice. View-call values cannot
    * be proven without executing the EVM and are refused as such.
+   * @throws {ProofVerificationError} `NOT_PROVABLE` (nothing of the item can be proven) or
+   *   `VALUE_MISMATCH` (the backend's item differs from what the chain proves); any error of the
+   *   proof methods above.
+   * @example
+   * ```ts
+   * client.stream({ onItem: async (item) => { await client.verifyItem(item) } })
+   * ```
    */
   async verifyItem(item: DeliveryItem): Promise<BlockHeader> {
     if (!item.block) throw new ProofVerificationError('NOT_PROVABLE', `a ${item.kind} item names no block`)
-    const { header } = await this.block(item.block.hash)
+    const { header, verified } = await this.block(item.block.hash)
     verifyBlockHeader(header, item.block.hash)
+    // The header is the chain's, but the backend could not check the block's transactions and
+    // receipts against it: only state, proven against the state root, still is.
+    if (verified === false && item.kind !== 'state') {
+      throw new ProofVerificationError(
+        'BLOCK_NOT_VERIFIED',
+        `block ${item.block.hash} holds transaction types the backend cannot check: its transactions and receipts are not proven`,
+      )
+    }
     if ((item.kind === 'tx' || item.kind === 'log') && item.txIndex !== null) {
       const { receipt, proof } = await this.receiptProof(item.block.hash, item.txIndex)
       await verifyReceiptProof({ receiptsRoot: header.receiptsRoot, index: item.txIndex, receipt, proof })
@@ -256,7 +412,7 @@ export class WalletBackendClient {
       return header
     }
     if (item.kind === 'account' && item.txIndex !== null) {
-      const activity = item.data as AccountActivity
+      const activity = item.data
       if (item.logIndex !== null) {
         const { receipt, proof } = await this.receiptProof(item.block.hash, item.txIndex)
         await verifyReceiptProof({ receiptsRoot: header.receiptsRoot, index: item.txIndex, receipt, proof })
@@ -270,7 +426,7 @@ export class WalletBackendClient {
       return header
     }
     if (item.kind === 'state' && item.interest) {
-      const change = item.data as StateChange
+      const change = item.data
       const kind = change.watch.kind
       if (kind === 'call')
         throw new ProofVerificationError('NOT_PROVABLE', 'a view call result is computed, not stored')
@@ -295,7 +451,14 @@ export class WalletBackendClient {
     throw new ProofVerificationError('NOT_PROVABLE', `nothing of a ${item.kind} item is proven yet`)
   }
 
-  /** Metered usage, stored data and limits of this client. */
+  /**
+   * Metered usage, stored data and limits of this client.
+   * @throws {WalletBackendError} `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * const { usage, limits } = await client.usage()
+   * ```
+   */
   async usage(): Promise<{
     plan: string
     usage: Record<
@@ -315,6 +478,15 @@ export class WalletBackendClient {
     return this.#call('GET', '/v1/usage')
   }
 
+  /**
+   * Acknowledges every item up to and including `cursor`: never sent again.
+   * @throws {WalletBackendError} `CURSOR_OUT_OF_RANGE` (400: beyond the last queued item),
+   *   `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * const { acked } = await client.ack(lastCursor)
+   * ```
+   */
   async ack(cursor: number): Promise<{ acked: number }> {
     return this.#call('POST', '/v1/deliveries/ack', { cursor })
   }
@@ -323,6 +495,13 @@ export class WalletBackendClient {
    * Pushed deliveries. The stream reconnects by itself after a drop (new sign-in when the session
    * expired) and resumes after the last cursor it handed over, so nothing is skipped; items not
    * yet acknowledged may come again after a reconnect, in order.
+   * Never throws: errors go to `onError` as a `StreamError` with a `code` (an `error` frame's code,
+   * `STREAM_CLOSED`, `SIGN_IN_FAILED`, `ITEM_HANDLER_FAILED`).
+   * @example
+   * ```ts
+   * const stream = client.stream({ onItem: (item) => stream.ack(item.cursor), onError: (error) => console.warn(error.code) })
+   * // later: stream.close()
+   * ```
    */
   stream(options: StreamOptions): Stream {
     return openStream(
@@ -337,7 +516,14 @@ export class WalletBackendClient {
     )
   }
 
-  /** The stored (encrypted) wallet state and its ETag, or undefined when none is stored yet. */
+  /**
+   * The stored (encrypted) wallet state and its ETag, or undefined when none is stored yet.
+   * @throws {WalletBackendError} `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * const stored = await client.getWalletState()
+   * ```
+   */
   async getWalletState(): Promise<{ envelope: string; etag: string } | undefined> {
     await this.#ensureSession()
     const response = await this.#fetch(`${this.url}/v1/wallet-state`, {
@@ -351,6 +537,12 @@ export class WalletBackendClient {
   /**
    * Stores a new wallet state if the stored one still has `expectedEtag` (or, with `undefined`,
    * if none is stored yet). A WalletBackendError with status 412 means someone else wrote first.
+   * @throws {WalletBackendError} `PRECONDITION_FAILED` (412: someone else wrote first; load and
+   *   merge), `WALLET_STATE_TOO_LARGE` (413), `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * const { etag } = await client.putWalletState(envelope, stored?.etag)
+   * ```
    */
   async putWalletState(
     envelope: string,

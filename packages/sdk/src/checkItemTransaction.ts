@@ -6,7 +6,10 @@ import type { VerifiedTransaction } from './verify/verifyTransactionProof.js'
  * Throws VALUE_MISMATCH unless what a `tx` item reports of its transaction (`txHash`, and `tx` as
  * the node answered it) is what the proven one says: hash, sender, recipient, value and input.
  */
-export function checkItemTransaction(item: DeliveryItem, proven: VerifiedTransaction): void {
+export function checkItemTransaction(
+  item: Extract<DeliveryItem, { kind: 'tx' }>,
+  proven: VerifiedTransaction,
+): void {
   const reported = item.tx ?? {}
   if (proven.from === undefined) {
     throw new ProofVerificationError('NOT_PROVABLE', 'the sender of the proven transaction does not recover')

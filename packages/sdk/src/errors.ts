@@ -1,8 +1,11 @@
+import type { ErrorCode } from './protocol/index.js'
+
 /** An error answer of the backend: its stable `code`, HTTP `status` and message. */
 export class WalletBackendError extends Error {
   override readonly name = 'WalletBackendError'
   constructor(
-    readonly code: string,
+    /** One of the catalogue; a newer backend may send a code this SDK does not list yet. */
+    readonly code: ErrorCode | (string & {}),
     message: string,
     readonly status: number,
     readonly details?: Record<string, unknown>,

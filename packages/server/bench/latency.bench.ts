@@ -58,7 +58,8 @@ export async function runLatencyBench(options: {
         const streams = clients.map((client) =>
           client.stream({
             onItem: (item) => {
-              const at = item.log ? sentAt.get(Number(BigInt(item.log.data))) : undefined
+              const at =
+                item.kind === 'log' && item.log ? sentAt.get(Number(BigInt(item.log.data))) : undefined
               if (at !== undefined) latencies.push(performance.now() - at)
               received++
             },

@@ -12,6 +12,7 @@ import { runCatchUpBench } from './catchUp.bench.js'
 import { runContractStateBench } from './contractState.bench.js'
 import { runFailoverBench } from './failover.bench.js'
 import { runHeadPollingBench } from './headPolling.bench.js'
+import { runJsonRpcBench } from './jsonRpc.bench.js'
 import { runLatencyBench } from './latency.bench.js'
 import { runMatchingBench } from './matching.bench.js'
 import { runMemoryBench } from './memory.bench.js'
@@ -60,6 +61,7 @@ results.arrival = await timed('arrival', () =>
 )
 results.nodeCalls = await timed('nodeCalls', () => runNodeCallsBench({ quick }))
 results.headPolling = await timed('headPolling', () => runHeadPollingBench({ quick }))
+results.jsonRpc = await timed('jsonRpc', () => runJsonRpcBench({ quick }))
 results.contractState = await timed('contractState', () => runContractStateBench({ quick }))
 results.memory = await timed('memory', () => runMemoryBench({ quick }))
 results.abuse = await timed('abuse', () => runAbuseBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }))

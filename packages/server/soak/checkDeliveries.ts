@@ -1,4 +1,4 @@
-import type { DeliveryItem } from '@wallet-backend/sdk'
+import type { DeliveryItem, DeliveryItemOf } from '@wallet-backend/sdk'
 import { type ClientRecord, type ExpectedItem, itemKey, matchKey } from './observations.js'
 
 /** Judges of what is not a match of a filter: watched values, submitted transactions' statuses. */
@@ -62,19 +62,18 @@ function identity(item: DeliveryItem): string {
     item.txHash,
     item.txIndex,
     item.logIndex,
-    item.data?.removedCursor,
+    item.kind === 'removed' ? item.data.removedCursor : undefined,
     item.kind === 'state' || item.kind === 'submitted-status' || item.kind === 'gap' ? item.data : null,
   ])
 }
 
-const sameActivity = (a: ExpectedItem['activity'], b: DeliveryItem['data']): boolean =>
+const sameActivity = (a: ExpectedItem['activity'], b: DeliveryItemOf<'account'>['data']): boolean =>
   a === undefined ||
-  (b !== undefined &&
-    a.type === b.type &&
-    a.direction === b.direction &&
-    (a.amount === undefined || a.amount === b.amount))
+  (a.type === b.type &&
+    a.direction === ('direction' in b ? b.direction : undefined) &&
+    (a.amount === undefined || a.amount === ('amount' in b ? b.amount : undefined)))
 
-const sameLog = (a: ExpectedItem['log'], b: DeliveryItem['log']): boolean =>
+const sameLog = (a: ExpectedItem['log'], b: DeliveryItemOf<'log'>['log']): boolean =>
   a === undefined ||
   (b !== undefined &&
     a.address.toLowerCase() === b.address.toLowerCase() &&
@@ -152,7 +151,7 @@ export function checkDeliveries(
     held.add(key)
     const truth = expectedByKey.get(key)
     if (!truth) {
-      const where = `block ${item.block?.number}${item.data?.backfill ? ', back-filled' : ''}`
+      const where = `block ${item.block?.number}${'data' in item && (item.data as { backfill?: unknown } | undefined)?.backfill ? ', back-filled' : ''}`
       problem(
         'wrong',
         (item.block?.number ?? 0) < (record.matchedFrom ?? 0)

@@ -17,9 +17,11 @@ import {
 } from '../clients/abuse/limitConnectionsPerIp.js'
 import { subnetOf } from '../clients/abuse/subnetOf.js'
 import { VERSION } from '../version.js'
+import type { ApiInstance } from './ApiInstance.js'
 import type { AppContext } from './AppContext.js'
 import { adminRoutes } from './plugins/admin.js'
 import { allowCrossOrigin } from './plugins/allowCrossOrigin.js'
+import { consolePage } from './plugins/consolePage.js'
 import { errorHandling } from './plugins/errorHandling.js'
 import { forwardToLeader } from './plugins/forwardToLeader.js'
 import { operationsRoutes } from './plugins/operations.js'
@@ -32,7 +34,7 @@ import { HealthReport } from './schemas/Health.js'
 /** A route plugin of a domain (interests, deliveries, …), registered under its prefix with the app context. */
 export type RoutePlugin = {
   prefix: string
-  plugin: (app: FastifyInstance, context: AppContext) => Promise<void>
+  plugin: (app: ApiInstance, context: AppContext) => Promise<void>
 }
 
 /** How often Node looks for connections past their header or request timeout. */
@@ -180,9 +182,13 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   await app.register(async (scope) => operationsRoutes(scope, context))
-  await app.register(async (scope) => adminRoutes(scope, context), { prefix: '/admin' })
+  await app.register(async (scope) => adminRoutes(scope.withTypeProvider<TypeBoxTypeProvider>(), context), {
+    prefix: '/admin',
+  })
+  await app.register(consolePage)
   for (const route of routes) {
-    const plugin: FastifyPluginAsync = async (scope) => route.plugin(scope, context)
+    const plugin: FastifyPluginAsync = async (scope) =>
+      route.plugin(scope.withTypeProvider<TypeBoxTypeProvider>(), context)
     await app.register(plugin, { prefix: route.prefix })
   }
   return app

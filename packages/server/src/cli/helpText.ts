@@ -16,6 +16,8 @@ export function helpText(): string {
     '',
     'Flags (each also read from its environment variable, or from the JSON file given with --config):',
     '  -c, --config <file>   JSON file of settings, keyed by setting name (e.g. {"nodeUrls": ["http://…"]})',
+    '  --demo                start only, embedded anvil only: deploy demo contracts, keep traffic going and',
+    '                        run simulated wallets, to see the operator console (/console) at work',
   ]
   for (const setting of SETTINGS) {
     const fallback = defaultText(setting.default) ?? 'none'

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { ConfigError } from '../config/ConfigError.js'
 import type { loadConfig } from '../config/loadConfig.js'
 import type { createLogger } from '../observability/createLogger.js'
@@ -32,6 +33,14 @@ export async function main(
       env,
       ...(args.configFile ? { configFile: args.configFile } : {}),
     })
+    if (args.demo && args.command !== 'start')
+      throw new ConfigError('demo', 'command line', `--demo is for "start" only, not "${args.command}"`)
+    if (args.demo && config.nodeUrls.length > 0)
+      throw new ConfigError(
+        'demo',
+        'command line',
+        '--demo runs only on the embedded anvil: it deploys contracts and reorgs the chain, which it must not do to an external node; remove --node-url (and WALLET_BACKEND_NODE_URLS)',
+      )
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(
@@ -47,12 +56,13 @@ export async function main(
     const { runMigrate } = await import('./runMigrate.js')
     return runMigrate(config, logging.logger)
   }
-  return runStart(config, logging)
+  return runStart(config, logging, args.demo)
 }
 
 async function runStart(
   config: ReturnType<typeof loadConfig>,
   logging: ReturnType<typeof createLogger>,
+  demo: boolean,
 ): Promise<number> {
   const announce = (line: string) => process.stderr.write(`${line}\n`)
   // Everything the service writes — the embedded database, the node's chain, the admin token, crash
@@ -79,6 +89,12 @@ async function runStart(
   ])
   const service = await Service.start({ config, logging, announce })
   logging.logger.info({ config: redactConfig(config) }, 'configuration')
+  announce(
+    `operator console: ${service.url}/console (admin token: ${config.adminToken ? 'the one configured' : join(service.dataDir, 'admin-token')})`,
+  )
+  const running = demo
+    ? (await import('../demo/startDemo.js')).startDemo({ service, logger: logging.logger, announce })
+    : undefined
 
   const crash = (error: unknown) => {
     const path = writeCrashRecord(service.dataDir, error, {
@@ -112,18 +128,20 @@ async function runStart(
         resolve(1)
       }, config.shutdownTimeoutMs)
       timer.unref()
-      service.stop(`received ${signal}`).then(
-        () => {
-          clearTimeout(timer)
-          announce('stopped')
-          resolve(0)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          logging.logger.error({ err: error }, 'error while draining')
-          resolve(1)
-        },
-      )
+      ;(running?.stop() ?? Promise.resolve())
+        .then(() => service.stop(`received ${signal}`))
+        .then(
+          () => {
+            clearTimeout(timer)
+            announce('stopped')
+            resolve(0)
+          },
+          (error: unknown) => {
+            clearTimeout(timer)
+            logging.logger.error({ err: error }, 'error while draining')
+            resolve(1)
+          },
+        )
     }
     process.once('SIGTERM', onSignal)
     process.once('SIGINT', onSignal)

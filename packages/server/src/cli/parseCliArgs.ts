@@ -5,7 +5,13 @@ import { SETTINGS } from '../config/settings.js'
 export const COMMANDS = ['start', 'migrate', 'version', 'help'] as const
 export type Command = (typeof COMMANDS)[number]
 
-export type CliArgs = { command: Command; flags: Record<string, unknown>; configFile: string | undefined }
+export type CliArgs = {
+  command: Command
+  flags: Record<string, unknown>
+  configFile: string | undefined
+  /** `--demo`: demo contracts, traffic and wallets on the embedded anvil (start only). */
+  demo: boolean
+}
 
 /** Splits argv into a command and its flags; unknown commands and flags are errors that name them. */
 export function parseCliArgs(argv: string[]): CliArgs {
@@ -13,6 +19,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     config: { type: 'string', short: 'c' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' },
+    demo: { type: 'boolean' },
   }
   for (const setting of SETTINGS) {
     options[setting.flag] =
@@ -49,5 +56,5 @@ export function parseCliArgs(argv: string[]): CliArgs {
     const value = values[setting.flag]
     if (value !== undefined) flags[setting.flag] = value
   }
-  return { command, flags, configFile: values.config as string | undefined }
+  return { command, flags, configFile: values.config as string | undefined, demo: values.demo === true }
 }

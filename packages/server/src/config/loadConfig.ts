@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { ConfigError } from './ConfigError.js'
-import { type Config, parseSetting, SETTINGS, type Setting } from './settings.js'
+import { PLAN_QUOTA_TABLE, PLAN_QUOTAS } from './planQuotas.js'
+import {
+  type Config,
+  parseSetting,
+  resolvePlans,
+  SETTINGS,
+  type Setting,
+  type SettingValues,
+} from './settings.js'
 
 export type ConfigSources = {
   /** Parsed command-line flags, keyed by flag name (`node-url`), as `parseCliArgs` returns them. */
@@ -26,10 +34,17 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       )
     }
   }
-  const config: Record<string, unknown> = {}
+  const values: Record<string, unknown> = {}
   for (const setting of SETTINGS as readonly Setting[]) {
-    config[setting.key] = resolve(setting, file, sources)
+    values[setting.key] = resolve(setting, file, sources)
   }
+  return withPlans(values as SettingValues)
+}
+
+/** Folds the shorthand settings of the default plan's quotas into `plans`, where quotas are read from. */
+function withPlans(values: SettingValues): Config {
+  const config: Record<string, unknown> = { ...values, plans: resolvePlans(values) }
+  for (const quota of PLAN_QUOTAS) delete config[PLAN_QUOTA_TABLE[quota].key]
   return config as Config
 }
 
@@ -67,10 +82,10 @@ function readConfigFile(path: string): Record<string, unknown> {
 
 /** The configuration with secrets replaced, fit for logs and crash records. */
 export function redactConfig(config: Config): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
+  const out: Record<string, unknown> = { ...config }
   for (const setting of SETTINGS as readonly Setting[]) {
-    const value = config[setting.key]
-    out[setting.key] = setting.redact ? setting.redact(value as never) : value
+    if (setting.redact && setting.key in config)
+      out[setting.key] = setting.redact(config[setting.key as keyof Config] as never)
   }
   return out
 }

@@ -1,21 +1,5 @@
 import { parseJsonObject } from './parseJsonObject.js'
-/** The quotas a plan sets; the names are those of the `plans` setting and of GET /v1/usage. */
-export const PLAN_QUOTAS = [
-  'interests',
-  'accounts',
-  'filtersPerInterest',
-  'watchesPerInterest',
-  'filterCost',
-  'backlogItems',
-  'backlogBytes',
-  'walletStateBytes',
-  'costPerSecond',
-  'costBurst',
-  'streams',
-  'backfillBlocks',
-] as const
-export type PlanQuota = (typeof PLAN_QUOTAS)[number]
-export type PlanLimits = Record<PlanQuota, number>
+import { PLAN_QUOTAS, type PlanLimits, type PlanQuota } from './planQuotas.js'
 
 /** Plans as configured: each names only the quotas it changes from the default plan. */
 export type PlanOverrides = Record<string, Partial<PlanLimits>>

@@ -46,7 +46,7 @@ const PRUNE_EVERY = 64
 const REREAD_MEMORY = 4096
 
 /**
- * Contract-state watches (DESIGN §3, CONTRACT_STATE): for every block, reads each watched contract's
+ * Contract-state watches: for every block, reads each watched contract's
  * account fields and watched slots with one `eth_getProof`, and its view calls with `eth_call` where
  * the block touched the contract or changed its account (a changed storage root catches internal
  * calls that leave no log) — every (contract, block, value) at most once, all in batches, before the
@@ -59,7 +59,10 @@ const REREAD_MEMORY = 4096
  * A new watch gets the current value (`initial`) at once; a contract without code gets none for
  * its slots and calls until its deployment, where every watcher gets every value (`deployed`).
  */
-export class StateWatcher implements ChainListener, ItemProducer {
+/** What a batch's reads found: each watched contract's reading, by block hash and address. */
+type Readings = ReadonlyMap<Hex, ReadonlyMap<Hex, Reading>>
+
+export class StateWatcher implements ChainListener, ItemProducer<Readings> {
   readonly #db: Kysely<DB>
   readonly #node: NodeClient
   readonly #index: WatchIndex
@@ -73,7 +76,6 @@ export class StateWatcher implements ChainListener, ItemProducer {
   readonly #owed = new Set<number>()
   /** Values whose rows a reorg deleted: sent again at the next block they are read at. */
   readonly #reorged = new Set<ValueId>()
-  #prepared = new Map<Hex, Map<Hex, Reading>>()
   #pending = this.#emptyPending()
   #batches = 0
   #priming: Promise<void> | undefined
@@ -155,23 +157,28 @@ export class StateWatcher implements ChainListener, ItemProducer {
     while (this.#priming) await this.#priming
   }
 
-  async prepare(blocks: readonly FetchedBlock[]): Promise<void> {
-    this.#prepared = new Map()
-    this.#pending = this.#emptyPending()
-    if (this.#index.size === 0) return
+  /** Before the batch's transaction: reads the watched contracts at its blocks. */
+  async prepareItems(blocks: readonly FetchedBlock[]): Promise<Readings> {
+    if (this.#index.size === 0) return new Map()
     const toRead = blocks.map(({ block }, i) => ({
       number: Number(block.number),
       hash: block.hash,
       stateRoot: block.stateRoot,
       touched: touchedAddresses(blocks[i]!),
     }))
-    this.#prepared = await this.#read(toRead, this.#index.addresses())
+    return this.#read(toRead, this.#index.addresses())
   }
 
   /** The `state` items of the blocks just prepared, in block order; the changed values are stored in `trx`. */
-  async itemsFor(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<QueueItem[]> {
+  async itemsFor(
+    trx: Transaction<DB>,
+    blocks: readonly FetchedBlock[],
+    readings: Readings,
+  ): Promise<QueueItem[]> {
+    // What an earlier batch whose transaction failed left pending never happened.
+    this.#pending = this.#emptyPending()
     const refs = blocks.map(({ block }) => ({ number: Number(block.number), hash: block.hash }))
-    const items = await this.#evaluate(trx, refs, this.#prepared)
+    const items = await this.#evaluate(trx, refs, readings)
     if (++this.#batches % PRUNE_EVERY === 0) {
       const finalized = this.#follower?.snapshot().finalized?.number
       if (finalized !== undefined) await pruneStates(trx, finalized)
@@ -199,7 +206,6 @@ export class StateWatcher implements ChainListener, ItemProducer {
   committed(): void {
     const pending = this.#pending
     this.#pending = this.#emptyPending()
-    this.#prepared = new Map()
     for (const [id, value] of pending.latest) this.#latest.set(id, value)
     for (const [address, account] of pending.accounts) this.#accounts.set(address, account)
     for (const watchId of pending.paid) this.#owed.delete(watchId)
@@ -407,7 +413,7 @@ export class StateWatcher implements ChainListener, ItemProducer {
   async #evaluate(
     trx: Transaction<DB>,
     blocks: readonly BlockRef[],
-    prepared: ReadonlyMap<Hex, ReadonlyMap<Hex, Reading>>,
+    prepared: Readings,
   ): Promise<QueueItem[]> {
     const pending = this.#pending
     const latest = (id: ValueId) => pending.latest.get(id) ?? this.#latest.get(id)

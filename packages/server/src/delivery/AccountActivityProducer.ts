@@ -14,13 +14,14 @@ import type { TokenMetadata } from './TokenMetadata.js'
  * with the batch's other items in the follower's transaction — so they share the queue, the
  * cursors, the acks and the reorg withdrawal. What moved is decoded here, once, not on read.
  */
-export class AccountActivityProducer implements ItemProducer, ChainListener {
+/** What a batch's `prepare` read: the internal transfers of each block, by block hash. */
+type Traced = ReadonlyMap<Hex, InternalTransfer[]>
+
+export class AccountActivityProducer implements ItemProducer<Traced>, ChainListener {
   readonly #index: AccountIndex
   readonly #chargeWork: ((work: ReadonlyMap<Hex, number>) => void) | undefined
   readonly #tokens: TokenMetadata | undefined
   readonly #internal: InternalTransfers | undefined
-  /** The internal transfers of the batch being stored, read in `prepare`. */
-  #traced = new Map<Hex, InternalTransfer[]>()
 
   constructor(options: {
     index: AccountIndex
@@ -38,21 +39,24 @@ export class AccountActivityProducer implements ItemProducer, ChainListener {
   }
 
   /** Before the batch's transaction: the metadata of the tokens it moves for watched accounts. */
-  async prepare(blocks: readonly FetchedBlock[]): Promise<void> {
-    this.#traced = new Map()
-    if (this.#index.size === 0) return
-    if (this.#internal && this.#index.wantsInternal) this.#traced = await this.#internal.read(blocks)
+  async prepareItems(blocks: readonly FetchedBlock[]): Promise<Traced> {
+    if (this.#index.size === 0) return new Map()
+    const traced = this.#internal && this.#index.wantsInternal ? await this.#internal.read(blocks) : new Map()
     await this.#tokens?.prepare(tokensOf(this.#index.match(blocks)))
+    return traced
   }
 
-  async itemsFor(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<QueueItem[]> {
+  async itemsFor(
+    trx: Transaction<DB>,
+    blocks: readonly FetchedBlock[],
+    traced: Traced,
+  ): Promise<QueueItem[]> {
     const work = this.#chargeWork ? new Map<Hex, number>() : undefined
     const matches = this.#index.match(blocks, work)
     blocks.forEach(({ block }, blockIndex) => {
-      const transfers = this.#traced.get(block.hash)
+      const transfers = traced.get(block.hash)
       if (transfers) matches.push(...this.#index.matchInternal(blockIndex, transfers, work))
     })
-    this.#traced = new Map()
     if (work && work.size > 0) this.#chargeWork?.(work)
     const items = accountItems(matches, blocks)
     await this.#tokens?.attach(trx, items)

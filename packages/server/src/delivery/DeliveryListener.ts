@@ -15,9 +15,14 @@ import { InterestAbis } from './InterestAbis.js'
 
 const CHUNK = 500
 
-/** Something else that derives items from added blocks (contract state, …), queued with the matches. */
-export interface ItemProducer {
-  itemsFor(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<QueueItem[]>
+/**
+ * Something else that derives items from added blocks (contract state, account activity), queued
+ * with the matches. `prepareItems` runs before the batch's transaction (node reads); what it returns is
+ * handed to `itemsFor`, inside it.
+ */
+export interface ItemProducer<Prepared = void> {
+  prepareItems?(blocks: readonly FetchedBlock[]): Promise<Prepared>
+  itemsFor(trx: Transaction<DB>, blocks: readonly FetchedBlock[], prepared: Prepared): Promise<QueueItem[]>
 }
 
 /**
@@ -27,13 +32,13 @@ export interface ItemProducer {
  * undelivered items vanish; items the client already received (or acknowledged) are answered with
  * a `removed` item.
  */
-export class DeliveryListener implements ChainListener {
+export class DeliveryListener implements ChainListener<unknown[]> {
   readonly #filters: FilterIndex
   readonly #queue: DeliveryQueue
   readonly #deployments: Deployments
   readonly #log: Logger
   readonly #usage: UsageMeter | undefined
-  readonly #producers: readonly ItemProducer[]
+  readonly #producers: readonly ItemProducer<unknown>[]
   readonly #chargeFilterWork: ((work: ReadonlyMap<Hex, number>) => void) | undefined
   readonly #abis = new InterestAbis()
 
@@ -42,7 +47,7 @@ export class DeliveryListener implements ChainListener {
     queue: DeliveryQueue
     deployments: Deployments
     /** Items of other producers join each batch's matches, sorted into chain order with them. */
-    producers?: readonly ItemProducer[]
+    producers?: readonly ItemProducer<unknown>[]
     logger: Logger
     usage?: UsageMeter
     /** The filter work each client's filters cost in a batch, for its cost limit. */
@@ -84,7 +89,18 @@ export class DeliveryListener implements ChainListener {
     return 'installed'
   }
 
-  async blocksAdded(trx: Transaction<DB>, blocks: readonly FetchedBlock[]): Promise<void> {
+  /** The producers' node reads for the batch, in their order. */
+  async prepare(blocks: readonly FetchedBlock[]): Promise<unknown[]> {
+    const prepared: unknown[] = []
+    for (const producer of this.#producers) prepared.push(await producer.prepareItems?.(blocks))
+    return prepared
+  }
+
+  async blocksAdded(
+    trx: Transaction<DB>,
+    blocks: readonly FetchedBlock[],
+    prepared: unknown[],
+  ): Promise<void> {
     const queue = this.#queue.batch(trx)
     const last = blocks[blocks.length - 1]
     if (last) this.#queue.nextBlock = Number(last.block.number) + 1
@@ -96,7 +112,8 @@ export class DeliveryListener implements ChainListener {
     }
     const items = await this.#itemsOf(trx, matches, blocks)
     items.push(...(await this.#deployments.inBlocks(trx, blocks)))
-    for (const producer of this.#producers) items.push(...(await producer.itemsFor(trx, blocks)))
+    for (const [i, producer] of this.#producers.entries())
+      items.push(...(await producer.itemsFor(trx, blocks, prepared[i])))
     if (items.length === 0) return
     // Chain order: a contract's deployment comes before its first activity, a transaction before its
     // logs; what belongs to the block as a whole (state read at its end) comes after its transactions.

@@ -4,6 +4,7 @@ import { Gauge, type Registry } from 'prom-client'
 import { bytesToHex, type Hex } from 'viem'
 import type { DB } from '../storage/schema.js'
 import { urgently } from '../storage/urgency.js'
+import { DeliveredItems } from './DeliveredItems.js'
 import { type ChainPosition, type DeliveryItem, readDeliveriesOfMany } from './deliveryStore.js'
 import type { Notifier } from './Notifier.js'
 
@@ -32,6 +33,8 @@ export class StreamHub {
   #due = new Set<Hex>()
   #flushing: Promise<void> | undefined
   readonly #streams: Gauge
+  /** First deliveries of this instance, streamed or fetched. */
+  readonly delivered: DeliveredItems
 
   constructor(
     private readonly options: {
@@ -47,6 +50,7 @@ export class StreamHub {
       help: 'Connected delivery streams',
       registers: [options.metrics],
     })
+    this.delivered = new DeliveredItems(options.metrics)
   }
 
   /** Streams open for a client on this instance. */
@@ -102,7 +106,11 @@ export class StreamHub {
       let items: Map<Hex, DeliveryItem[]>
       try {
         items = await urgently(() =>
-          readDeliveriesOfMany(this.options.db, requests, { limit: PAGE, chain: this.options.chain() }),
+          readDeliveriesOfMany(this.options.db, requests, {
+            limit: PAGE,
+            chain: this.options.chain(),
+            onDelivered: (queuedAt) => this.delivered.record(queuedAt),
+          }),
         )
       } catch (error) {
         this.options.logger.warn({ err: error }, 'reading items for streams failed')

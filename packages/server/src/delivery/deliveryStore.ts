@@ -1,3 +1,4 @@
+import type { DeliveryItem, DeliveryItemOf } from '@wallet-backend/sdk/protocol'
 import { type Insertable, type Kysely, sql, type Transaction } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BlockRef } from '../chain/follower/ChainListener.js'
@@ -8,25 +9,11 @@ import { timeSlices } from '../utils/timeSlices.js'
 import type { Decoded } from './compileAbi.js'
 import { loadDecoders } from './InterestAbis.js'
 
-/** One queued item as a client receives it. */
-export type DeliveryItem = {
-  cursor: number
-  kind: DeliveryKind
-  interest: Hex | null
-  filterIds: number[]
-  block: { number: number; hash: Hex } | null
-  txHash: Hex | null
-  txIndex: number | null
-  logIndex: number | null
-  confirmations: number | null
-  final: boolean
-  tx?: RpcTransaction
-  receipt?: RpcReceipt
-  log?: RpcLog
-  /** The match decoded with the interest's ABI when it was queued, when it has one that fits. */
-  decoded?: Decoded
-  data?: Record<string, unknown>
-}
+/** One queued item as a client receives it: the wire contract's item, whose kind says what it holds. */
+export type { DeliveryItem }
+
+/** An item of a filter's match, which the interest's ABI decodes. */
+type Match = DeliveryItemOf<'tx' | 'log'>
 
 export class CursorOutOfRangeError extends BaseError {
   override readonly name = 'CursorOutOfRangeError'
@@ -41,6 +28,13 @@ export class CursorOutOfRangeError extends BaseError {
 /** Where the chain is, as this instance knows it (a standby knows only the finalized number). */
 export type ChainPosition = { head: BlockRef | undefined; finalized: { number: number } | undefined }
 
+type ReadOptions = {
+  limit: number
+  chain: ChainPosition
+  /** Told when items go out for the first time, with when each was queued. */
+  onDelivered?: (queuedAt: Date[]) => void
+}
+
 /**
  * The client's items after `after` (and after its acknowledged cursor: nothing acknowledged is
  * sent again), oldest first, marked as delivered.
@@ -48,7 +42,7 @@ export type ChainPosition = { head: BlockRef | undefined; finalized: { number: n
 export async function readDeliveries(
   db: Kysely<DB>,
   clientId: Uint8Array,
-  options: { after: number; limit: number; chain: ChainPosition },
+  options: ReadOptions & { after: number },
 ): Promise<{ items: DeliveryItem[]; lastCursor: number }> {
   const client = await db
     .selectFrom('clients')
@@ -68,7 +62,7 @@ export async function readDeliveries(
 export async function readDeliveriesOfMany(
   db: Kysely<DB>,
   requests: readonly { clientId: Uint8Array; after: number }[],
-  options: { limit: number; chain: ChainPosition },
+  options: ReadOptions,
 ): Promise<Map<Hex, DeliveryItem[]>> {
   const result = new Map<Hex, DeliveryItem[]>()
   if (requests.length === 0) return result
@@ -106,6 +100,7 @@ export async function readDeliveriesOfMany(
       'd.tx_index',
       'd.log_index',
       'd.delivered_at',
+      'd.created_at',
       'd.client_contract_id',
       'i.address',
       // Whether the interest has an ABI, not the ABI: only items queued before it need it.
@@ -121,7 +116,8 @@ export async function readDeliveriesOfMany(
     .limit(options.limit * wanted.length)
     .execute()
   const fresh = new Map<Hex, { clientId: Uint8Array; cursors: number[] }>()
-  const undecoded: { row: (typeof rows)[number]; item: DeliveryItem }[] = []
+  const queuedAt = new Map<string, Date>()
+  const undecoded: { row: (typeof rows)[number]; item: Match }[] = []
   for (const row of rows) {
     const id = bytesToHex(row.client_id)
     const list = result.get(id) ?? []
@@ -130,11 +126,12 @@ export async function readDeliveriesOfMany(
     list.push(item)
     result.set(id, list)
     if (row.has_abi && (row.kind === 'tx' || row.kind === 'log') && !('decoded' in (row.payload as object)))
-      undecoded.push({ row, item })
+      undecoded.push({ row, item: item as Match })
     if (row.delivered_at === null) {
       const entry = fresh.get(id) ?? { clientId: row.client_id, cursors: [] }
       entry.cursors.push(row.cursor)
       fresh.set(id, entry)
+      queuedAt.set(`${id}:${row.cursor}`, row.created_at)
     }
   }
   await decodeOnce(db, undecoded)
@@ -155,6 +152,7 @@ export async function readDeliveriesOfMany(
     )
     .returning(['client_id', 'cursor'])
     .execute()
+  options.onDelivered?.(marked.map((row) => queuedAt.get(`${bytesToHex(row.client_id)}:${row.cursor}`)!))
   if (marked.length === [...fresh.values()].reduce((n, entry) => n + entry.cursors.length, 0)) return result
   const kept = new Set(marked.map((row) => `${bytesToHex(row.client_id)}:${row.cursor}`))
   for (const [id, entry] of fresh) {
@@ -199,7 +197,8 @@ function toItem(row: DeliveryRow, chain: ChainPosition): DeliveryItem {
   const data = match ? matchData : rest
   const receipt = (row.receipt ?? ownReceipt) as RpcReceipt | undefined
   const tx = (row.tx ?? ownTx) as RpcTransaction | undefined
-  const item: DeliveryItem = {
+  // The payload is what the producer of the kind stored: the item's shape for that kind.
+  const item = {
     cursor: row.cursor,
     kind: row.kind,
     interest: row.address ? bytesToHex(row.address) : null,
@@ -215,7 +214,7 @@ function toItem(row: DeliveryRow, chain: ChainPosition): DeliveryItem {
       row.block_number !== null && head !== undefined ? Math.max(0, head - row.block_number + 1) : null,
     final: row.block_number !== null && row.block_number <= finalized,
     ...(Object.keys(data).length > 0 ? { data } : {}),
-  }
+  } as DeliveryItem & { tx?: RpcTransaction; receipt?: RpcReceipt; log?: RpcLog; decoded?: Decoded }
   if (row.kind === 'tx' && tx) {
     item.tx = tx
     if (receipt) item.receipt = receipt
@@ -225,7 +224,7 @@ function toItem(row: DeliveryRow, chain: ChainPosition): DeliveryItem {
     if (log) item.log = log
   }
   if (match && decoded) item.decoded = decoded
-  return item
+  return item as DeliveryItem
 }
 
 /**
@@ -237,7 +236,7 @@ async function decodeOnce(
   db: Kysely<DB>,
   undecoded: readonly {
     row: { client_id: Uint8Array; cursor: number; client_contract_id: number | null }
-    item: DeliveryItem
+    item: Match
   }[],
 ): Promise<void> {
   if (undecoded.length === 0) return
@@ -249,8 +248,11 @@ async function decodeOnce(
   for (const { row, item } of undecoded) {
     const decoder = decoders.get(row.client_contract_id!)
     const decoded =
-      (item.log ? decoder?.decodeLog(item.log) : item.tx ? decoder?.decodeCall(item.tx.input) : undefined) ??
-      null
+      (item.kind === 'log' && item.log
+        ? decoder?.decodeLog(item.log)
+        : item.kind === 'tx' && typeof item.tx?.input === 'string'
+          ? decoder?.decodeCall(item.tx.input)
+          : undefined) ?? null
     if (decoded) item.decoded = decoded
     values.push(sql`(${row.client_id}::bytea, ${row.cursor}::bigint, ${JSON.stringify(decoded)}::jsonb)`)
     await pause()

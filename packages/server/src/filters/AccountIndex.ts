@@ -62,8 +62,21 @@ export class AccountIndex {
   static async load(db: Kysely<DB>): Promise<AccountIndex> {
     const index = new AccountIndex()
     const rows = await db
-      .selectFrom('client_accounts')
-      .select(['id', 'client_id', 'address', 'activity'])
+      .selectFrom('client_accounts as a')
+      // As for contract interests: an account with a back-fill under way goes live when its
+      // back-fill hands it over (it is resumed after a restart); one whose back-fill failed waits
+      // to be put again.
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('backfill_jobs as j')
+              .select('j.id')
+              .whereRef('j.client_account_id', '=', 'a.id')
+              .where('j.status', 'in', ['pending', 'running', 'failed']),
+          ),
+        ),
+      )
+      .select(['a.id', 'a.client_id', 'a.address', 'a.activity'])
       .execute()
     for (const row of rows)
       index.set({

@@ -36,7 +36,7 @@ export type StoredInterest = {
  * Every client's filters, compiled and indexed by contract address, and for logs by address and
  * topic0. Matching a block looks up each transaction and each log once: the work is proportional
  * to the block's transactions, logs and candidate filters, not to the number of clients or filters
- * installed (DESIGN invariant 8).
+ * installed (docs/architecture.md, invariant 8).
  */
 export class FilterIndex {
   readonly #tx = new Map<Hex, IndexedFilter[]>()

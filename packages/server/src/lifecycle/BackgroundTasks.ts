@@ -11,18 +11,28 @@ export type TaskProgress = {
   detail?: Record<string, unknown>
 }
 
+/** A task that gave up, as /health shows it for an operator to act on. */
+export type FailedTask = TaskProgress & { failedAt: string; error: string }
+
 export type TaskHandle = {
   progress(done: number, detail?: Record<string, unknown>): void
   finish(): void
+  /** Gave up: the work will not be done unless someone acts (kept in `failed()` for a while). */
   fail(error: unknown): void
+  /** Ended without giving up (stopping, or a retry to come); it is started again to go on. */
+  interrupt(reason: string): void
 }
+
+/** Failed tasks kept for /health, newest last. */
+const FAILED_KEPT = 20
 
 /**
  * Long maintenance work (back-fills, pruning) registers here: it runs in the background, and
- * /health, the metrics and the logs show what is running and how far it got (DESIGN §5).
+ * /health, the metrics and the logs show what is running and how far it got (docs/architecture.md, Lifecycle).
  */
 export class BackgroundTasks {
   readonly #tasks = new Map<string, TaskProgress>()
+  readonly #failed: FailedTask[] = []
   readonly #log: Logger
   readonly #running: Gauge<'kind'>
   readonly #units: Counter<'kind'>
@@ -52,8 +62,14 @@ export class BackgroundTasks {
     })
   }
 
+  /** The tasks running now. */
   list(): TaskProgress[] {
     return [...this.#tasks.values()].map((task) => ({ ...task }))
+  }
+
+  /** The last tasks that gave up, oldest first. */
+  failed(): FailedTask[] {
+    return this.#failed.map((task) => ({ ...task }))
   }
 
   start(kind: string, total: number, detail?: Record<string, unknown>): TaskHandle {
@@ -70,12 +86,19 @@ export class BackgroundTasks {
     this.#running.inc({ kind })
     this.#log.info({ task: id, total, ...detail }, `${kind} started`)
     let lastLogged = 0
-    const end = (outcome: 'done' | 'failed', error?: unknown) => {
+    const end = (outcome: 'done' | 'failed' | 'interrupted', error?: unknown) => {
       if (!this.#tasks.delete(id)) return
       this.#running.dec({ kind })
       this.#ended.inc({ kind, outcome })
       if (outcome === 'done') this.#log.info({ task: id, done: task.done }, `${kind} finished`)
-      else this.#log.warn({ task: id, done: task.done, err: error }, `${kind} failed`)
+      else if (outcome === 'interrupted')
+        this.#log.info({ task: id, done: task.done, reason: error }, `${kind} interrupted`)
+      else {
+        this.#log.error({ task: id, done: task.done, err: error }, `${kind} failed`)
+        const message = error instanceof Error ? error.message : String(error)
+        this.#failed.push({ ...task, failedAt: new Date().toISOString(), error: message.slice(0, 500) })
+        if (this.#failed.length > FAILED_KEPT) this.#failed.shift()
+      }
     }
     return {
       progress: (done, more) => {
@@ -89,6 +112,7 @@ export class BackgroundTasks {
       },
       finish: () => end('done'),
       fail: (error) => end('failed', error),
+      interrupt: (reason) => end('interrupted', reason),
     }
   }
 }

@@ -34,7 +34,7 @@ export class InvalidTransitionError extends BaseError {
 export type LifecycleSnapshot = { state: LifecycleState; since: string; reason: string | undefined }
 
 /**
- * The service's lifecycle state machine (DESIGN §5). Every transition is logged with its reason,
+ * The service's lifecycle state machine (docs/architecture.md, Lifecycle). Every transition is logged with its reason,
  * counted in metrics and announced to listeners.
  */
 export class Lifecycle {

@@ -25,3 +25,18 @@ export class IndexOutOfRangeError extends BaseError {
     })
   }
 }
+
+/**
+ * The block was stored on the node's word (`--unknown-transaction-types trust-node`): its
+ * transactions and receipts were not checked against its roots, so no proof of them is given.
+ */
+export class BlockNotVerifiedError extends BaseError {
+  override readonly name = 'BlockNotVerifiedError'
+  constructor(hash: string) {
+    super(
+      'BLOCK_NOT_VERIFIED',
+      `block ${hash} holds transaction types this backend cannot check; it was accepted on the node's word and nothing in it is proven`,
+      { status: 409, details: { hash } },
+    )
+  }
+}

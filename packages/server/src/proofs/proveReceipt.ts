@@ -3,7 +3,7 @@ import { type FetchedBlock, fetchBlocks, type ReceiptsMode } from '../chain/foll
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { RpcReceipt } from '../chain/types.js'
 import { buildReceiptsTrie } from '../chain/verify/computeReceiptsRoot.js'
-import { BlockNotCanonicalError, IndexOutOfRangeError } from './errors.js'
+import { BlockNotCanonicalError, BlockNotVerifiedError, IndexOutOfRangeError } from './errors.js'
 import type { StoredBlock } from './findStoredBlock.js'
 import { trieProof } from './trieProof.js'
 
@@ -28,6 +28,7 @@ export async function proveReceipt(
   mode: ReceiptsMode = { perBlock: true },
 ): Promise<ReceiptProof> {
   if (index >= block.txCount) throw new IndexOutOfRangeError(index, block.txCount)
+  if (!block.verified) throw new BlockNotVerifiedError(block.hash)
   const [fetched] = (await fetchBlocks(node, [block.number], mode)) as [FetchedBlock]
   if (fetched.block.hash !== block.hash) throw new BlockNotCanonicalError(block.hash)
   const trie = await buildReceiptsTrie(fetched.receipts)

@@ -1,11 +1,11 @@
 import type { TransactionProof } from '@wallet-backend/sdk/verify'
 import { hexToBytes } from 'viem'
-import { BlockNotFoundError } from '../chain/follower/fetchBlocks.js'
+import { NodeBlockMissingError } from '../chain/follower/fetchBlocks.js'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { RpcBlock } from '../chain/types.js'
 import { buildIndexedTrie } from '../chain/verify/buildIndexedTrie.js'
 import { verifyTransactions } from '../chain/verify/verifyTransactions.js'
-import { BlockNotCanonicalError, IndexOutOfRangeError } from './errors.js'
+import { BlockNotCanonicalError, BlockNotVerifiedError, IndexOutOfRangeError } from './errors.js'
 import type { StoredBlock } from './findStoredBlock.js'
 import { trieProof } from './trieProof.js'
 
@@ -20,11 +20,12 @@ export async function proveTransaction(
   index: number,
 ): Promise<TransactionProof> {
   if (index >= block.txCount) throw new IndexOutOfRangeError(index, block.txCount)
+  if (!block.verified) throw new BlockNotVerifiedError(block.hash)
   const fetched = await node.request<RpcBlock | null>('eth_getBlockByNumber', [
     `0x${block.number.toString(16)}`,
     true,
   ])
-  if (!fetched) throw new BlockNotFoundError(block.number)
+  if (!fetched) throw new NodeBlockMissingError(block.number)
   if (fetched.hash !== block.hash) throw new BlockNotCanonicalError(block.hash)
   const encoded = verifyTransactions(fetched, block.header.transactionsRoot)
   const trie = await buildIndexedTrie(encoded.map((leaf) => hexToBytes(leaf)))

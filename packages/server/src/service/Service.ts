@@ -2,7 +2,6 @@ import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import type { Hex } from 'viem'
 import type { AppContext, Runtime, SharedRuntime } from '../api/AppContext.js'
 import { buildApp } from '../api/buildApp.js'
 import { NotReadyError } from '../api/NotReadyError.js'
@@ -15,43 +14,29 @@ import { transactionRoutes } from '../api/routes/transactionRoutes.js'
 import { usageRoutes } from '../api/routes/usageRoutes.js'
 import { walletStateRoutes } from '../api/routes/walletStateRoutes.js'
 import type { HealthReport } from '../api/schemas/Health.js'
-import { getCanonicalHead } from '../chain/follower/blockStore.js'
-import type { ChainListener } from '../chain/follower/ChainListener.js'
-import { combineListeners } from '../chain/follower/ChainListener.js'
-import { Follower } from '../chain/follower/Follower.js'
+import type { Follower, FollowerStatus } from '../chain/follower/Follower.js'
 import { CostLimiter } from '../clients/abuse/CostLimiter.js'
-import { ClientPruner } from '../clients/lifecycle/ClientPruner.js'
+import type { ClientPruner } from '../clients/lifecycle/ClientPruner.js'
 import { StageTransitions } from '../clients/lifecycle/StageTransitions.js'
 import { PlanBook } from '../clients/plans/PlanBook.js'
 import { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { Config } from '../config/settings.js'
-import { StateWatcher } from '../contract-state/StateWatcher.js'
-import { WatchIndex } from '../contract-state/WatchIndex.js'
-import { AccountActivityProducer } from '../delivery/AccountActivityProducer.js'
-import { AccountBackfill } from '../delivery/backfill/AccountBackfill.js'
-import { BackfillRunner } from '../delivery/backfill/BackfillRunner.js'
-import { DeliveryListener } from '../delivery/DeliveryListener.js'
-import { DeliveryQueue } from '../delivery/DeliveryQueue.js'
-import { DeploymentSweeper } from '../delivery/DeploymentSweeper.js'
-import { Deployments } from '../delivery/Deployments.js'
 import type { ChainPosition } from '../delivery/deliveryStore.js'
-import { InternalTransfers } from '../delivery/InternalTransfers.js'
+import type { InternalTransfers } from '../delivery/InternalTransfers.js'
 import { Notifier } from '../delivery/Notifier.js'
 import { StreamHub } from '../delivery/StreamHub.js'
-import { TokenMetadata } from '../delivery/TokenMetadata.js'
-import { AccountIndex } from '../filters/AccountIndex.js'
-import { FilterIndex } from '../filters/FilterIndex.js'
+import { jsonRpcRoutes } from '../jsonrpc/jsonRpcRoutes.js'
 import { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
 import { Lifecycle } from '../lifecycle/Lifecycle.js'
 import { LeaderElection, type Role } from '../lifecycle/leadership/LeaderElection.js'
-import { LeadershipFence } from '../lifecycle/leadership/LeadershipFence.js'
 import type { LoggerHandle } from '../observability/createLogger.js'
 import { createMetrics } from '../observability/createMetrics.js'
 import type { Storage } from '../storage/openStorage.js'
-import { SubmissionTracker } from '../submissions/SubmissionTracker.js'
 import { VERSION } from '../version.js'
+import { buildLeader, type Leader } from './buildLeader.js'
 import { connectNode, type NodeConnection } from './connectNode.js'
 import { connectStorage, type StorageConnection } from './connectStorage.js'
+import { healthReport } from './healthReport.js'
 import { prepareDataDir } from './prepareDataDir.js'
 import { readOrCreateAdminToken } from './readOrCreateAdminToken.js'
 import { standbyRuntime } from './standbyRuntime.js'
@@ -86,19 +71,9 @@ export class Service {
   #shared: SharedRuntime | undefined
   #election: LeaderElection | undefined
   /** What runs only while this instance leads. */
+  #leader: Leader | undefined
   /** Where internal transfers come from, once this instance has led (`/health` says which). */
   #internalTransfers: InternalTransfers | undefined
-  #leader:
-    | {
-        follower: Follower
-        backfills: BackfillRunner
-        accountBackfills: AccountBackfill
-        sweeper: DeploymentSweeper
-        pruner: ClientPruner
-        submissions: SubmissionTracker
-        unsubscribe: () => void
-      }
-    | undefined
   #notifier: Notifier | undefined
   #runtime: Runtime | undefined
   #usage: UsageMeter | undefined
@@ -122,13 +97,10 @@ export class Service {
     this.#clock = options.clock ?? Date.now
     this.plans = new PlanBook(options.config, this.logger.child({ component: 'plans' }))
     this.#transitions = new StageTransitions(this.metrics)
+    const plan = this.plans.get('default')
     this.#limiter = new CostLimiter(
       {
-        client: {
-          perSecond: this.config.clientCostPerSecond,
-          soft: this.config.clientCostBurst / 2,
-          hard: this.config.clientCostBurst,
-        },
+        client: { perSecond: plan.costPerSecond, soft: plan.costBurst / 2, hard: plan.costBurst },
         subnet: {
           perSecond: this.config.subnetCostPerSecond,
           soft: this.config.subnetCostBurst / 2,
@@ -199,6 +171,7 @@ export class Service {
       { prefix: '/v1/usage', plugin: usageRoutes },
       { prefix: '/v1', plugin: proofRoutes },
       { prefix: '/v1/transactions', plugin: transactionRoutes },
+      { prefix: '', plugin: jsonRpcRoutes },
     ])
     const address = await this.#app.listen({ host: this.config.host, port: this.config.port })
     this.#url = address
@@ -277,213 +250,41 @@ export class Service {
     this.#election.start()
   }
 
-  /**
-   * Elected: builds what follows the chain — the in-memory indexes loaded afresh from the
-   * database, the follower with its listeners behind the term's fence, back-fills, submissions,
-   * the deployment sweep and the pruner — and serves it to the routes.
-   */
+  /** Elected: builds what follows the chain, serves it to the routes, then starts it. */
   async #lead(term: number): Promise<void> {
     const shared = this.#shared!
-    const { db } = shared
-    const { rpc } = this.#node!
-    const filters = await FilterIndex.load(db)
-    const watches = await WatchIndex.load(db)
-    const chargeFilterWork = (work: ReadonlyMap<Hex, number>) => {
-      for (const [clientId, units] of work)
-        this.#limiter.addCost('client', clientId, units / this.config.filterWorkPerCostUnit)
-    }
-    const queue = new DeliveryQueue({
-      db,
-      notifier: shared.notifier,
-      logger: this.logger,
-      metrics: this.metrics,
-      usage: shared.usage,
-      plans: this.plans,
-      transitions: this.#transitions,
-      // A dormant client keeps its accounts in the index: the queue refuses their items.
-      onDormant: (clientIds) => {
-        for (const id of clientIds) {
-          filters.removeClient(id)
-          watches.removeClient(id)
-        }
-      },
-    })
-    const deployments = new Deployments()
-    await deployments.load(db)
-    const contractState = new StateWatcher({
-      db,
-      node: rpc,
-      index: watches,
-      queue,
-      deployments,
-      logger: this.logger,
-      metrics: this.metrics,
-      chargeReads: (reads) => {
-        for (const [clientId, share] of reads) {
-          shared.usage.add(clientId, 'state_reads', share)
-          this.#limiter.addCost('client', clientId, share / this.config.stateReadsPerCostUnit)
-        }
-      },
-    })
-    const accounts = await AccountIndex.load(db)
-    const chargeAccountWork = (work: ReadonlyMap<Hex, number>) => {
-      for (const [clientId, units] of work) shared.usage.add(clientId, 'filter_work', units)
-      chargeFilterWork(work)
-    }
-    const tokens = new TokenMetadata({ db, node: rpc })
-    const internal = new InternalTransfers(rpc)
-    this.#internalTransfers = internal
-    const accountActivity = new AccountActivityProducer({
-      index: accounts,
-      chargeWork: chargeAccountWork,
-      tokens,
-      internal,
-    })
-    const delivery = new DeliveryListener({
-      filters,
-      queue,
-      deployments,
-      producers: [contractState, accountActivity],
-      logger: this.logger,
-      usage: shared.usage,
-      chargeFilterWork,
-    })
-    let follower: Follower | undefined
-    const fence = new LeadershipFence({
+    const leader = await buildLeader({
       term,
-      finality: () => {
-        const { safe, finalized } = follower?.snapshot() ?? {}
-        return { safe, finalized }
-      },
-      onLost: (error) => {
-        this.logger.error({ term }, error.message)
-        void this.#election?.resign(error.message)
-      },
-    })
-    const listeners: ChainListener[] = [fence, delivery, accountActivity, contractState]
-    follower = new Follower({
-      db,
-      node: rpc,
-      listener: combineListeners(listeners),
+      shared,
+      node: this.#node!.rpc,
+      config: this.config,
       logger: this.logger,
       metrics: this.metrics,
-      pollIntervalMs: this.config.pollIntervalMs,
-      headPolling: this.config.headPolling,
-      startBlock: this.config.startBlock,
-      confirmations: this.config.confirmations,
-      batchSize: this.config.catchUpBatchSize,
-      retainFinalizedBlocks: this.config.retainFinalizedBlocks,
-      ...(rpc.supportsSubscriptions
-        ? {
-            subscribeHeads: (onHead: () => void) =>
-              rpc.subscribeNewHeads(onHead, () => {
-                this.logger.warn('newHeads subscription renewed after a dropped connection; re-syncing')
-                onHead()
-              }),
-          }
-        : {}),
-    })
-    // After the delivery listener, whose reorg withdrawal must run before this one queues anew.
-    const submissions = new SubmissionTracker({
-      db,
-      node: rpc,
-      follower,
-      queue,
-      logger: this.logger,
-      metrics: this.metrics,
-      ttlMs: this.config.submissionTtlMs,
-      rebroadcastMs: this.config.submissionRebroadcastMs,
-      checkMs: this.config.submissionCheckMs,
-    })
-    await submissions.load()
-    listeners.push(submissions)
-    const unsubscribe = follower.onStatus((status) => {
-      switch (status.kind) {
-        case 'node-unavailable':
-          return this.#setCondition('node', status.reason)
-        case 'storage-unavailable':
-          return this.#setCondition('storage', status.reason)
-        case 'catching-up':
-          this.#catchingUp = status.reason
-          this.#setCondition('storage', undefined)
-          return this.#setCondition('node', undefined)
-        case 'live':
-          this.#catchingUp = undefined
-          this.#setCondition('storage', undefined)
-          return this.#setCondition('node', undefined)
-      }
-    })
-    const chargeBackfillCalls = (clientId: Hex, calls: number) => {
-      shared.usage.add(clientId, 'backfill_calls', calls)
-      this.#limiter.addCost('client', clientId, calls / this.config.backfillCallsPerCostUnit)
-    }
-    const backfills = new BackfillRunner({
-      db,
-      node: rpc,
-      follower,
-      delivery,
-      queue,
-      tasks: this.#tasks,
-      logger: this.logger,
-      chargeCalls: chargeBackfillCalls,
-      overBudget: (clientId, plan) =>
-        this.#limiter.cost('client', clientId) >= this.#limiter.limitsOf('client', this.plans.get(plan)).hard,
-    })
-    const accountBackfills = new AccountBackfill({
-      db,
-      node: rpc,
-      follower,
-      delivery,
-      queue,
-      accounts,
-      tasks: this.#tasks,
-      logger: this.logger,
-      chargeWork: chargeAccountWork,
-      chargeCalls: chargeBackfillCalls,
-      tokens,
-    })
-    const sweeper = new DeploymentSweeper({
-      node: rpc,
-      follower,
-      queue,
-      deployments,
-      logger: this.logger,
-      intervalMs: this.config.deploymentSweepMs,
-    })
-    const pruner = new ClientPruner({
-      indexes: { db, filters, contractState, accounts },
-      stages: { follower, queue },
-      policy: this.config,
-      finalized: () => follower.snapshot().finalized?.number,
+      plans: this.plans,
+      limiter: this.#limiter,
       transitions: this.#transitions,
-      logger: this.logger,
-      metrics: this.metrics,
-      intervalMs: this.config.pruneIntervalMs,
-      now: this.#clock,
+      tasks: this.#tasks,
+      clock: this.#clock,
+      onLeadershipLost: (reason) => void this.#election?.resign(reason),
+      onFollowerStatus: (status) => this.#followerStatus(status),
     })
-    this.#leader = { follower, backfills, accountBackfills, sweeper, pruner, submissions, unsubscribe }
-    this.#runtime = {
-      ...shared,
-      follower,
-      filters,
-      accounts,
-      accountBackfills,
-      delivery,
-      queue,
-      backfills,
-      contractState,
-      submissions,
-    }
+    this.#leader = leader
+    this.#internalTransfers = leader.internalTransfers
+    this.#runtime = { ...shared, ...leader }
     this.#catchingUp = 'starting to follow the chain'
     this.#reconcile()
-    delivery.setPosition((await getCanonicalHead(db))?.number)
-    await contractState.start(follower)
-    await follower.start()
-    await backfills.resume()
-    await accountBackfills.resume()
-    submissions.start()
-    sweeper.start()
-    pruner.start()
+    await leader.start()
+  }
+
+  /** The follower's view of the node and the database; the lifecycle state follows from it. */
+  #followerStatus(status: FollowerStatus): void {
+    if (status.kind === 'node-unavailable') this.#setCondition('node', status.reason)
+    else if (status.kind === 'storage-unavailable') this.#setCondition('storage', status.reason)
+    else {
+      this.#catchingUp = status.kind === 'catching-up' ? status.reason : undefined
+      this.#conditions.delete('storage')
+      this.#setCondition('node', undefined)
+    }
   }
 
   /** No longer the leader: stops everything that writes as one, and serves as a standby. */
@@ -494,13 +295,7 @@ export class Service {
     this.#catchingUp = 'electing the instance that follows the chain'
     this.#reconcile()
     if (!leader) return
-    leader.unsubscribe()
-    await leader.sweeper.stop()
-    await leader.pruner.stop()
-    await leader.backfills.stop()
-    await leader.accountBackfills.stop()
-    await leader.submissions.stop()
-    await leader.follower.stop()
+    await leader.stop()
     // Stepping down to stop hands nothing over that an operator should look for.
     if (!this.#abort.signal.aborted)
       this.logger.info({ reason }, 'standing by: another instance may follow the chain')
@@ -567,58 +362,31 @@ export class Service {
   }
 
   health(): HealthReport {
-    const { state, since, reason } = this.lifecycle.snapshot()
     const node = this.#node
-    const chain = this.#leader?.follower.snapshot()
-    const position = this.#chainPosition()
-    const role = this.#election?.role
-    const report: HealthReport = {
-      state,
-      since,
-      ...(reason ? { reason } : {}),
+    const election = this.#election
+    return healthReport({
+      lifecycle: this.lifecycle.snapshot(),
       version: VERSION,
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
-      node: {
-        mode: this.config.nodeUrls.length === 0 ? 'embedded' : 'external',
-        ...(node ? { chainId: node.chainId } : {}),
-        available: node?.rpc.available ?? false,
-        endpoints: node?.rpc.status() ?? [],
+      nodeMode: this.config.nodeUrls.length === 0 ? 'embedded' : 'external',
+      node: node && {
+        chainId: node.chainId,
+        available: node.rpc.available ?? false,
+        endpoints: node.rpc.status(),
       },
       storage: {
         driver: this.config.databaseUrl ? 'postgres' : 'pglite',
-        available: this.#storage !== undefined && !this.#conditions.has('storage'),
+        opened: this.#storage !== undefined,
+        problem: this.#conditions.get('storage'),
       },
-      ...(position.head ? { head: position.head } : {}),
-      ...(chain?.safe ? { safe: chain.safe } : {}),
-      ...(chain?.finalized ? { finalized: chain.finalized } : {}),
-      ...(chain
-        ? {
-            chain: {
-              nodeHead: chain.nodeHead,
-              receiptsSource: chain.receiptsSource,
-              ...(this.#internalTransfers ? { traces: this.#internalTransfers.source } : {}),
-              ...(chain.alarm ? { alarm: chain.alarm } : {}),
-              ...(chain.lastError ? { lastError: chain.lastError } : {}),
-            },
-          }
-        : {}),
-      ...(role && this.#election
-        ? {
-            leadership: {
-              role: role.kind,
-              holder: this.#election.holder,
-              ...(role.kind === 'leader' ? { term: role.term } : {}),
-              ...(role.kind === 'standby' && role.leader
-                ? { term: role.leader.term, ...(role.leader.url ? { leaderUrl: role.leader.url } : {}) }
-                : {}),
-              ...(this.#election.lastError ? { lastError: this.#election.lastError } : {}),
-            },
-          }
-        : {}),
+      position: this.#chainPosition(),
+      follower: this.#leader?.follower.snapshot(),
+      traces: this.#internalTransfers?.source,
+      election: election && { role: election.role, holder: election.holder, lastError: election.lastError },
       background: this.#tasks.list(),
-      ...(this.#leader ? { pruner: this.#leader.pruner.status() } : {}),
-    }
-    return report
+      failedBackground: this.#tasks.failed(),
+      pruner: this.#leader?.pruner.status(),
+    })
   }
 
   /** Drains and stops everything; safe to call more than once. */

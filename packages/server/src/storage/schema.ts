@@ -27,6 +27,8 @@ export interface BlocksTable {
   header: Json<Record<string, unknown>>
   tx_count: number
   log_count: number
+  /** False for a block taken on the node's word: its roots could not be checked. */
+  verified: ColumnType<boolean, boolean | undefined, boolean>
   stored_at: CreatedAt
 }
 
@@ -249,6 +251,35 @@ export interface CostAccountsTable {
   at: CreatedAt
 }
 
+export interface RpcKeysTable {
+  id: Generated<number>
+  client_id: Bytes
+  key_hash: Bytes
+  created_at: CreatedAt
+}
+
+export type RpcFilterKind = 'logs' | 'blocks'
+
+export interface RpcFiltersTable {
+  id: Bytes
+  client_id: Bytes
+  kind: RpcFilterKind
+  subscription: boolean
+  criteria: Json<Record<string, unknown>>
+  next_seq: ColumnType<number, number | undefined, number>
+  read_seq: ColumnType<number, number | undefined, number>
+  created_at: CreatedAt
+  last_used_at: CreatedAt
+}
+
+export interface RpcFilterChangesTable {
+  filter_id: Bytes
+  seq: number
+  block_hash: Bytes | null
+  block_number: number | null
+  payload: Json
+}
+
 /** The whole schema, as Kysely sees it. */
 /** The single row of who follows the chain (migration 0005). */
 export interface LeadershipTable {
@@ -288,4 +319,7 @@ export interface DB {
   backfill_jobs: BackfillJobsTable
   leadership: LeadershipTable
   cost_accounts: CostAccountsTable
+  rpc_keys: RpcKeysTable
+  rpc_filters: RpcFiltersTable
+  rpc_filter_changes: RpcFilterChangesTable
 }

@@ -6,6 +6,7 @@ import type { BlockRef, ChainListener } from '../chain/follower/ChainListener.js
 import type { Follower } from '../chain/follower/Follower.js'
 import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
 import type { NodeClient } from '../chain/NodeClient.js'
+import { NodeUnavailableError } from '../chain/rpc/errors.js'
 import type { RpcReceipt } from '../chain/types.js'
 import type { DeliveryQueue, QueueItem, QueueWriter } from '../delivery/DeliveryQueue.js'
 import type { DB } from '../storage/schema.js'
@@ -41,7 +42,8 @@ type Watched = {
 export type SubmissionTrackerOptions = {
   db: Kysely<DB>
   node: NodeClient
-  follower: Follower
+  /** Its writes outside the follower's transaction wait for the follower's turn. */
+  follower: Pick<Follower, 'exclusive' | 'snapshot'>
   queue: DeliveryQueue
   logger: Logger
   metrics: Registry
@@ -140,7 +142,7 @@ export class SubmissionTracker implements ChainListener {
       this.#pass = this.reconcile()
         .catch((error: unknown) => {
           // The node being down is already reported (lifecycle, /health); it is no news every pass.
-          const level = (error as { code?: unknown }).code === 'NODE_UNAVAILABLE' ? 'debug' : 'warn'
+          const level = error instanceof NodeUnavailableError ? 'debug' : 'warn'
           this.#log[level]({ err: error }, 'submission reconciliation failed')
         })
         .finally(() => {

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '@wallet-backend/sdk/protocol'
 import { BaseError } from '../errors/BaseError.js'
 
 /**
@@ -8,7 +9,7 @@ import { BaseError } from '../errors/BaseError.js'
  */
 export class SubmissionRejectedError extends BaseError {
   override readonly name = 'SubmissionRejectedError'
-  constructor(code: string, message: string, status = 400, details?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message: string, status = 400, details?: Record<string, unknown>) {
     super(code, message, { status, ...(details ? { details } : {}) })
   }
 }

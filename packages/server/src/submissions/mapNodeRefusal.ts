@@ -1,3 +1,4 @@
+import type { ErrorCode } from '@wallet-backend/sdk/protocol'
 import { RpcResponseError } from '../chain/rpc/errors.js'
 import { SubmissionNodeUnavailableError, SubmissionRejectedError } from './errors.js'
 
@@ -14,7 +15,7 @@ export type NodeAnswer =
  * be matched; the first rule that matches wins, and what none matches is passed on as
  * TX_REJECTED with the node's words.
  */
-const RULES: { pattern: RegExp; code: string; status: number; message: string }[] = [
+const RULES: { pattern: RegExp; code: ErrorCode; status: number; message: string }[] = [
   {
     pattern: /nonce too low|nonce has already been used|oldnonce/i,
     code: 'NONCE_TOO_LOW',

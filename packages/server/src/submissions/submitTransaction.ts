@@ -19,6 +19,7 @@ export async function submitTransaction(
   clientId: Hex,
   raw: Hex,
   logger: { debug(details: object, message: string): void },
+  options: { requireInterest: boolean } = { requireInterest: true },
 ): Promise<{ record: SubmissionRecord; created: boolean }> {
   const submission = await decodeSubmission(raw.toLowerCase() as Hex, {
     chainId: runtime.chainId,
@@ -33,7 +34,7 @@ export async function submitTransaction(
     }
     return { record: existing, created: false }
   }
-  const clientContractId = await interestOf(runtime, clientId, submission)
+  const clientContractId = await interestOf(runtime, clientId, submission, options.requireInterest)
   if ((await countPending(runtime.db, clientId)) >= config.maxPendingSubmissionsPerClient) {
     throw new TooManyPendingSubmissionsError(config.maxPendingSubmissionsPerClient)
   }
@@ -55,6 +56,7 @@ async function interestOf(
   runtime: Runtime,
   clientId: Hex,
   submission: DecodedSubmission,
+  required: boolean,
 ): Promise<number | null> {
   const address = submission.to ?? submission.creates
   const row = address
@@ -66,7 +68,8 @@ async function interestOf(
         .executeTakeFirst()
     : undefined
   if (row) return Number(row.id)
-  if (submission.to === null) return null
+  // A wallet on the JSON-RPC endpoint sends wherever it likes; its submission is tracked all the same.
+  if (submission.to === null || !required) return null
   throw new SubmissionRejectedError(
     'TX_NOT_FOR_INTEREST',
     `The transaction is to ${submission.to}, which is not one of this client's interests; register the interest first`,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { DB } from '../storage/schema.js'
 
-/** The ETag of a wallet state: SHA-256 of exactly the stored bytes (DESIGN invariant 6). */
+/** The ETag of a wallet state: SHA-256 of exactly the stored bytes (docs/architecture.md, invariant 6). */
 export function etagOf(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }

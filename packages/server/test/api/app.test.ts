@@ -4,8 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppContext } from '../../src/api/AppContext.js'
 import { buildApp } from '../../src/api/buildApp.js'
 import { NotReadyError } from '../../src/api/NotReadyError.js'
+import { toErrorAnswer } from '../../src/api/plugins/errorHandling.js'
 import { CostLimiter } from '../../src/clients/abuse/CostLimiter.js'
+import { InterestNotFoundError } from '../../src/clients/interests/changeInterest.js'
 import { PlanBook } from '../../src/clients/plans/PlanBook.js'
+import { ConfigError } from '../../src/config/ConfigError.js'
 import { loadConfig } from '../../src/config/loadConfig.js'
 import { Lifecycle } from '../../src/lifecycle/Lifecycle.js'
 import { createLogger } from '../../src/observability/createLogger.js'
@@ -252,5 +255,63 @@ describe('logs', () => {
     } finally {
       context.setLogLevel('silent')
     }
+  })
+})
+
+describe('error answers', () => {
+  const thrown: Record<string, () => Error> = {
+    catalogue: () => new InterestNotFoundError('0x5fbdb2315678afecb367f032d93f642f64180aa3'),
+    operator: () => new ConfigError('database-url', 'flag', 'password=hunter2 is wrong'),
+    plain: () => new Error('connection to 10.0.0.7:5432 reset'),
+  }
+  let failing: FastifyInstance
+  beforeAll(async () => {
+    // A registry of its own: the app above registered its metrics in the shared one.
+    failing = await buildApp({ ...context, metrics: createMetrics() }, [
+      {
+        prefix: '/fail',
+        plugin: async (scope) => {
+          for (const [name, error] of Object.entries(thrown))
+            scope.get(`/${name}`, async () => Promise.reject(error()))
+        },
+      },
+    ])
+    await failing.ready()
+  })
+  afterAll(async () => {
+    await failing.close()
+  })
+
+  it('are RFC 9457 problems that keep the stable code', async () => {
+    const answer = await failing.inject({ method: 'GET', url: '/fail/catalogue' })
+    expect(answer.statusCode).toBe(404)
+    expect(answer.headers['content-type']).toBe('application/problem+json; charset=utf-8')
+    expect(answer.json()).toEqual({
+      type: 'urn:wallet-backend:error:INTEREST_NOT_FOUND',
+      title: 'interest not found',
+      status: 404,
+      code: 'INTEREST_NOT_FOUND',
+      message: 'No interest in 0x5fbdb2315678afecb367f032d93f642f64180aa3',
+      requestId: answer.headers['x-request-id'],
+    })
+    const unknown = await failing.inject({ method: 'GET', url: '/nowhere' })
+    expect(unknown.json()).toMatchObject({ type: 'urn:wallet-backend:error:NOT_FOUND', status: 404 })
+  })
+
+  it('tell a client nothing of an error outside the catalogue: INTERNAL, without its message', async () => {
+    for (const name of ['operator', 'plain']) {
+      const answer = await failing.inject({ method: 'GET', url: `/fail/${name}` })
+      expect(answer.statusCode).toBe(500)
+      expect(answer.json()).toMatchObject({ code: 'INTERNAL', status: 500 })
+      expect(answer.body).not.toMatch(/hunter2|10\.0\.0\.7|database-url/)
+    }
+  })
+
+  it('map the same way for a stream frame, with the fallback code the stream gives', () => {
+    expect(toErrorAnswer(thrown.plain!(), 'ACK_FAILED')).toEqual({
+      status: 500,
+      body: { code: 'ACK_FAILED', message: 'Internal error; the request id finds it in the logs' },
+    })
+    expect(toErrorAnswer(thrown.catalogue!(), 'ACK_FAILED').body.code).toBe('INTEREST_NOT_FOUND')
   })
 })

@@ -6,6 +6,8 @@ import { helpText } from '../../src/cli/helpText.js'
 import { parseCliArgs } from '../../src/cli/parseCliArgs.js'
 import { ConfigError } from '../../src/config/ConfigError.js'
 import { loadConfig, redactConfig } from '../../src/config/loadConfig.js'
+import { BUILT_IN_DEFAULT_PLAN, PLAN_QUOTA_TABLE, PLAN_QUOTAS } from '../../src/config/planQuotas.js'
+import { SETTINGS } from '../../src/config/settings.js'
 import { settingsTable } from '../../src/config/settingsTable.js'
 
 function configFile(content: string): string {
@@ -137,7 +139,8 @@ describe('docs/configuration.md', () => {
 
   it('reads plans as JSON and refuses unknown quotas, bad values and bad names', () => {
     const config = loadConfig({ flags: { plans: '{"pro":{"interests":500,"costBurst":9000}}' } })
-    expect(config.plans).toEqual({ pro: { interests: 500, costBurst: 9000 } })
+    expect(config.plans.pro).toEqual({ ...BUILT_IN_DEFAULT_PLAN, interests: 500, costBurst: 9000 })
+    expect(config.plans.default).toEqual(BUILT_IN_DEFAULT_PLAN)
     expectConfigError(
       () => loadConfig({ flags: { plans: '{"pro":{"intrests":5}}' } }),
       'plans',
@@ -149,6 +152,44 @@ describe('docs/configuration.md', () => {
     )
     expectConfigError(() => loadConfig({ flags: { plans: '{"Pro Plan":{}}' } }), 'plan name')
     expectConfigError(() => loadConfig({ flags: { plans: '{' } }), 'not valid JSON')
+  })
+
+  it('folds the quota shorthands into the plan default, which a default entry of plans changes further', () => {
+    const config = loadConfig({
+      env: { WALLET_BACKEND_CLIENT_COST_BURST: '900' },
+      flags: {
+        'max-interests-per-client': '7',
+        'max-streams-per-client': '2',
+        plans: '{"default":{"streams":3},"pro":{"interests":500}}',
+      },
+    })
+    expect(config.plans.default).toEqual({
+      ...BUILT_IN_DEFAULT_PLAN,
+      interests: 7,
+      streams: 3,
+      costBurst: 900,
+    })
+    // Another plan fills in from the resolved default plan, shorthands included.
+    expect(config.plans.pro).toEqual({ ...config.plans.default, interests: 500 })
+    // Quotas are read from plans only: the shorthands leave no setting of their own behind.
+    expect(config).not.toHaveProperty('maxInterestsPerClient')
+    expect(Object.keys(config)).not.toContain('clientCostBurst')
+    expectConfigError(
+      () => loadConfig({ flags: { 'max-backlog-items': '5' } }),
+      'maxBacklogItems',
+      '--max-backlog-items',
+      'integer from 10 to 100000000',
+    )
+  })
+
+  it('declares each quota of the default plan once, with a shorthand setting for it', () => {
+    const shorthands = SETTINGS.filter((setting) =>
+      PLAN_QUOTAS.some((quota) => PLAN_QUOTA_TABLE[quota].key === setting.key),
+    )
+    expect(shorthands.map((setting) => setting.default)).toEqual(
+      PLAN_QUOTAS.map((quota) => BUILT_IN_DEFAULT_PLAN[quota]),
+    )
+    for (const setting of shorthands) expect(setting.description).toContain('of the plan "default"')
   })
 
   it('reads request costs by route class, keeping the defaults of the classes left out', () => {

@@ -50,7 +50,9 @@ describeEachDriver('reading items of an interest with an ABI', (storage) => {
       )
       .execute()
     const read = async () =>
-      (await readDeliveries(db, CLIENT, { after: 0, limit: 10, chain })).items.map((item) => item.decoded)
+      (await readDeliveries(db, CLIENT, { after: 0, limit: 10, chain })).items.map((item) =>
+        'decoded' in item ? item.decoded : undefined,
+      )
     expect(await read()).toEqual([{ name: 'set', args: ['5'] }, stored])
     const rows = await db.selectFrom('client_deliveries').select('payload').orderBy('cursor').execute()
     expect(rows.map((row) => (row.payload as { decoded?: unknown }).decoded)).toEqual([

@@ -2,6 +2,7 @@ import {
   type AccountActivity,
   accountActivityOf,
   type DeliveryItem,
+  type DeliveryItemOf,
   type WalletBackendClient,
   type WalletBackendError,
 } from '@wallet-backend/sdk'
@@ -253,8 +254,8 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
     const head = await anvil.blockNumber()
     const truth = await accountTruth(anvil, wallet, 0, head)
     const live = (await backend.everything(alice)).filter((i) => i.kind === 'account')
-    const strip = (i: DeliveryItem) => {
-      const { backfill: _, ...data } = i.data!
+    const strip = (i: DeliveryItemOf<'account'>) => {
+      const { backfill: _, ...data } = i.data
       return { key: keyOf(i), block: i.block, txHash: i.txHash, data }
     }
     const all = (await backend.everything(everything)).filter((i) => i.kind === 'account')
@@ -304,7 +305,10 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
     const items = (await backend.everything(c)).filter((i) => i.kind === 'account')
     const internal = items.filter((i) => typeOf(i) === 'internal')
     expect(
-      internal.map((i) => `${i.block!.number}:${i.txIndex}:${(i.data!.traceAddress as number[]).join('.')}`),
+      internal.map(
+        (i) =>
+          `${i.block!.number}:${i.txIndex}:${(i.data.type === 'internal' ? i.data.traceAddress : []).join('.')}`,
+      ),
     ).toEqual(truth)
     expect(internal[0]!.data).toEqual({
       account: wallet,
@@ -314,7 +318,11 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
       value: '1000',
       traceAddress: [0],
     })
-    expect(items.filter((i) => typeOf(i) === 'native').map((i) => i.data!.direction)).toEqual(['out'])
+    expect(
+      items
+        .filter((i) => typeOf(i) === 'native')
+        .map((i) => ('direction' in i.data ? i.data.direction : undefined)),
+    ).toEqual(['out'])
     expect((backend.service.health().chain as { traces?: string }).traces).toBe('trace_block')
   })
 
@@ -366,10 +374,14 @@ describe('account interests (on anvil, with compiled token contracts)', () => {
     for (const item of all) expect(item.block!.hash).toBe((await anvil.block(item.block!.number)).hash)
     // The first ERC-721 item was taken back: the token is new to the account again, metadata included.
     const nft = all.filter(
-      (i) => accountActivityOf(i)!.type === 'token' && i.data!.token === erc721.address.toLowerCase(),
+      (i) => i.kind === 'account' && i.data.type === 'token' && i.data.token === erc721.address.toLowerCase(),
     )
-    expect(nft[0]!.data!.tokenInfo).toEqual({ name: 'Test Cats', symbol: 'TCAT', decimals: null })
-    expect(nft.slice(1).every((i) => i.data!.tokenInfo === undefined)).toBe(true)
+    expect((nft[0]!.data as { tokenInfo?: unknown }).tokenInfo).toEqual({
+      name: 'Test Cats',
+      symbol: 'TCAT',
+      decimals: null,
+    })
+    expect(nft.slice(1).every((i) => (i.data as { tokenInfo?: unknown }).tokenInfo === undefined)).toBe(true)
   })
 
   it('bounds the accounts of a client by its plan, refuses bad input with a code, and deletes with its items', async () => {

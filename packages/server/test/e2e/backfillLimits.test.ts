@@ -166,18 +166,24 @@ describe('a back-fill interrupted by a restart', () => {
   }, 150_000)
 })
 
+/** A second backend on a node that refuses every eth_getLogs, with a client signed in. */
+async function backendRefusingLogs() {
+  const faulty = await startFaultyNode(anvil.node.httpUrl)
+  faulty.tamper = (message, answer) =>
+    message.method === 'eth_getLogs'
+      ? { id: answer.id, error: { code: -32000, message: 'history is not available' } }
+      : undefined
+  const other = await startBackend(anvil, { 'node-url': [faulty.url] })
+  await other.synced()
+  const client = other.client()
+  await client.signIn()
+  return { faulty, other, client }
+}
+
 describe('a back-fill the node keeps failing', () => {
   it('ends failed after bounded retries, with its error, in GET /v1/interests', async () => {
-    const faulty = await startFaultyNode(anvil.node.httpUrl)
-    faulty.tamper = (message, answer) =>
-      message.method === 'eth_getLogs'
-        ? { id: answer.id, error: { code: -32000, message: 'history is not available' } }
-        : undefined
-    const other = await startBackend(anvil, { 'node-url': [faulty.url] })
+    const { faulty, other, client } = await backendRefusingLogs()
     try {
-      await other.synced()
-      const client = other.client()
-      await client.signIn()
       const contract = await deployLogger(anvil)
       await other.synced()
       // Logs only: the scan asks eth_getLogs, which this node refuses every time.
@@ -191,6 +197,44 @@ describe('a back-fill the node keeps failing', () => {
       const backfill = await backfillOf(client, contract)
       expect(backfill?.error).toContain('history is not available')
       expect(faulty.calls.get('eth_getLogs')).toBeGreaterThanOrEqual(5)
+      // The operator sees it in /health, apart from the work still running.
+      const failed = other.service.health().failedBackground ?? []
+      expect(failed.find((task) => task.kind === 'backfill')).toMatchObject({
+        error: expect.stringContaining('history is not available'),
+        detail: expect.objectContaining({ interest: contract.toLowerCase() }),
+      })
+    } finally {
+      await other.stop()
+      await faulty.close()
+    }
+  }, 90_000)
+
+  it('ends an account back-fill failed after bounded retries too, in GET /v1/accounts and /health', async () => {
+    const { faulty, other, client } = await backendRefusingLogs()
+    try {
+      const wallet = privateKeyToAccount(generatePrivateKey()).address
+      // Tokens only: found through address-less eth_getLogs, which this node refuses every time.
+      await client.putAccount(wallet, { activity: ['tokens'], startBlock: 1 })
+      const backfillOfAccount = async () =>
+        (await client.listAccounts()).find((a) => a.address === wallet.toLowerCase())?.backfill
+      expect((await backfillOfAccount())?.status).toMatch(/pending|running/)
+      await waitUntil(
+        async () => (await backfillOfAccount())?.status === 'failed',
+        60_000,
+        'the account back-fill to be marked failed',
+        250,
+      )
+      expect((await backfillOfAccount())?.error).toContain('history is not available')
+      expect(faulty.calls.get('eth_getLogs')).toBeGreaterThanOrEqual(5)
+      const failed = other.service.health().failedBackground ?? []
+      expect(failed.find((task) => task.kind === 'account-backfill')).toMatchObject({
+        error: expect.stringContaining('history is not available'),
+      })
+      // Nothing of it runs any more: no retry is left waiting.
+      expect(other.service.health().background).toEqual([])
+      // Putting the account again without history replaces the failed back-fill.
+      await client.putAccount(wallet, { activity: ['tokens'] })
+      expect(await backfillOfAccount()).toBeNull()
     } finally {
       await other.stop()
       await faulty.close()

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type DeliveryItem, WalletBackendClient } from '@wallet-backend/sdk'
+import { accountActivityOf, type DeliveryItem, WalletBackendClient } from '@wallet-backend/sdk'
 import type { Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -184,8 +184,13 @@ describe('account interests across a kill -9', () => {
       'every account item',
     )
     expect(
-      items.map((i) => ({ key: activityKey(i.block!.number, i.txIndex!, i.logIndex), type: i.data!.type })),
+      items.map((i) => ({
+        key: activityKey(i.block!.number, i.txIndex!, i.logIndex),
+        type: accountActivityOf(i)!.type,
+      })),
     ).toEqual(truth)
-    expect(items.filter((i) => i.data!.tokenInfo !== undefined)).toHaveLength(1)
+    expect(
+      items.filter((i) => (accountActivityOf(i) as { tokenInfo?: unknown }).tokenInfo !== undefined),
+    ).toHaveLength(1)
   })
 })

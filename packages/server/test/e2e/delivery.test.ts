@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { DeliveryItem, WalletBackendClient, WalletBackendError } from '@wallet-backend/sdk'
+import type {
+  DeliveryItem,
+  DeliveryItemOf,
+  WalletBackendClient,
+  WalletBackendError,
+} from '@wallet-backend/sdk'
 import { getAddress, getContractAddress, hexToBytes } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { verifyProofOfWork } from '../../src/clients/auth/proofOfWork.js'
@@ -88,7 +93,9 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
     )
     expect(aliceItems.length).toBeGreaterThan(0)
     expect(
-      aliceItems.every((i) => i.interest === tokenA.toLowerCase() && i.log?.topics[0] === TRANSFER),
+      aliceItems.every(
+        (i) => i.interest === tokenA.toLowerCase() && i.kind === 'log' && i.log?.topics[0] === TRANSFER,
+      ),
     ).toBe(true)
 
     const bobItems = await everything(bob)
@@ -109,7 +116,7 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
     const carolItems = await everything(carol)
     expect(carolItems).toHaveLength(1)
     expect(carolItems[0]).toMatchObject({ kind: 'tx', interest: tokenB.toLowerCase() })
-    expect(carolItems[0]!.tx?.value).toBe('0x5')
+    expect((carolItems[0] as DeliveryItemOf<'tx'>).tx?.value).toBe('0x5')
     expect(carolItems[0]!.confirmations).toBeGreaterThanOrEqual(1)
   })
 
@@ -141,7 +148,7 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
     expect(items.map((i) => logKey(i.block!.number, i.logIndex!))).toEqual(
       truth.map((l) => logKey(l.blockNumber, l.logIndex)),
     )
-    expect(items.every((i) => i.log?.topics.length === 4)).toBe(true)
+    expect(items.every((i) => i.kind === 'log' && i.log?.topics.length === 4)).toBe(true)
   })
 
   it('never re-sends what was acknowledged, and re-sends what was not', async () => {
@@ -348,7 +355,7 @@ describe('clients, interests and deliveries (through the SDK, on anvil)', () => 
       truth.map((l) => logKey(l.blockNumber, l.logIndex)),
     )
     expect(items).toHaveLength(25)
-    expect(items[7]!.decoded).toEqual({
+    expect((items[7] as DeliveryItemOf<'log'>).decoded).toEqual({
       name: 'Transfer',
       args: { from: getAddress(accounts[7 % 5]!), to: getAddress(accounts[6]!), value: '1007' },
     })

@@ -1,5 +1,6 @@
 import {
   type DeliveryItem,
+  type DeliveryItemOf,
   ProofVerificationError,
   type Receipt,
   verifyAccountProof,
@@ -164,7 +165,7 @@ describe('proofs a client checks instead of trusting the backend (on anvil)', ()
     expect(items.map((item) => item.kind)).toEqual(Array(mined.txs.length).fill('tx'))
     for (const item of items) expect((await c.verifyItem(item)).hash).toBe(mined.blockHash)
     // What an item reports of its transaction is checked, not only its receipt.
-    const item = items.find((i) => i.tx?.input !== '0x')!
+    const item = items.find((i): i is DeliveryItemOf<'tx'> => i.kind === 'tx' && i.tx?.input !== '0x')!
     const lying = (tx: Record<string, unknown>): DeliveryItem => ({ ...item, tx: { ...item.tx, ...tx } })
     expect(await code(c.verifyItem(lying({ value: '0xde0b6b3a7640000' })))).toBe('VALUE_MISMATCH')
     expect(await code(c.verifyItem(lying({ from: accounts[5]!.toLowerCase() })))).toBe('VALUE_MISMATCH')

@@ -39,7 +39,7 @@ function item(cursor: number, match: ExpectedItem): DeliveryItem {
     confirmations: 1,
     final: false,
     ...(match.log ? { log: { ...match.log, logIndex: '0x0' } } : {}),
-  }
+  } as DeliveryItem
 }
 
 function removed(cursor: number, removedCursor: number): DeliveryItem {
@@ -54,7 +54,7 @@ function removed(cursor: number, removedCursor: number): DeliveryItem {
     logIndex: 0,
     confirmations: null,
     final: false,
-    data: { removedCursor },
+    data: { removedCursor, removedKind: 'log', removedBlock: { number: null, hash: null } },
   }
 }
 
@@ -139,7 +139,7 @@ describe('the soak verdict on one client', () => {
   it('counts other contents than the node has, a reused cursor and an unexpected kind as wrong', () => {
     const truth = [expected(1), expected(2)]
     const otherData = item(1, truth[0]!)
-    otherData.log = { ...otherData.log!, data: '0xff' }
+    if (otherData.kind === 'log') otherData.log = { ...otherData.log!, data: '0xff' }
     expect(counts(checkDeliveries(record([arrived(otherData), arrived(item(2, truth[1]!))]), truth))).toEqual(
       {
         ...clean,
@@ -151,7 +151,7 @@ describe('the soak verdict on one client', () => {
       truth,
     )
     expect(reused.wrong).toBe(1)
-    const gap: DeliveryItem = { ...removed(3, 0), kind: 'gap', data: {} }
+    const gap: DeliveryItem = { ...removed(3, 0), kind: 'gap', data: { fromBlock: 1, toBlock: 2 } }
     const unexpected = checkDeliveries(
       record([arrived(item(1, truth[0]!)), arrived(item(2, truth[1]!)), arrived(gap)]),
       truth,

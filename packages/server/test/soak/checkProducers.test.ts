@@ -11,7 +11,8 @@ const ACCOUNT: Hex = `0x${'33'.repeat(20)}`
 const hash = (n: number): Hex => `0x${n.toString(16).padStart(64, '0')}`
 const word = (n: bigint) => `0x${n.toString(16).padStart(64, '0')}`
 
-function item(cursor: number, fields: Partial<DeliveryItem>): DeliveryItem {
+// Fixtures name the fields of one kind; the union's narrowing is the backend's business, not theirs.
+function item(cursor: number, fields: Record<string, unknown>): DeliveryItem {
   return {
     cursor,
     kind: 'log',

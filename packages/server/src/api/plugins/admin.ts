@@ -1,17 +1,19 @@
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { sql } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import { subnetOf } from '../../clients/abuse/subnetOf.js'
 import { makeDormant } from '../../clients/lifecycle/clientStages.js'
 import { deleteClient, pruneClient } from '../../clients/lifecycle/pruneClient.js'
-import { PLAN_NAME, PLAN_QUOTAS, type PlanLimits } from '../../config/parsePlans.js'
+import { PLAN_NAME } from '../../config/parsePlans.js'
+import { PLAN_QUOTAS, type PlanLimits } from '../../config/planQuotas.js'
 import { BaseError } from '../../errors/BaseError.js'
 import { LOG_LEVELS } from '../../observability/createLogger.js'
 import type { ClientStage } from '../../storage/schema.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext, Runtime } from '../AppContext.js'
 import { sameSecret } from '../plugins/sameSecret.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
+import { adminConsoleRoutes } from './adminConsole.js'
 
 export class AdminUnauthorizedError extends BaseError {
   override readonly name = 'AdminUnauthorizedError'
@@ -28,6 +30,9 @@ const ClientParams = Type.Object({ id: Type.String({ pattern: '^0x[0-9a-fA-F]{40
 const ClientsQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    offset: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Skip this many (paging)' }),
+    ),
     stage: Type.Optional(Type.Union(['active', 'dormant', 'pruned'].map((stage) => Type.Literal(stage)))),
     plan: Type.Optional(Type.String({ maxLength: 32 })),
     idPrefix: Type.Optional(
@@ -62,7 +67,7 @@ const ClientSummary = Type.Object({
   usage: Type.Record(Type.String(), Type.Integer()),
 })
 
-class ClientNotFoundError extends BaseError {
+export class ClientNotFoundError extends BaseError {
   override readonly name = 'ClientNotFoundError'
   constructor(id: string) {
     super('CLIENT_NOT_FOUND', `No client ${id}`, { status: 404 })
@@ -72,7 +77,7 @@ class ClientNotFoundError extends BaseError {
 const LogLevelBody = Type.Object({ level: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level))) })
 
 /** The operator API under /admin, behind the admin token. */
-export async function adminRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function adminRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   // Failed authentications are counted per IP subnet, in an account of their own: a burst of
   // the configured number, that many a minute after it. A subnet over it is refused every admin
   // request, the right token included, until it has drained: guessing is bounded, not just slowed.
@@ -187,12 +192,14 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const q = request.query as Static<typeof ClientsQuery>
+      const q = request.query
       const runtime = context.runtime()
       await runtime.usage.flush()
       let query = clients(runtime)
         .orderBy('c.last_seen_at', 'desc')
+        .orderBy('c.id')
         .limit(q.limit ?? 100)
+        .offset(q.offset ?? 0)
       if (q.stage) query = query.where('c.stage', '=', q.stage as ClientStage)
       if (q.plan) query = query.where('c.plan', '=', q.plan)
       if (q.seenBefore) query = query.where('c.last_seen_at', '<', new Date(q.seenBefore))
@@ -220,7 +227,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const { id } = request.params as Static<typeof ClientParams>
+      const { id } = request.params
       const runtime = context.runtime()
       await runtime.usage.flush()
       const row = await found(runtime, id)
@@ -244,8 +251,8 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const { id } = request.params as Static<typeof ClientParams>
-      const { plan } = request.body as Static<typeof PlanBody>
+      const { id } = request.params
+      const { plan } = request.body
       const limits = context.plans.require(plan)
       const updated = await context
         .runtime()
@@ -278,7 +285,7 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
         },
       },
       async (request) => {
-        const { id } = request.params as Static<typeof ClientParams>
+        const { id } = request.params
         const runtime = context.runtime()
         if (await move(runtime, id.toLowerCase() as Hex)) {
           context.transitions?.count(stage, 'admin')
@@ -311,10 +318,10 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request, reply) => {
-      const { id } = request.params as Static<typeof ClientParams>
+      const { id } = request.params
       if (!(await deleteClient(context.runtime(), id.toLowerCase() as Hex))) throw new ClientNotFoundError(id)
       context.transitions?.count('deleted', 'admin')
-      return reply.status(204).send()
+      return reply.status(204).send(null)
     },
   )
 
@@ -345,9 +352,11 @@ export async function adminRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const { name } = request.params as Static<typeof PlanParams>
+      const { name } = request.params
       const limits = context.plans.set(name, request.body as Partial<PlanLimits>)
       return { plan: name, limits }
     },
   )
+
+  await adminConsoleRoutes(app, context)
 }

@@ -1,10 +1,11 @@
+import type { ErrorCode } from '@wallet-backend/sdk/protocol'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { BaseError } from '../../errors/BaseError.js'
+import { BaseError, isClientErrorCode } from '../../errors/BaseError.js'
 import { NotReadyError } from '../NotReadyError.js'
 import type { ErrorResponse } from '../schemas/ErrorResponse.js'
 
 /** Fastify's own error codes mapped to ours, so that a client never has to know the framework. */
-const FRAMEWORK_ERRORS: Record<string, { status: number; code: string }> = {
+const FRAMEWORK_ERRORS: Record<string, { status: number; code: ErrorCode }> = {
   FST_ERR_VALIDATION: { status: 400, code: 'INVALID_REQUEST' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
@@ -15,16 +16,51 @@ const FRAMEWORK_ERRORS: Record<string, { status: number; code: string }> = {
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'INVALID_REQUEST' },
 }
 
+/** What a client is told of an error: HTTP status and the fields of an error answer or `error` frame. */
+export type ErrorAnswer = {
+  status: number
+  body: { code: ErrorCode; message: string; details?: Record<string, unknown> }
+}
+
+const INTERNAL_MESSAGE = 'Internal error; the request id finds it in the logs'
+
+/**
+ * The one mapping from an error to what a client sees, for HTTP answers and stream frames alike:
+ * a catalogue error as it is; anything else (a bug, or an error only an operator should read)
+ * as `fallback`, without its message, which may name internals.
+ */
+export function toErrorAnswer(error: unknown, fallback: ErrorCode = 'INTERNAL'): ErrorAnswer {
+  if (error instanceof BaseError && isClientErrorCode(error.code)) {
+    return {
+      status: error.status,
+      body: {
+        code: error.code,
+        message: error.message,
+        ...(error.details ? { details: error.details } : {}),
+      },
+    }
+  }
+  return { status: 500, body: { code: fallback, message: INTERNAL_MESSAGE } }
+}
+
+/** RFC 9457: the problem type of a code, a stable URI that names it. */
+const problemType = (code: string) => `urn:wallet-backend:error:${code}`
+const problemTitle = (code: string) => code.toLowerCase().replaceAll('_', ' ')
+
 function send(
   reply: FastifyReply,
   request: FastifyRequest,
   status: number,
-  body: Omit<ErrorResponse, 'requestId'>,
+  body: Pick<ErrorResponse, 'code' | 'message' | 'details'>,
 ) {
-  return reply
-    .status(status)
-    .type('application/json; charset=utf-8')
-    .send({ ...body, requestId: request.id })
+  const problem: ErrorResponse = {
+    type: problemType(body.code),
+    title: problemTitle(body.code),
+    status,
+    ...body,
+    requestId: request.id,
+  }
+  return reply.status(status).type('application/problem+json; charset=utf-8').send(problem)
 }
 
 /**
@@ -35,15 +71,12 @@ function send(
 export function errorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | BaseError | Error, request, reply) => {
     if (error instanceof BaseError) {
+      const answer = toErrorAnswer(error)
       if (error instanceof NotReadyError) request.log.info({ code: error.code }, error.message)
-      else if (error.status >= 500) request.log.error({ err: error }, error.message)
-      const retryAfter = error.details?.retryAfterSeconds
+      else if (answer.status >= 500) request.log.error({ err: error }, error.message)
+      const retryAfter = answer.body.details?.retryAfterSeconds
       if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.ceil(retryAfter)))
-      return send(reply, request, error.status, {
-        code: error.code,
-        message: error.message,
-        ...(error.details ? { details: error.details } : {}),
-      })
+      return send(reply, request, answer.status, answer.body)
     }
     const fastifyError = error as FastifyError
     const known = fastifyError.code ? FRAMEWORK_ERRORS[fastifyError.code] : undefined
@@ -68,10 +101,7 @@ export function errorHandling(app: FastifyInstance): void {
       return send(reply, request, status, { code: 'BAD_REQUEST', message: fastifyError.message })
     }
     request.log.error({ err: error }, 'unhandled error')
-    return send(reply, request, 500, {
-      code: 'INTERNAL',
-      message: 'Internal error; the request id finds it in the logs',
-    })
+    return send(reply, request, 500, toErrorAnswer(error).body)
   })
 
   app.setNotFoundHandler((request, reply) =>

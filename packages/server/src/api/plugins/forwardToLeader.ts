@@ -41,7 +41,7 @@ const secretMatches = (given: string | string[], secret: string | undefined): bo
 
 /**
  * Several instances share one database, and one of them, the leader, follows the chain and keeps
- * the indexes it matches with in memory (DESIGN §6). A write that changes those — interests,
+ * the indexes it matches with in memory (docs/architecture.md, Several instances). A write that changes those — interests,
  * sign-ins that wake a client, submissions, admin stage changes — is checked and charged here
  * first, then sent on to the leader and its answer passed back as it is. On the leader, a request
  * with the term's secret is taken as forwarded: not charged twice, its admin token already checked.

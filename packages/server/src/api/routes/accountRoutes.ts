@@ -1,5 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import type { Hex } from 'viem'
 import {
   AccountNotFoundError,
@@ -13,9 +12,11 @@ import {
   type AccountActivityKind,
   DEFAULT_ACCOUNT_ACTIVITY,
 } from '../../filters/accountActivity.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
+import { BackfillStatus } from './interestRoutes.js'
 
 const AccountParams = Type.Object({
   address: Type.String({
@@ -47,6 +48,11 @@ const Account = Type.Object(
   {
     address: Type.String(),
     activity: Type.Array(Type.String()),
+    backfill: Type.Optional(
+      Type.Union([BackfillStatus, Type.Null()], {
+        description: "The account's back-fill of history, if its startBlock asked for one (in listings)",
+      }),
+    ),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -54,7 +60,7 @@ const Account = Type.Object(
 )
 
 /** A client's account interests: everything that touches one of its own addresses, in any contract. */
-export async function accountRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function accountRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   requireSession(app, context)
   app.addSchema(Account)
   const security = [{ session: [] }]
@@ -95,8 +101,8 @@ export async function accountRoutes(app: FastifyInstance, context: AppContext): 
     },
     async (request) => {
       const client = sessionOf(request)
-      const { address } = request.params as Static<typeof AccountParams>
-      const body = request.body as Static<typeof AccountBody>
+      const { address } = request.params
+      const body = request.body
       const runtime = context.runtime()
       const head = runtime.follower.snapshot().head?.number
       if (body.startBlock !== undefined)
@@ -135,12 +141,12 @@ export async function accountRoutes(app: FastifyInstance, context: AppContext): 
       },
     },
     async (request, reply) => {
-      const { address } = request.params as Static<typeof AccountParams>
+      const { address } = request.params
       const runtime = context.runtime()
       const id = await deleteAccount(runtime.db, sessionOf(request).idBytes, address.toLowerCase() as Hex)
       if (id === undefined) throw new AccountNotFoundError(address)
       runtime.accounts.remove(id)
-      return reply.status(204).send()
+      return reply.status(204).send(null)
     },
   )
 }

@@ -1,5 +1,17 @@
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Value } from '@sinclair/typebox/value'
+import {
+  AckBody,
+  type AckedFrame,
+  AckResult,
+  ClientFrame,
+  DeliveriesPage,
+  DeliveriesQuery,
+  DeliveryItem,
+  type ErrorFrame,
+  type ItemFrame,
+  StreamQuery,
+} from '@wallet-backend/sdk/protocol'
+import type { FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
 import type { WebSocket } from 'ws'
 import { RateLimitedError } from '../../clients/abuse/CostLimiter.js'
@@ -7,40 +19,13 @@ import { subnetOf } from '../../clients/abuse/subnetOf.js'
 import { AckCoalescer } from '../../delivery/AckCoalescer.js'
 import { acknowledge, readDeliveries } from '../../delivery/deliveryStore.js'
 import { BaseError } from '../../errors/BaseError.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { BYTES_PER_COST_UNIT, chargeResponseBytes } from '../plugins/chargeBytes.js'
+import { toErrorAnswer } from '../plugins/errorHandling.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 
-const DeliveryItem = Type.Object(
-  {
-    cursor: Type.Integer(),
-    kind: Type.Union(
-      ['tx', 'log', 'state', 'deployed', 'submitted-status', 'removed', 'gap', 'account'].map((k) =>
-        Type.Literal(k),
-      ),
-    ),
-    interest: Type.Union([Type.String(), Type.Null()]),
-    filterIds: Type.Array(Type.Integer()),
-    block: Type.Union([Type.Object({ number: Type.Integer(), hash: Type.String() }), Type.Null()]),
-    txHash: Type.Union([Type.String(), Type.Null()]),
-    txIndex: Type.Union([Type.Integer(), Type.Null()]),
-    logIndex: Type.Union([Type.Integer(), Type.Null()]),
-    confirmations: Type.Union([Type.Integer(), Type.Null()]),
-    final: Type.Boolean(),
-    tx: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    receipt: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    log: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    decoded: Type.Optional(
-      Type.Object(
-        { name: Type.String(), args: Type.Unknown() },
-        { description: 'Decoded with the interest ABI when the item was queued' },
-      ),
-    ),
-    data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  },
-  { $id: 'DeliveryItem' },
-)
 export class StreamLimitError extends BaseError {
   override readonly name = 'StreamLimitError'
   constructor(scope: 'client' | 'subnet', limit: number) {
@@ -69,22 +54,11 @@ declare module 'fastify' {
   }
 }
 
-const Cursor = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
-const ListQuery = Type.Object(
-  { after: Type.Optional(Cursor), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
-  { additionalProperties: false },
-)
-const AckBody = Type.Object({ cursor: Cursor }, { additionalProperties: false })
-const StreamQuery = Type.Object(
-  { after: Type.Optional(Cursor), token: Type.Optional(Type.String({ maxLength: 200 })) },
-  { additionalProperties: false },
-)
-
 /** How long a stream may stay over --stream-backlog-bytes before its consumer counts as too slow. */
 const SLOW_CONSUMER_GRACE_MS = 5_000
 
 /** The durable per-client queue: pages, acknowledgements, and the WebSocket stream. */
-export async function deliveryRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function deliveryRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   const slowConsumers = new Counter({
     name: 'wallet_backend_stream_slow_consumers_total',
     help: 'Streams disconnected because their consumer fell more than --stream-backlog-bytes behind',
@@ -135,22 +109,18 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
         tags: ['deliveries'],
         summary: 'Items after a cursor, oldest first (never anything at or below the acknowledged cursor)',
         security,
-        querystring: ListQuery,
-        response: {
-          200: Type.Object({
-            items: Type.Array(Type.Ref(DeliveryItem)),
-            lastCursor: Type.Integer({ description: 'Cursor of the newest item queued so far' }),
-          }),
-          ...errorResponses(400, 401, 503),
-        },
+        querystring: DeliveriesQuery,
+        response: { 200: DeliveriesPage, ...errorResponses(400, 401, 503) },
       },
     },
     async (request) => {
-      const { after = 0, limit = 100 } = request.query as Static<typeof ListQuery>
-      return readDeliveries(context.runtime().db, sessionOf(request).idBytes, {
+      const { after = 0, limit = 100 } = request.query
+      const runtime = context.runtime()
+      return readDeliveries(runtime.db, sessionOf(request).idBytes, {
         after,
         limit,
         chain: chain(),
+        onDelivered: (queuedAt) => runtime.streams.delivered.record(queuedAt),
       })
     },
   )
@@ -163,11 +133,11 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
         summary: 'Acknowledge every item up to and including a cursor',
         security,
         body: AckBody,
-        response: { 200: Type.Object({ acked: Type.Integer() }), ...errorResponses(400, 401, 503) },
+        response: { 200: AckResult, ...errorResponses(400, 401, 503) },
       },
     },
     async (request) => {
-      const { cursor } = request.body as Static<typeof AckBody>
+      const { cursor } = request.body
       const finalized = chain().finalized?.number ?? -1
       return acknowledge(context.runtime().db, sessionOf(request).idBytes, cursor, finalized)
     },
@@ -182,7 +152,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
       schema: {
         tags: ['deliveries'],
         summary:
-          'WebSocket: pushes {type:"item", item} in cursor order from ?after=; send {type:"ack", cursor}',
+          'WebSocket: pushes {type:"item", item} in cursor order from ?after=; send {type:"ack", cursor} (frames: docs/api.md)',
         security,
         querystring: StreamQuery,
       },
@@ -222,7 +192,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
       }
       const detach = runtime.streams.attach({
         clientId: client.idBytes,
-        position: (request.query as Static<typeof StreamQuery>).after ?? 0,
+        position: request.query.after ?? 0,
         send: async (items) => {
           let bytes = 0
           let sent = 0
@@ -234,7 +204,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
               waitForDrain()
               break
             }
-            const frame = JSON.stringify({ type: 'item', item })
+            const frame = JSON.stringify({ type: 'item', item } satisfies ItemFrame)
             socket.send(frame)
             bytes += frame.length
             sent += 1
@@ -254,16 +224,20 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
           shut(1011, 'stream failed; reconnect with ?after=<last cursor>')
         },
       })
-      const error = (code: string, message: string, details?: Record<string, unknown>) =>
-        socket.send(JSON.stringify({ type: 'error', code, message, ...(details ? { details } : {}) }))
+      const error = (wire: Omit<ErrorFrame, 'type'>) =>
+        socket.send(JSON.stringify({ type: 'error', ...wire } satisfies ErrorFrame))
       const acks = new AckCoalescer((cursor) => {
         ackTransactions.inc()
         return acknowledge(runtime.db, client.idBytes, cursor, chain().finalized?.number ?? -1).then(
           ({ acked }) => {
-            if (!closed) socket.send(JSON.stringify({ type: 'acked', cursor: acked }))
+            if (!closed) socket.send(JSON.stringify({ type: 'acked', cursor: acked } satisfies AckedFrame))
           },
-          (failed: { code?: string; message?: string }) => {
-            if (!closed) error(failed.code ?? 'ACK_FAILED', failed.message ?? 'ack failed')
+          (failed: unknown) => {
+            if (closed) return
+            // What the client is told is the catalogue's answer, never an internal message.
+            const answer = toErrorAnswer(failed, 'ACK_FAILED')
+            if (answer.status >= 500) request.log.warn({ err: failed }, 'stream ack failed')
+            error(answer.body)
           },
         )
       })
@@ -275,7 +249,7 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
           return true
         } catch (refused) {
           if (!(refused instanceof RateLimitedError)) throw refused
-          error(refused.code, refused.message, refused.details)
+          error(toErrorAnswer(refused).body)
           const seconds = refused.details?.retryAfterSeconds
           shut(4029, `rate limited: reconnect with ?after=<last cursor> in ${seconds} s`)
           return false
@@ -287,26 +261,21 @@ export async function deliveryRoutes(app: FastifyInstance, context: AppContext):
         try {
           parsed = JSON.parse(data.toString())
         } catch {
-          if (paidFor(context.config.requestCosts.read)) error('INVALID_JSON', 'messages must be JSON')
+          if (paidFor(context.config.requestCosts.read))
+            error({ code: 'INVALID_JSON', message: 'messages must be JSON' })
           return
         }
-        // Valid JSON need not be an object: `null` has no fields to read.
-        const message = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
-          type?: unknown
-          cursor?: unknown
-        }
-        const cursor = message.cursor
-        if (message.type === 'ack' && Number.isSafeInteger(cursor) && (cursor as number) >= 0) {
+        if (Value.Check(ClientFrame, parsed)) {
           // Every message is paid for like a request (an ack like POST /deliveries/ack), by the
           // client and its subnet; one over its hard limit is told why and closed, not served.
           if (paidFor(context.config.requestCosts.write)) {
             ackMessages.inc()
-            acks.push(cursor as number)
+            acks.push(parsed.cursor)
           }
           return
         }
         if (paidFor(context.config.requestCosts.read))
-          error('INVALID_MESSAGE', 'expected {"type":"ack","cursor":N}')
+          error({ code: 'INVALID_MESSAGE', message: 'expected {"type":"ack","cursor":N}' })
       })
       socket.on('close', () => {
         closed = true

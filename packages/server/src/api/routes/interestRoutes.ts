@@ -1,12 +1,15 @@
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
-import { type Hex, hexToBytes } from 'viem'
-import { deleteInterest, listInterests, putInterest } from '../../clients/interests/interestStore.js'
-import { ABI_LIMITS, validateAbi } from '../../clients/interests/validateAbi.js'
-import { compileWatch, WATCH_KINDS } from '../../contract-state/compileWatch.js'
-import { checkBackfillQuota } from '../../delivery/backfill/backfillQuota.js'
-import { BaseError } from '../../errors/BaseError.js'
-import { compileFilter, FILTER_CODES } from '../../filters/compileFilter.js'
+import { Type } from '@sinclair/typebox'
+import type { Hex } from 'viem'
+import {
+  type InterestDeps,
+  putClientInterest,
+  withdrawClientInterest,
+} from '../../clients/interests/changeInterest.js'
+import { listInterests } from '../../clients/interests/interestStore.js'
+import { ABI_LIMITS } from '../../clients/interests/validateAbi.js'
+import { WATCH_KINDS } from '../../contract-state/compileWatch.js'
+import { FILTER_CODES } from '../../filters/compileFilter.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { chargeRequestBytes, chargeResponseBytes } from '../plugins/chargeBytes.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
@@ -40,7 +43,7 @@ const InterestBody = Type.Object(
   },
   { additionalProperties: false },
 )
-const BackfillStatus = Type.Object(
+export const BackfillStatus = Type.Object(
   {
     status: Type.String({ description: 'pending, running, done or failed (after bounded retries)' }),
     fromBlock: Type.Integer(),
@@ -70,35 +73,22 @@ const Interest = Type.Object(
 )
 const Params = Type.Object({ address: AddressParam })
 
-export class TooManyFiltersError extends BaseError {
-  override readonly name = 'TooManyFiltersError'
-  constructor(limit: number) {
-    super('TOO_MANY_FILTERS', `An interest may have at most ${limit} filters`, {
-      status: 400,
-      details: { limit },
-    })
-  }
-}
-
-export class TooManyWatchesError extends BaseError {
-  override readonly name = 'TooManyWatchesError'
-  constructor(limit: number) {
-    super('TOO_MANY_WATCHES', `An interest may have at most ${limit} state watches`, {
-      status: 400,
-      details: { limit },
-    })
-  }
-}
-
-export class InterestNotFoundError extends BaseError {
-  override readonly name = 'InterestNotFoundError'
-  constructor(address: string) {
-    super('INTEREST_NOT_FOUND', `No interest in ${address}`, { status: 404 })
+/** The runtime's parts that changing interests touches (the leader's: interest writes run there). */
+function interestDeps(context: AppContext): InterestDeps {
+  const runtime = context.runtime()
+  return {
+    db: runtime.db,
+    head: () => runtime.follower.snapshot().head?.number,
+    filters: runtime.filters,
+    contractState: runtime.contractState,
+    backfills: runtime.backfills,
+    codeAt: (address) => runtime.node.request<Hex>('eth_getCode', [address, 'latest']).catch(() => undefined),
+    watchUndeployed: (address) => runtime.delivery.watchUndeployed(address),
   }
 }
 
 /** A client's interests in contracts and the filters on each. */
-export async function interestRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function interestRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   requireSession(app, context)
   app.addSchema(Interest)
   const security = [{ session: [] }]
@@ -140,87 +130,13 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
         response: { 200: Type.Ref(Interest), ...errorResponses(400, 401, 409, 503) },
       },
     },
-    async (request) => {
-      const client = sessionOf(request)
-      const { address: raw } = request.params as Static<typeof Params>
-      const body = request.body as Static<typeof InterestBody>
-      const address = raw.toLowerCase() as Hex
-      const { plan } = client
-      if (body.filters.length > plan.filtersPerInterest)
-        throw new TooManyFiltersError(plan.filtersPerInterest)
-      const filters = body.filters.map((filter, i) => ({
-        ...filter,
-        cost: compileFilter(filter.code, filter.args, i).cost,
-      }))
-      if (body.abi) validateAbi(body.abi)
-      const watches = body.watches ?? []
-      if (watches.length > plan.watchesPerInterest) throw new TooManyWatchesError(plan.watchesPerInterest)
-      for (const [i, watch] of watches.entries()) compileWatch(watch.kind, watch.args, i)
-      const runtime = context.runtime()
-      if (body.startBlock !== undefined) {
-        const range = { startBlock: body.startBlock, head: runtime.follower.snapshot().head?.number }
-        await checkBackfillQuota(runtime.db, client.idBytes, address, range, plan.backfillBlocks)
-      }
-      const { interest, stored, watched } = await putInterest(runtime.db, client.idBytes, address, {
-        filters,
-        watches,
-        startBlock: body.startBlock ?? null,
-        abi: body.abi ?? null,
-        maxInterests: plan.interests,
-        maxFilterCost: plan.filterCost,
-      })
-      // History first: with a start block at or below the stored head, a back-fill scans up to
-      // live matching and hands the interest over there; otherwise it is live from now on.
-      const head = runtime.follower.snapshot().head?.number
-      // The interest's earlier back-fill, finished or not, is replaced by this request's (if any).
-      await runtime.db
-        .deleteFrom('backfill_jobs')
-        .where('client_contract_id', '=', stored.clientContractId)
-        .execute()
-      interest.backfill = null
-      if (body.startBlock !== undefined && head !== undefined && body.startBlock <= head) {
-        runtime.filters.removeInterest(stored.clientContractId)
-        const job = await runtime.db
-          .insertInto('backfill_jobs')
-          .values({
-            client_contract_id: stored.clientContractId,
-            from_block: body.startBlock,
-            to_block: head,
-            next_block: body.startBlock,
-            status: 'pending',
-          })
-          .returning('id')
-          .executeTakeFirstOrThrow()
-        interest.backfill = {
-          status: 'pending',
-          fromBlock: body.startBlock,
-          toBlock: head,
-          nextBlock: body.startBlock,
-          error: null,
-        }
-        runtime.backfills.submit(job.id)
-      } else {
-        runtime.filters.setInterest(stored)
-      }
-      runtime.contractState.setInterest(watched)
-      if (!interest.deployed) {
-        // Code already at the address: deployed before the interest, so no `deployed` item is due.
-        const code = await runtime.node
-          .request<Hex>('eth_getCode', [address, 'latest'])
-          .catch(() => undefined)
-        if (code && code !== '0x') {
-          await runtime.db
-            .updateTable('deployed_contracts')
-            .set({ is_deployed: true })
-            .where('address', '=', hexToBytes(address))
-            .execute()
-          interest.deployed = true
-        } else {
-          runtime.delivery.watchUndeployed(address)
-        }
-      }
-      return interest
-    },
+    async (request) =>
+      putClientInterest(
+        interestDeps(context),
+        sessionOf(request),
+        request.params.address.toLowerCase() as Hex,
+        request.body,
+      ),
   )
 
   app.delete(
@@ -236,13 +152,9 @@ export async function interestRoutes(app: FastifyInstance, context: AppContext):
       },
     },
     async (request, reply) => {
-      const { address } = request.params as Static<typeof Params>
-      const runtime = context.runtime()
-      const id = await deleteInterest(runtime.db, sessionOf(request).idBytes, address.toLowerCase() as Hex)
-      if (id === undefined) throw new InterestNotFoundError(address)
-      runtime.filters.removeInterest(id)
-      runtime.contractState.removeInterest(id)
-      return reply.status(204).send()
+      const address = request.params.address.toLowerCase() as Hex
+      await withdrawClientInterest(context.runtime(), sessionOf(request).idBytes, address)
+      return reply.status(204).send(null)
     },
   )
 }

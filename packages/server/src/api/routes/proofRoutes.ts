@@ -1,15 +1,15 @@
-import { type Static, Type } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import type { AccountProof } from '@wallet-backend/sdk/verify'
-import type { FastifyInstance } from 'fastify'
 import { type Hex, hexToBytes } from 'viem'
+import { InterestNotFoundError } from '../../clients/interests/changeInterest.js'
 import { findStoredBlock } from '../../proofs/findStoredBlock.js'
 import { proveReceipt } from '../../proofs/proveReceipt.js'
 import { proveTransaction } from '../../proofs/proveTransaction.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { AddressParam, BlockRef } from '../schemas/common.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
-import { InterestNotFoundError } from './interestRoutes.js'
 
 const Hash = Type.String({ pattern: '^0x[0-9a-fA-F]{64}$', description: 'A 32-byte hash' })
 const BlockRefParam = Type.String({
@@ -22,7 +22,7 @@ const Header = Type.Record(Type.String(), Type.Unknown(), {
 const Proof = Type.Array(Type.String(), { description: 'Trie nodes from the root down, each RLP-encoded' })
 
 /** Block headers and Merkle-Patricia proofs: what a client needs to check what it is told. */
-export async function proofRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function proofRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   requireSession(app, context)
   const security = [{ session: [] }]
 
@@ -39,6 +39,10 @@ export async function proofRoutes(app: FastifyInstance, context: AppContext): Pr
             number: Type.Integer(),
             hash: Type.String(),
             canonical: Type.Boolean(),
+            verified: Type.Boolean({
+              description:
+                'False for a block accepted on the node’s word (transaction types the backend cannot check): its transactions and receipts are not proven',
+            }),
             header: Header,
           }),
           ...errorResponses(400, 401, 404, 503),
@@ -48,7 +52,13 @@ export async function proofRoutes(app: FastifyInstance, context: AppContext): Pr
     async (request) => {
       const { block } = request.params as { block: string }
       const stored = await findStoredBlock(context.runtime().db, block)
-      return { number: stored.number, hash: stored.hash, canonical: stored.canonical, header: stored.header }
+      return {
+        number: stored.number,
+        hash: stored.hash,
+        canonical: stored.canonical,
+        verified: stored.verified,
+        header: stored.header,
+      }
     },
   )
 
@@ -75,7 +85,7 @@ export async function proofRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const { block, index } = request.query as Static<typeof PositionQuery>
+      const { block, index } = request.query
       const runtime = context.runtime()
       return proveReceipt(runtime.node, await findStoredBlock(runtime.db, block), index)
     },
@@ -106,7 +116,7 @@ export async function proofRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const { block, index } = request.query as Static<typeof PositionQuery>
+      const { block, index } = request.query
       const runtime = context.runtime()
       return proveTransaction(runtime.node, await findStoredBlock(runtime.db, block), index)
     },
@@ -142,7 +152,7 @@ export async function proofRoutes(app: FastifyInstance, context: AppContext): Pr
       },
     },
     async (request) => {
-      const query = request.query as Static<typeof StateQuery>
+      const query = request.query
       const runtime = context.runtime()
       const address = query.address.toLowerCase() as Hex
       // Proofs of the client's own interests only: the backend is not an open gateway to its node.

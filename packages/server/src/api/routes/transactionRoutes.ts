@@ -1,11 +1,11 @@
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import { bytesToHex, type Hex } from 'viem'
 import type { ChainPosition } from '../../delivery/deliveryStore.js'
 import { TransactionNotFoundError } from '../../submissions/errors.js'
 import type { SubmissionRecord } from '../../submissions/submissionStore.js'
 import { findSubmission } from '../../submissions/submissionStore.js'
 import { submitTransaction } from '../../submissions/submitTransaction.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { BlockRef } from '../schemas/common.js'
@@ -82,7 +82,7 @@ function view(record: SubmissionRecord, interest: Hex | null, chain: ChainPositi
 }
 
 /** Submission of signed transactions, and their status. */
-export async function transactionRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function transactionRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   requireSession(app, context)
   app.addSchema(Submission)
   const security = [{ session: [] }]
@@ -121,7 +121,7 @@ export async function transactionRoutes(app: FastifyInstance, context: AppContex
     },
     async (request, reply) => {
       const client = sessionOf(request)
-      const { raw } = request.body as Static<typeof SubmitBody>
+      const { raw } = request.body
       const runtime = context.runtime()
       const { record, created } = await submitTransaction(
         runtime,
@@ -147,7 +147,7 @@ export async function transactionRoutes(app: FastifyInstance, context: AppContex
       },
     },
     async (request) => {
-      const { hash } = request.params as Static<typeof HashParams>
+      const { hash } = request.params
       const runtime = context.runtime()
       const normalized = hash.toLowerCase() as Hex
       const record = await findSubmission(runtime.db, sessionOf(request).id, normalized)

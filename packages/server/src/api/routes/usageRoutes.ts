@@ -1,7 +1,7 @@
 import { type TInteger, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
-import { PLAN_QUOTAS } from '../../config/parsePlans.js'
+import { PLAN_QUOTAS } from '../../config/planQuotas.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
@@ -38,7 +38,7 @@ const Usage = Type.Object({
 })
 
 /** `GET /v1/usage`: what the signed-in client has used and stored, and its plan's limits. */
-export async function usageRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function usageRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   requireSession(app, context)
   app.get(
     '/',

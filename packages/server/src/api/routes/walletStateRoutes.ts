@@ -1,5 +1,5 @@
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { BaseError } from '../../errors/BaseError.js'
 import {
   listWalletStateVersions,
@@ -7,6 +7,7 @@ import {
   readWalletStateVersion,
   writeWalletState,
 } from '../../wallet-state/walletStateStore.js'
+import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { chargeBytes } from '../plugins/chargeBytes.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
@@ -53,14 +54,14 @@ function precondition(request: FastifyRequest): { etag: string } | { absent: tru
 const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) })
 
 /**
- * The client's end-to-end encrypted wallet state (DESIGN §7): opaque bytes the server never
+ * The client's end-to-end encrypted wallet state (docs/wallet-state.md): opaque bytes the server never
  * reads, an ETag that is the hash of exactly those bytes, compare-and-set writes, recent versions.
  */
-export async function walletStateRoutes(app: FastifyInstance, context: AppContext): Promise<void> {
+export async function walletStateRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   requireSession(app, context)
   // The body is refused while it streams in above the largest plan's quota; each client's own
   // plan is checked once it is in.
-  const largest = Math.max(context.plans.max('walletStateBytes'), context.config.walletStateMaxBytes)
+  const largest = context.plans.max('walletStateBytes')
   app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit: largest + 1 }, (_request, body, done) =>
     done(null, body),
   )
@@ -210,7 +211,7 @@ export async function walletStateRoutes(app: FastifyInstance, context: AppContex
       },
     },
     async (request, reply) => {
-      const { version } = request.params as Static<typeof VersionParams>
+      const { version } = request.params
       const row = await readWalletStateVersion(context.runtime().db, sessionOf(request).idBytes, version)
       if (!row)
         throw new WalletStateError('WALLET_STATE_VERSION_NOT_FOUND', `No version ${version} kept`, {

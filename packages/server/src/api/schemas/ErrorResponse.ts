@@ -1,16 +1,6 @@
-import { type Static, Type } from '@sinclair/typebox'
+import { ErrorResponse } from '@wallet-backend/sdk/protocol'
 
-/** The one error shape of the API (DESIGN §4): a stable `code` to match on and a `message` for people. */
-export const ErrorResponse = Type.Object(
-  {
-    code: Type.String({ description: 'Stable machine-readable error code, e.g. INVALID_REQUEST' }),
-    message: Type.String({ description: 'What went wrong, for people' }),
-    details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    requestId: Type.String({ description: 'Echoed in the x-request-id header and in the server logs' }),
-  },
-  { $id: 'ErrorResponse', title: 'ErrorResponse' },
-)
-export type ErrorResponse = Static<typeof ErrorResponse>
+export { ErrorResponse }
 
 /** Shorthand for route schemas: the error responses a route can answer with. */
 export function errorResponses(...statuses: number[]): Record<number, { $ref: string }> {

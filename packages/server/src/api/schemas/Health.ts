@@ -7,7 +7,7 @@ export const HealthReport = Type.Object(
   {
     state: Type.Union(
       LIFECYCLE_STATES.map((state) => Type.Literal(state)),
-      { description: 'Lifecycle state (DESIGN §5)' },
+      { description: 'Lifecycle state' },
     ),
     since: Type.String({ format: 'date-time', description: 'When the service entered this state' }),
     reason: Type.Optional(Type.String({ description: 'Why the service is in this state' })),
@@ -67,6 +67,12 @@ export const HealthReport = Type.Object(
     background: Type.Optional(
       Type.Array(Type.Record(Type.String(), Type.Unknown()), {
         description: 'Long-running maintenance work',
+      }),
+    ),
+    failedBackground: Type.Optional(
+      Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+        description:
+          'Background work that gave up since the start (the last 20, with failedAt and error): a back-fill here ended failed after its retries, and its client must ask for it again',
       }),
     ),
   },

@@ -5,6 +5,7 @@ import type { Hex } from 'viem'
 import type { DB } from '../../storage/schema.js'
 import type { NodeClient } from '../NodeClient.js'
 import type { RpcBlockHeader } from '../types.js'
+import type { UnknownTransactionTypes } from '../verify/UnknownTransactionTypes.js'
 import {
   demoteAbove,
   getCanonicalHashes,
@@ -25,7 +26,7 @@ import { PollSchedule } from './PollSchedule.js'
 export type FollowerOptions = {
   db: Kysely<DB>
   node: NodeClient
-  listener: ChainListener
+  listener: ChainListener<unknown>
   logger: Logger
   metrics: Registry
   /**
@@ -43,6 +44,8 @@ export type FollowerOptions = {
   batchSize: number
   /** Canonical blocks kept below the finalized block; older ones are pruned. */
   retainFinalizedBlocks: number
+  /** Blocks with transaction types this backend cannot check: refused (default), or trusted and marked. */
+  unknownTransactionTypes?: UnknownTransactionTypes
   /** Subscribes to new heads where the node can push them; returns the unsubscribe function. */
   subscribeHeads?: (onHead: () => void) => Promise<() => Promise<void>>
 }
@@ -62,6 +65,10 @@ export type FollowerSnapshot = {
   alarm: string | undefined
   lastError: string | undefined
   receiptsSource: 'eth_getBlockReceipts' | 'eth_getTransactionReceipt'
+  unknownTransactionTypes: UnknownTransactionTypes
+  /** Blocks stored on the node's word since start (`trust-node`), and the last of them. */
+  unverifiedBlocks: number
+  lastUnverified: { number: number; hash: Hex; types: string[] } | undefined
 }
 
 const MAX_BACKOFF_MS = 30_000
@@ -71,7 +78,7 @@ const CATCH_UP_GAP = 3
 const hex = (n: number) => `0x${n.toString(16)}`
 
 /**
- * Follows the node's canonical chain into the `blocks` table (DESIGN §2, §3 invariants 1, 2, 7):
+ * Follows the node's canonical chain into the `blocks` table (docs/architecture.md, invariants 1, 2, 7):
  * fetch → verify → store → hand to the listener, one database transaction per batch. A block that
  * does not link to the stored head starts a walk back to the common ancestor; the abandoned branch
  * is demoted and withdrawn in one transaction before the new branch is applied.
@@ -79,7 +86,9 @@ const hex = (n: number) => `0x${n.toString(16)}`
 export class Follower {
   readonly #o: FollowerOptions
   readonly #log: Logger
-  readonly #mode: ReceiptsMode = { perBlock: true }
+  readonly #mode: ReceiptsMode
+  #unverifiedBlocks = 0
+  #lastUnverified: FollowerSnapshot['lastUnverified']
   #head: BlockRef | undefined
   #safe: BlockRef | undefined
   #finalized: BlockRef | undefined
@@ -102,6 +111,7 @@ export class Follower {
     reorgs: Counter
     reorgDepth: Histogram
     inconsistent: Counter
+    unverified: Counter<'type'>
     errors: Counter<'kind'>
     alarm: Gauge
     batchSeconds: Histogram
@@ -110,6 +120,7 @@ export class Follower {
 
   constructor(options: FollowerOptions) {
     this.#o = options
+    this.#mode = { perBlock: true, unknownTransactionTypes: options.unknownTransactionTypes ?? 'refuse' }
     this.#log = options.logger.child({ component: 'follower' })
     if (options.headPolling !== 'fixed') this.#schedule = new PollSchedule({ idleMs: options.pollIntervalMs })
     const registers = [options.metrics]
@@ -136,6 +147,12 @@ export class Follower {
       inconsistent: new Counter({
         name: 'wallet_backend_chain_inconsistent_data_total',
         help: 'Node answers refused because they did not hash to their header',
+        registers,
+      }),
+      unverified: new Counter({
+        name: 'wallet_backend_chain_unverified_blocks_total',
+        help: 'Blocks stored on the node’s word (--unknown-transaction-types trust-node), by transaction type that could not be checked',
+        labelNames: ['type'],
         registers,
       }),
       errors: new Counter({
@@ -172,6 +189,9 @@ export class Follower {
       alarm: this.#alarm,
       lastError: this.#lastError,
       receiptsSource: this.#mode.perBlock ? 'eth_getBlockReceipts' : 'eth_getTransactionReceipt',
+      unknownTransactionTypes: this.#mode.unknownTransactionTypes ?? 'refuse',
+      unverifiedBlocks: this.#unverifiedBlocks,
+      lastUnverified: this.#lastUnverified,
     }
   }
 
@@ -376,10 +396,10 @@ export class Follower {
   }
 
   async #store(blocks: FetchedBlock[]): Promise<void> {
-    await this.#o.listener.prepare?.(blocks)
+    const prepared = await this.#o.listener.prepare?.(blocks)
     await this.#o.db.transaction().execute(async (trx) => {
       await insertCanonicalBlocks(trx, blocks)
-      await this.#o.listener.blocksAdded(trx, blocks)
+      await this.#o.listener.blocksAdded(trx, blocks, prepared)
     })
     this.#o.listener.committed?.()
     const last = blocks[blocks.length - 1]!.block
@@ -387,6 +407,17 @@ export class Follower {
     this.#m.blocks.inc(blocks.length)
     this.#m.logs.inc(blocks.reduce((sum, b) => sum + b.receipts.reduce((s, r) => s + r.logs.length, 0), 0))
     this.#m.block.set({ tag: 'head' }, this.#head.number)
+    for (const { block, unverified } of blocks) {
+      if (!unverified) continue
+      this.#unverifiedBlocks += 1
+      this.#lastUnverified = { number: Number(block.number), hash: block.hash, types: unverified.types }
+      for (const type of unverified.types) this.#m.unverified.inc({ type })
+      // Such a chain may have one in every block: said once, then at debug.
+      this.#log[this.#unverifiedBlocks === 1 ? 'warn' : 'debug'](
+        { number: Number(block.number), hash: block.hash, types: unverified.types },
+        'stored a block on the node’s word: its transaction types cannot be checked',
+      )
+    }
   }
 
   /** Walks back to the newest block the node and the store agree on, and abandons everything above it. */

@@ -78,7 +78,7 @@ export async function insertCanonicalBlocks(
   blocks: readonly FetchedBlock[],
 ): Promise<void> {
   if (blocks.length === 0) return
-  const rows = blocks.map(({ block, receipts }) => {
+  const rows = blocks.map(({ block, receipts, unverified }) => {
     const { transactions, uncles, withdrawals, ...header } = block
     void transactions
     void withdrawals
@@ -95,6 +95,7 @@ export async function insertCanonicalBlocks(
       header: JSON.stringify({ ...header, uncles }),
       tx_count: block.transactions.length,
       log_count: receipts.reduce((sum, receipt) => sum + receipt.logs.length, 0),
+      verified: unverified === undefined,
     }
   })
   await trx

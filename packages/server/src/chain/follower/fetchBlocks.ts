@@ -3,18 +3,32 @@ import { BaseError } from '../../errors/BaseError.js'
 import type { NodeClient, RpcBatchResult } from '../NodeClient.js'
 import type { RpcBlock, RpcReceipt } from '../types.js'
 import { computeReceiptsRoot } from '../verify/computeReceiptsRoot.js'
+import { isKnownTransactionType, transactionType } from '../verify/encodeTransaction.js'
 import { InconsistentNodeDataError } from '../verify/InconsistentNodeDataError.js'
-import { verifyTransactions } from '../verify/verifyTransactions.js'
+import type { UnknownTransactionTypes } from '../verify/UnknownTransactionTypes.js'
+import { checkPosition, checkTransaction, verifyTransactions } from '../verify/verifyTransactions.js'
 
 export { InconsistentNodeDataError }
 
-export type FetchedBlock = { block: RpcBlock; receipts: RpcReceipt[] }
+/** What the header does not vouch for in a block taken on the node's word. */
+export type Unverified = {
+  /** The transaction types in the block this backend cannot re-encode. */
+  types: string[]
+}
+
+export type FetchedBlock = {
+  block: RpcBlock
+  receipts: RpcReceipt[]
+  /** Set when the block was accepted although its roots could not be checked (`trust-node`). */
+  unverified?: Unverified
+}
 
 /** A block the node does not have (yet): a head that moved backwards, or a lagging endpoint. */
-export class BlockNotFoundError extends BaseError {
-  override readonly name = 'BlockNotFoundError'
+/** The node does not have a block it should (behind, or pruned): an outage, unlike a proof's BLOCK_NOT_FOUND. */
+export class NodeBlockMissingError extends BaseError {
+  override readonly name = 'NodeBlockMissingError'
   constructor(number: number) {
-    super('BLOCK_NOT_FOUND', `The node has no block ${number}`, { status: 503, details: { number } })
+    super('NODE_BLOCK_MISSING', `The node has no block ${number}`, { status: 503, details: { number } })
   }
 }
 
@@ -36,7 +50,11 @@ export function isMethodUnsupported(error: unknown): boolean {
   )
 }
 
-export type ReceiptsMode = { perBlock: boolean }
+export type ReceiptsMode = {
+  perBlock: boolean
+  /** Blocks with transaction types this backend cannot check: refused unless `trust-node`. */
+  unknownTransactionTypes?: UnknownTransactionTypes
+}
 
 /**
  * Fetches blocks with full transactions and their receipts in one JSON-RPC batch, and checks each
@@ -61,7 +79,7 @@ export async function fetchBlocks(
     ])
     blocks = numbers.map((n, i) => {
       const block = unwrap(results[i]) as RpcBlock | null
-      if (!block) throw new BlockNotFoundError(n)
+      if (!block) throw new NodeBlockMissingError(n)
       return block
     })
     const receiptResults = results.slice(numbers.length)
@@ -75,7 +93,7 @@ export async function fetchBlocks(
     const results = await node.batch(blockCalls)
     blocks = numbers.map((n, i) => {
       const block = unwrap(results[i]) as RpcBlock | null
-      if (!block) throw new BlockNotFoundError(n)
+      if (!block) throw new NodeBlockMissingError(n)
       return block
     })
   }
@@ -93,17 +111,24 @@ export async function fetchBlocks(
   const fetched: FetchedBlock[] = []
   for (const [i, block] of blocks.entries()) {
     const receipts = receiptsPerBlock[i] ?? []
-    await verifyBlock(block, receipts)
-    fetched.push({ block, receipts })
+    const unverified = await verifyBlock(block, receipts, mode.unknownTransactionTypes)
+    fetched.push(unverified ? { block, receipts, unverified } : { block, receipts })
   }
   return fetched
 }
 
 /**
  * Throws InconsistentNodeDataError unless the block, its transactions and its receipts are what
- * the header commits to.
+ * the header commits to. A block holding transaction types this backend cannot re-encode is
+ * refused too, unless `unknownTypes` is `trust-node`: then everything that can be checked without
+ * the roots is (the header hash, each position, each known transaction's hash, that every receipt
+ * is of this block), and what could not be is returned.
  */
-export async function verifyBlock(block: RpcBlock, receipts: RpcReceipt[]): Promise<void> {
+export async function verifyBlock(
+  block: RpcBlock,
+  receipts: RpcReceipt[],
+  unknownTypes: UnknownTransactionTypes = 'refuse',
+): Promise<Unverified | undefined> {
   const number = Number(block.number)
   const computed = computeBlockHash(block)
   if (computed !== block.hash) {
@@ -116,7 +141,20 @@ export async function verifyBlock(block: RpcBlock, receipts: RpcReceipt[]): Prom
       },
     )
   }
-  verifyTransactions(block, block.transactionsRoot)
+  const types = unknownTypesOf(block)
+  if (types.length > 0 && unknownTypes === 'refuse') {
+    throw new InconsistentNodeDataError(
+      `Block ${number} holds transactions of type ${types.join(', ')}, which this backend cannot check against its transactionsRoot; --unknown-transaction-types trust-node follows such a chain on the node's word`,
+      { number, hash: block.hash, types },
+    )
+  }
+  if (types.length === 0) verifyTransactions(block, block.transactionsRoot)
+  else {
+    for (const [index, tx] of block.transactions.entries()) {
+      checkPosition(block, tx, index)
+      if (isKnownTransactionType(transactionType(tx))) checkTransaction(block, tx, index)
+    }
+  }
   if (receipts.length !== block.transactions.length) {
     throw new InconsistentNodeDataError(
       `Block ${number}: ${receipts.length} receipts for ${block.transactions.length} transactions`,
@@ -135,6 +173,8 @@ export async function verifyBlock(block: RpcBlock, receipts: RpcReceipt[]): Prom
       )
     }
   }
+  // A receipt's encoding follows its transaction's type: for a type of its own, no root to rebuild.
+  if (types.length > 0) return { types }
   const root = computeReceiptsRoot(receipts)
   if (root !== block.receiptsRoot) {
     throw new InconsistentNodeDataError(
@@ -142,4 +182,15 @@ export async function verifyBlock(block: RpcBlock, receipts: RpcReceipt[]): Prom
       { number, hash: block.hash, computed: root, receiptsRoot: block.receiptsRoot },
     )
   }
+}
+
+/** The distinct transaction types of the block this backend has no encoding for, in block order. */
+function unknownTypesOf(block: RpcBlock): string[] {
+  const types = new Set<string>()
+  for (const tx of block.transactions) {
+    if (typeof tx !== 'object' || tx === null) continue
+    const type = transactionType(tx)
+    if (!isKnownTransactionType(type)) types.add(type)
+  }
+  return [...types]
 }

@@ -16,24 +16,7 @@ export function verifyTransactions(
   transactionsRoot: Hex,
 ): Hex[] {
   const number = Number(block.number)
-  const encoded = block.transactions.map((tx, index) => {
-    const where = { number, hash: block.hash, index }
-    if (typeof tx !== 'object' || tx === null || Number(tx.transactionIndex) !== index) {
-      throw new InconsistentNodeDataError(
-        `Block ${number}: transaction ${index} is missing or names another position`,
-        where,
-      )
-    }
-    const bytes = attempt(where, () => encodeTransaction(tx, 'canonical'))
-    const computed = keccak256(bytes)
-    if (computed !== tx.hash) {
-      throw new InconsistentNodeDataError(
-        `Block ${number}: transaction ${index} encodes to hash ${computed}, not ${tx.hash}`,
-        { ...where, computed },
-      )
-    }
-    return bytes
-  })
+  const encoded = block.transactions.map((tx, index) => checkTransaction(block, tx, index))
   let leaves = encoded
   let root = rootOf(leaves)
   if (root !== transactionsRoot) {
@@ -57,6 +40,39 @@ export function verifyTransactions(
     )
   }
   return leaves
+}
+
+/**
+ * Throws InconsistentNodeDataError unless `tx` names `index` as its position and re-encodes to its
+ * own `hash`; returns its encoding.
+ */
+export function checkTransaction(
+  block: Pick<RpcBlock, 'number' | 'hash'>,
+  tx: RpcTransaction,
+  index: number,
+): Hex {
+  checkPosition(block, tx, index)
+  const where = { number: Number(block.number), hash: block.hash, index }
+  const bytes = attempt(where, () => encodeTransaction(tx, 'canonical'))
+  const computed = keccak256(bytes)
+  if (computed !== tx.hash) {
+    throw new InconsistentNodeDataError(
+      `Block ${where.number}: transaction ${index} encodes to hash ${computed}, not ${tx.hash}`,
+      { ...where, computed },
+    )
+  }
+  return bytes
+}
+
+/** Throws InconsistentNodeDataError unless the block's `index`-th transaction is there and says so. */
+export function checkPosition(block: Pick<RpcBlock, 'number' | 'hash'>, tx: unknown, index: number): void {
+  if (typeof tx !== 'object' || tx === null || Number((tx as RpcTransaction).transactionIndex) !== index) {
+    const number = Number(block.number)
+    throw new InconsistentNodeDataError(
+      `Block ${number}: transaction ${index} is missing or names another position`,
+      { number, hash: block.hash, index },
+    )
+  }
 }
 
 const rootOf = (leaves: readonly Hex[]): Hex => computeIndexedTrieRoot(leaves.map((leaf) => hexToBytes(leaf)))

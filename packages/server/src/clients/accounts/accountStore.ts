@@ -5,11 +5,14 @@ import { BaseError } from '../../errors/BaseError.js'
 import type { StoredAccount } from '../../filters/AccountIndex.js'
 import type { AccountActivityKind } from '../../filters/accountActivity.js'
 import type { DB } from '../../storage/schema.js'
+import { type BackfillStatus, backfillStatusOf } from '../interests/interestStore.js'
 
 /** An account interest as the API shows it. */
 export type Account = {
   address: Hex
   activity: AccountActivityKind[]
+  /** The account's latest back-fill of history, where it asked for one (listings only). */
+  backfill?: BackfillStatus | null
   createdAt: string
   updatedAt: string
 }
@@ -101,7 +104,21 @@ export async function listAccounts(db: Kysely<DB>, clientId: Uint8Array): Promis
     .where('client_id', '=', clientId)
     .orderBy('id')
     .execute()
-  return rows.map(toAccount)
+  if (rows.length === 0) return []
+  const jobs = await db
+    .selectFrom('backfill_jobs')
+    .select(['client_account_id', 'status', 'from_block', 'to_block', 'next_block', 'error'])
+    .where(
+      'client_account_id',
+      'in',
+      rows.map((row) => row.id),
+    )
+    .orderBy('id')
+    .execute()
+  // The latest back-fill of each account wins (a new request replaces the earlier one's row).
+  const backfills = new Map<number, BackfillStatus>()
+  for (const job of jobs) backfills.set(job.client_account_id!, backfillStatusOf(job))
+  return rows.map((row) => ({ ...toAccount(row), backfill: backfills.get(row.id) ?? null }))
 }
 
 function toAccount(row: {

@@ -14,6 +14,23 @@ export type BackfillStatus = {
   error: string | null
 }
 
+/** A `backfill_jobs` row as clients see it. */
+export function backfillStatusOf(job: {
+  status: BackfillStatus['status']
+  from_block: number | string
+  to_block: number | string
+  next_block: number | string
+  error: string | null
+}): BackfillStatus {
+  return {
+    status: job.status,
+    fromBlock: Number(job.from_block),
+    toBlock: Number(job.to_block),
+    nextBlock: Number(job.next_block),
+    error: job.error,
+  }
+}
+
 export type FilterInput = { code: string; args: unknown[]; cost?: number }
 export type WatchInput = { kind: string; args: unknown[] }
 
@@ -230,15 +247,7 @@ export async function listInterests(
     .orderBy('id')
     .execute()
   // The latest back-fill of each interest wins (a new request replaces the earlier one's row).
-  for (const job of jobs) {
-    backfills.set(job.client_contract_id!, {
-      status: job.status,
-      fromBlock: Number(job.from_block),
-      toBlock: Number(job.to_block),
-      nextBlock: Number(job.next_block),
-      error: job.error,
-    })
-  }
+  for (const job of jobs) backfills.set(job.client_contract_id!, backfillStatusOf(job))
   return interests.map((i) => ({
     address: bytesToHex(i.address),
     startBlock: i.start_block,
@@ -254,4 +263,13 @@ export async function listInterests(
     createdAt: i.created_at.toISOString(),
     updatedAt: i.updated_at.toISOString(),
   }))
+}
+
+/** Code was found at `address` outside the follower (before the interest): no `deployed` item is due. */
+export async function markDeployed(db: Kysely<DB>, address: Hex): Promise<void> {
+  await db
+    .updateTable('deployed_contracts')
+    .set({ is_deployed: true })
+    .where('address', '=', hexToBytes(address))
+    .execute()
 }

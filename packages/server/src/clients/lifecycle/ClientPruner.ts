@@ -8,7 +8,7 @@ import { collectGarbage, type GarbageCollected } from './collectGarbage.js'
 import { deleteClient, pruneClient } from './pruneClient.js'
 import type { StageReason, StageTransitions } from './StageTransitions.js'
 
-/** When a client counts as abandoned (DESIGN §8): the settings of the same names, in seconds. */
+/** When a client counts as abandoned (docs/operations.md, Abandoned clients): the settings of the same names, in seconds. */
 export type PrunePolicy = Pick<
   Config,
   | 'dormantAfterSeconds'

@@ -16,7 +16,7 @@ export type ClientIndexes = {
 
 /**
  * What changes a client's stage: the leader's, between follow cycles (`follower.exclusive`), so
- * that no batch is matched halfway through the change (docs/architecture.md, invariant 4).
+ * that no batch is matched halfway through the change (docs/architecture.md, invariant 9).
  */
 export type StageWriter = {
   follower: Pick<LeaderRuntime['follower'], 'exclusive' | 'snapshot'>

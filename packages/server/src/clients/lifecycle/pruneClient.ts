@@ -25,7 +25,7 @@ export async function pruneClient(
       .executeTakeFirst()
     if (!row) return false
     // The interests cascade to filters, watches, back-fill jobs and the items queued for them;
-    // the database drops contracts nobody is interested in any more with them (invariant 5).
+    // the database drops contracts nobody is interested in any more with them (docs/architecture.md, invariant 5).
     await trx.deleteFrom('client_contracts').where('client_id', '=', id).execute()
     await trx.deleteFrom('client_accounts').where('client_id', '=', id).execute()
     await emptyQueue(trx, id)
@@ -39,7 +39,7 @@ export async function pruneClient(
   return done
 }
 
-/** Deletes the client and everything of its own, wallet state included (invariant 4). */
+/** Deletes the client and everything of its own, wallet state included (docs/architecture.md, invariant 4). */
 export async function deleteClient(
   { db, filters, contractState, accounts }: ClientIndexes,
   clientId: Hex,

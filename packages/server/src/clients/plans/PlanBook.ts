@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
-import { PLAN_NAME, type PLAN_QUOTAS, type PlanLimits, type PlanOverrides } from '../../config/parsePlans.js'
+import { PLAN_NAME } from '../../config/parsePlans.js'
+import type { PlanLimits, PlanQuota } from '../../config/planQuotas.js'
 import type { Config } from '../../config/settings.js'
 import { BaseError } from '../../errors/BaseError.js'
 
@@ -20,27 +21,9 @@ export class InvalidPlanNameError extends BaseError {
   }
 }
 
-/** The default plan: today's individual settings. */
-export function defaultPlanOf(config: Config): PlanLimits {
-  return {
-    interests: config.maxInterestsPerClient,
-    accounts: config.maxAccountsPerClient,
-    filtersPerInterest: config.maxFiltersPerInterest,
-    watchesPerInterest: config.maxWatchesPerInterest,
-    filterCost: config.maxFilterCostPerClient,
-    backlogItems: config.maxBacklogItems,
-    backlogBytes: config.maxBacklogBytes,
-    walletStateBytes: config.walletStateMaxBytes,
-    costPerSecond: config.clientCostPerSecond,
-    costBurst: config.clientCostBurst,
-    streams: config.maxStreamsPerClient,
-    backfillBlocks: config.maxBackfillBlocksPerClient,
-  }
-}
-
 /**
- * The plans of this instance: named sets of quotas from configuration, each filled in from the
- * default plan. Clients name their plan (`clients.plan`); a name no longer configured falls back to
+ * The plans of this instance: named sets of quotas from configuration (`Config.plans`, each filled
+ * in from the default plan). Clients name their plan (`clients.plan`); a name no longer configured falls back to
  * the default plan rather than locking the client out. Runtime changes through the admin API live
  * in this instance's memory until the next start — configuration stays the source of truth.
  */
@@ -51,11 +34,7 @@ export class PlanBook {
     config: Config,
     private readonly logger?: Logger,
   ) {
-    const base = { ...defaultPlanOf(config), ...config.plans.default }
-    this.#plans.set('default', base)
-    for (const [name, quotas] of Object.entries(config.plans as PlanOverrides)) {
-      if (name !== 'default') this.#plans.set(name, { ...base, ...quotas })
-    }
+    for (const [name, limits] of Object.entries(config.plans)) this.#plans.set(name, limits)
   }
 
   names(): string[] {
@@ -88,7 +67,7 @@ export class PlanBook {
   }
 
   /** The largest value of a quota over every plan (for bounds that must be fixed at start). */
-  max(quota: (typeof PLAN_QUOTAS)[number]): number {
+  max(quota: PlanQuota): number {
     return Math.max(...[...this.#plans.values()].map((plan) => plan[quota]))
   }
 

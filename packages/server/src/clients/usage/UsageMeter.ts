@@ -17,7 +17,7 @@ export const USAGE_COUNTERS = [
 export type UsageCounter = (typeof USAGE_COUNTERS)[number]
 
 /**
- * Per-client usage counters (DESIGN §8, incentives). Counting happens in memory on the hot paths
+ * Per-client usage counters (docs/operations.md, Plans and limits at runtime). Counting happens in memory on the hot paths
  * and is written to `client_usage` in one statement every few seconds, so metering costs no write
  * per request; Prometheus gets the aggregates.
  */

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { bytesToHex, type Hex } from 'viem'
 import { scanLogs } from '../../chain/backfill/scanLogs.js'
 import type { Follower } from '../../chain/follower/Follower.js'
-import { type FetchedBlock, fetchBlocks } from '../../chain/follower/fetchBlocks.js'
+import { type FetchedBlock, fetchBlocks, type ReceiptsMode } from '../../chain/follower/fetchBlocks.js'
 import type { NodeClient } from '../../chain/NodeClient.js'
 import { AccountIndex, type StoredAccount } from '../../filters/AccountIndex.js'
 import { ACCOUNT_TOPICS, type AccountActivityKind } from '../../filters/accountActivity.js'
@@ -13,13 +13,13 @@ import { accountItems, tokensOf } from '../AccountActivityProducer.js'
 import type { DeliveryListener } from '../DeliveryListener.js'
 import type { DeliveryQueue } from '../DeliveryQueue.js'
 import type { TokenMetadata } from '../TokenMetadata.js'
+import { type BackfillRetries, DEFAULT_RETRIES } from './BackfillRunner.js'
 import { countCalls } from './countCalls.js'
 import { OffStoredChainError, queueHistory } from './queueHistory.js'
 
 const FETCH_BATCH = 20
 /** Blocks per checkpoint of a logs-only back-fill; eth_getLogs chunks shrink below it on nodes that ask. */
 const LOG_CHUNK_BLOCKS = 2_000
-const RETRY_MS = 2_000
 
 export type AccountBackfillOptions = {
   db: Kysely<DB>
@@ -35,6 +35,11 @@ export type AccountBackfillOptions = {
   /** Node calls made for a client's back-fill, charged like those of contract back-fills. */
   chargeCalls?: (clientId: Hex, calls: number) => void
   tokens?: TokenMetadata
+  retries?: BackfillRetries
+}
+
+class WithdrawnError extends Error {
+  override readonly name = 'WithdrawnError'
 }
 
 /**
@@ -43,17 +48,21 @@ export type AccountBackfillOptions = {
  * in no node index); otherwise address-less eth_getLogs queries by topic — one per event and topic
  * position the account can stand in — find the blocks that matter, and only those are read. Either
  * way the blocks go through the same index and decoding as live matching, and the account is handed
- * to live matching at the exact block where history ends.
+ * to live matching at the exact block where history ends. A job that keeps failing without progress
+ * is retried with back-off a bounded number of times, then marked `failed` with its error.
  */
 export class AccountBackfill {
   readonly #o: AccountBackfillOptions
   readonly #log: Logger
+  readonly #retries: BackfillRetries
   #queue: Promise<void> = Promise.resolve()
   #stopped = false
+  readonly #stop = new AbortController()
 
   constructor(options: AccountBackfillOptions) {
     this.#o = options
     this.#log = options.logger.child({ component: 'account-backfill' })
+    this.#retries = options.retries ?? DEFAULT_RETRIES
   }
 
   async resume(): Promise<void> {
@@ -87,12 +96,12 @@ export class AccountBackfill {
     this.submit(job.id)
   }
 
-  /** Drops the unfinished back-fill of an account (it was replaced without one). */
+  /** Drops the unfinished or failed back-fill of an account (it was put again). */
   async cancel(accountId: number): Promise<void> {
     await this.#o.db
       .deleteFrom('backfill_jobs')
       .where('client_account_id', '=', accountId)
-      .where('status', 'in', ['pending', 'running'])
+      .where('status', 'in', ['pending', 'running', 'failed'])
       .execute()
   }
 
@@ -102,24 +111,59 @@ export class AccountBackfill {
 
   async stop(): Promise<void> {
     this.#stopped = true
+    this.#stop.abort()
+    await this.#queue
+  }
+
+  /** Resolves when every submitted job has ended (tests). */
+  async idle(): Promise<void> {
     await this.#queue
   }
 
   async #run(jobId: number): Promise<void> {
+    let failures = 0
     while (!this.#stopped) {
+      const attempt = { failures, progressed: false }
       try {
-        await this.#runOnce(jobId)
+        await this.#runOnce(jobId, attempt)
         return
       } catch (error) {
+        if (error instanceof WithdrawnError || this.#stopped) return
         // A block off the stored chain is the node ahead of the follower, not a failure.
-        if (error instanceof OffStoredChainError) this.#log.debug({ job: jobId }, error.message)
-        else this.#log.warn({ err: error, job: jobId }, 'account back-fill failed; retrying')
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS))
+        if (error instanceof OffStoredChainError) {
+          this.#log.debug({ job: jobId }, error.message)
+          await sleep(this.#retries.firstDelayMs, this.#stop.signal)
+          continue
+        }
+        failures = failuresAfter(attempt)
+        if (failures >= this.#retries.attempts) {
+          await this.#markFailed(jobId, error)
+          return
+        }
+        const delay = this.#retries.firstDelayMs * 2 ** (failures - 1)
+        this.#log.warn(
+          { err: error, job: jobId, failures },
+          `account back-fill failed; retrying in ${delay} ms`,
+        )
+        await sleep(delay, this.#stop.signal)
       }
     }
   }
 
-  async #runOnce(jobId: number): Promise<void> {
+  async #markFailed(jobId: number, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error)
+    await this.#o.db
+      .updateTable('backfill_jobs')
+      .set({ status: 'failed', error: message.slice(0, 500), updated_at: new Date() })
+      .where('id', '=', jobId)
+      .where('status', 'in', ['pending', 'running'])
+      .execute()
+      .catch((cause: unknown) =>
+        this.#log.warn({ err: cause, job: jobId }, 'could not mark a back-fill failed'),
+      )
+  }
+
+  async #runOnce(jobId: number, attempt: Attempt): Promise<void> {
     const { db } = this.#o
     const job = await db
       .selectFrom('backfill_jobs as j')
@@ -141,6 +185,7 @@ export class AccountBackfill {
     const startedAt = next
     const head = () => this.#o.follower.snapshot().head?.number ?? next - 1
     const task = this.#o.tasks.start('account-backfill', Math.max(0, head() - next + 1), {
+      job: jobId,
       account: account.address,
       from: next,
     })
@@ -151,10 +196,15 @@ export class AccountBackfill {
       .execute()
     try {
       for (;;) {
-        if (this.#stopped) return
+        if (this.#stopped) {
+          task.interrupt('stopped')
+          return
+        }
         const to = head()
         if (next <= to) {
-          next = await this.#scan(jobId, index, account, next, to)
+          const reached = await this.#scan(jobId, index, account, next, to)
+          if (reached > next) attempt.progressed = true
+          next = reached
           task.progress(next - startedAt, { next })
           continue
         }
@@ -168,7 +218,11 @@ export class AccountBackfill {
         .execute()
       task.finish()
     } catch (error) {
-      task.fail(error)
+      // The task fails with the last attempt; before it, a retry goes on in a new task.
+      if (error instanceof WithdrawnError) task.finish()
+      else if (!(error instanceof OffStoredChainError) && failuresAfter(attempt) >= this.#retries.attempts)
+        task.fail(error)
+      else task.interrupt(error instanceof Error ? error.message : String(error))
       throw error
     }
   }
@@ -184,7 +238,10 @@ export class AccountBackfill {
     const counted = countCalls(this.#o.node)
     const { node } = counted
     let charged = 0
-    const mode = { perBlock: true }
+    const mode: ReceiptsMode = {
+      perBlock: true,
+      unknownTransactionTypes: this.#o.follower.snapshot().unknownTransactionTypes,
+    }
     let next = from
     const commit = async (blocks: FetchedBlock[], upTo: number) => {
       const work = new Map<Hex, number>()
@@ -204,7 +261,7 @@ export class AccountBackfill {
         }
         return row !== undefined
       })
-      if (!updated) throw new Error('the account was withdrawn during its back-fill')
+      if (!updated) throw new WithdrawnError('the account was withdrawn during its back-fill')
       if (work.size > 0) this.#o.chargeWork?.(work)
       // Each commit pays for the calls since the last one, so a long back-fill pays as it goes.
       if (counted.calls() > charged) this.#o.chargeCalls?.(account.clientId, counted.calls() - charged)
@@ -245,6 +302,24 @@ export class AccountBackfill {
     }
     return next
   }
+}
+
+/** One run of a job: the failures in a row before it, and whether it got further. */
+type Attempt = { failures: number; progressed: boolean }
+
+/** Failures in a row after a failed attempt: one that got further starts the count afresh. */
+const failuresAfter = (attempt: Attempt) => (attempt.progressed ? 1 : attempt.failures + 1)
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+  })
 }
 
 /** The eth_getLogs topic filters that find every followed event naming the account, one per topic position. */

@@ -70,7 +70,7 @@ class WithdrawnError extends Error {
   override readonly name = 'WithdrawnError'
 }
 
-const DEFAULT_RETRIES: BackfillRetries = { attempts: 5, firstDelayMs: 1_000 }
+export const DEFAULT_RETRIES: BackfillRetries = { attempts: 5, firstDelayMs: 1_000 }
 
 /**
  * Runs the back-fills of interests that asked for history (`startBlock`), in the background,
@@ -154,7 +154,7 @@ export class BackfillRunner {
       const soonest = Math.min(...[...this.#lanes.values()].flat().map((j) => j.notBefore))
       await this.#sleep(Math.max(0, (Number.isFinite(soonest) ? soonest : Date.now() + 1_000) - Date.now()))
     }
-    for (const job of [...this.#lanes.values()].flat()) job.task.fail(new Error('stopped'))
+    for (const job of [...this.#lanes.values()].flat()) job.task.interrupt('stopped')
     this.#lanes.clear()
   }
 
@@ -255,6 +255,7 @@ export class BackfillRunner {
       next: row.next_block,
       startedAt: row.next_block,
       task: this.#o.tasks.start('backfill', Math.max(0, head - row.next_block + 1), {
+        job: row.id,
         interest: interest.address,
         client: interest.clientId,
         from: row.next_block,
@@ -327,7 +328,6 @@ export class BackfillRunner {
       job.notBefore = Date.now() + delay
       return
     }
-    this.#log.error({ err: error, job: job.id, failures: job.failures }, 'back-fill failed; giving up')
     this.#drop(job)
     job.task.fail(error)
     await this.#o.db
@@ -342,7 +342,10 @@ export class BackfillRunner {
 
   /** Scans `job.next..to` and queues the matches, checkpointing after each batch. */
   async #scan(job: Job, node: NodeClient, to: number): Promise<void> {
-    const mode: ReceiptsMode = { perBlock: true }
+    const mode: ReceiptsMode = {
+      perBlock: true,
+      unknownTransactionTypes: this.#o.follower.snapshot().unknownTransactionTypes,
+    }
     const commit = async (blocks: FetchedBlock[], upTo: number) => {
       const matches = job.index.match(blocks)
       const updated = await queueHistory(this.#o.follower, this.#o.queue, blocks, async (queue) => {

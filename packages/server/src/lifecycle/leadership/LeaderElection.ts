@@ -26,7 +26,7 @@ export type LeaderElectionOptions = {
 }
 
 /**
- * One leader among the instances sharing a database (DESIGN §6): the holder of a session-scoped
+ * One leader among the instances sharing a database (docs/architecture.md, Several instances): the holder of a session-scoped
  * PostgreSQL advisory lock, taken on a connection of its own. The lock goes with the session, so a
  * leader that dies, or whose connection the database drops, frees it for a standby within
  * `retryMs`. Each election bumps a term (see LeadershipFence). On PGlite only one process can open

@@ -7,6 +7,8 @@ import * as m0005 from './0005_leadership.js'
 import * as m0006 from './0006_node_work_usage.js'
 import * as m0007 from './0007_shared_cost_accounts.js'
 import * as m0008 from './0008_account_interests.js'
+import * as m0009 from './0009_unverified_blocks.js'
+import * as m0010 from './0010_jsonrpc.js'
 
 /** Every migration, in order. Add new ones at the end; never edit or remove a landed one. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -18,6 +20,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006_node_work_usage': m0006,
   '0007_shared_cost_accounts': m0007,
   '0008_account_interests': m0008,
+  '0009_unverified_blocks': m0009,
+  '0010_jsonrpc': m0010,
 }
 
 export const migrationProvider: MigrationProvider = {
