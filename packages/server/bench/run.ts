@@ -11,6 +11,7 @@ import { runArrivalBench } from './arrival.bench.js'
 import { runCatchUpBench } from './catchUp.bench.js'
 import { runContractStateBench } from './contractState.bench.js'
 import { runFailoverBench } from './failover.bench.js'
+import { runHeadPollingBench } from './headPolling.bench.js'
 import { runJsonRpcBench } from './jsonRpc.bench.js'
 import { runLatencyBench } from './latency.bench.js'
 import { runMatchingBench } from './matching.bench.js'
@@ -59,6 +60,7 @@ results.arrival = await timed('arrival', () =>
   runArrivalBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
 )
 results.nodeCalls = await timed('nodeCalls', () => runNodeCallsBench({ quick }))
+results.headPolling = await timed('headPolling', () => runHeadPollingBench({ quick }))
 results.jsonRpc = await timed('jsonRpc', () => runJsonRpcBench({ quick }))
 results.contractState = await timed('contractState', () => runContractStateBench({ quick }))
 results.memory = await timed('memory', () => runMemoryBench({ quick }))

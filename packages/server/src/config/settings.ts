@@ -38,6 +38,8 @@ const integer = (min: number, max: number): ValueKind<number> => ({
   },
 })
 
+const HEAD_POLLING_MODES = ['adaptive', 'fixed'] as const
+
 const oneOf =
   <T extends string>(values: readonly T[]) =>
   (raw: unknown): T => {
@@ -226,9 +228,19 @@ export const SETTINGS = [
   define({
     key: 'pollIntervalMs',
     flag: 'poll-interval-ms',
-    description: 'How often the node is asked for its head when it offers no newHeads subscription.',
+    description:
+      'The longest wait between two head polls when the node offers no newHeads subscription; with adaptive head polling, how often a chain with no regular blocks is polled.',
     default: 1_000,
     ...integer(50, 600_000),
+  }),
+  define({
+    key: 'headPolling',
+    flag: 'head-polling',
+    description:
+      'Without newHeads: "adaptive" learns the block interval and polls in short steps (100 ms at most) only around the time the next block is due; "fixed" polls every --poll-interval-ms.',
+    allowed: HEAD_POLLING_MODES.join(', '),
+    default: 'adaptive',
+    parse: oneOf(HEAD_POLLING_MODES),
   }),
   define({
     key: 'startBlock',

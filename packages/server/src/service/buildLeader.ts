@@ -171,6 +171,7 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
     logger,
     metrics,
     pollIntervalMs: config.pollIntervalMs,
+    headPolling: config.headPolling,
     startBlock: config.startBlock,
     confirmations: config.confirmations,
     unknownTransactionTypes: config.unknownTransactionTypes,

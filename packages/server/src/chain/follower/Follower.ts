@@ -21,6 +21,7 @@ import {
   InconsistentNodeDataError,
   type ReceiptsMode,
 } from './fetchBlocks.js'
+import { PollSchedule } from './PollSchedule.js'
 
 export type FollowerOptions = {
   db: Kysely<DB>
@@ -28,8 +29,13 @@ export type FollowerOptions = {
   listener: ChainListener<unknown>
   logger: Logger
   metrics: Registry
-  /** How often to ask the node for its head when no subscription wakes the follower. */
+  /**
+   * The slowest head poll when no subscription wakes the follower. Between blocks the follower
+   * sleeps until the next one is due, then polls in short steps (see PollSchedule).
+   */
   pollIntervalMs: number
+  /** `fixed` polls every `pollIntervalMs` instead of following the chain's rhythm. */
+  headPolling?: 'adaptive' | 'fixed'
   /** Where to start on an empty database: a block number, or the node's head. */
   startBlock: number | 'latest'
   /** Finality when the node does not answer the `safe`/`finalized` tags: head minus this depth. */
@@ -96,6 +102,7 @@ export class Follower {
   #loop: Promise<void> | undefined
   #unsubscribe: (() => Promise<void>) | undefined
   #backoffMs = 0
+  readonly #schedule: PollSchedule | undefined
   readonly #listeners = new Set<(status: FollowerStatus) => void>()
   readonly #m: {
     block: Gauge<'tag'>
@@ -115,6 +122,7 @@ export class Follower {
     this.#o = options
     this.#mode = { perBlock: true, unknownTransactionTypes: options.unknownTransactionTypes ?? 'refuse' }
     this.#log = options.logger.child({ component: 'follower' })
+    if (options.headPolling !== 'fixed') this.#schedule = new PollSchedule({ idleMs: options.pollIntervalMs })
     const registers = [options.metrics]
     this.#m = {
       block: new Gauge({
@@ -256,7 +264,10 @@ export class Follower {
       if (!this.#running) break
       if (this.#dirty && this.#backoffMs === 0) continue
       const wait =
-        this.#backoffMs || (this.#unsubscribe ? this.#o.pollIntervalMs * 10 : this.#o.pollIntervalMs)
+        this.#backoffMs ||
+        (this.#unsubscribe
+          ? this.#o.pollIntervalMs * 10
+          : (this.#schedule?.delayMs(performance.now()) ?? this.#o.pollIntervalMs))
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait)
         this.#wake = () => {
@@ -297,8 +308,10 @@ export class Follower {
 
   /** One pass: read the node's tags, catch up to its head (handling reorgs), advance finality, prune. */
   async #cycle(): Promise<void> {
+    const polledAt = performance.now()
     const [latest, safe, finalized] = await this.#tags()
     const target = Number(latest.number)
+    this.#schedule?.observe(target, polledAt)
     this.#nodeHead = target
     this.#m.block.set({ tag: 'node' }, target)
 
