@@ -57,6 +57,8 @@ describe.skipIf(chromiumMissing)(
       token = await deployTransferEmitter(anvil)
       dataDir = mkdtempSync(join(tmpdir(), 'wb-console-'))
       profileDir = mkdtempSync(join(tmpdir(), 'wb-console-chromium-'))
+      // Gitignored, so absent from a fresh clone: the backend's log goes there too.
+      mkdirSync(SCREENSHOTS, { recursive: true })
       backend = backendProcess({
         dataDir,
         port: await freePort(),
@@ -67,7 +69,6 @@ describe.skipIf(chromiumMissing)(
       })
       await backend.start()
       adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()
-      mkdirSync(SCREENSHOTS, { recursive: true })
       // A fresh profile of its own (playwright takes it as launchPersistentContext's directory).
       browser = await chromium.launchPersistentContext(profileDir, {
         executablePath: CHROMIUM,
