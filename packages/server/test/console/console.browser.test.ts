@@ -218,7 +218,8 @@ describe.skipIf(chromiumMissing)(
           Number(document.getElementById('head-number')?.textContent?.split(' ')[0]?.replaceAll(',', '')) >
           before,
         afterRestart,
-        { timeout: 30_000 },
+        // A restarted backend under a loaded CI machine may take a while to show its next block.
+        { timeout: 90_000 },
       )
       expect(await page.isVisible('#dashboard')).toBe(true)
 
