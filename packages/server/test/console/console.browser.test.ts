@@ -94,7 +94,7 @@ describe.skipIf(chromiumMissing)(
       for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true })
     })
 
-    it('refuses a wrong token, then shows the chain advancing, finds a client, makes it dormant (it gets a gap when back), and survives a backend restart', async () => {
+    it('refuses a wrong token, then shows the chain advancing, finds a client, and makes it dormant (it gets a gap when back)', async () => {
       const client = new WalletBackendClient({
         url: backend.url,
         account: privateKeyToAccount(generatePrivateKey()),
@@ -205,23 +205,6 @@ describe.skipIf(chromiumMissing)(
         { timeout: 60_000 },
       )
       await page.screenshot({ path: join(SCREENSHOTS, 'console.png'), fullPage: true })
-
-      // A backend restart: the page says it cannot reach it, and carries on once it is back.
-      await backend.stop()
-      await page.waitForSelector('#banner:not([hidden])', { timeout: 30_000 })
-      await page.screenshot({ path: join(SCREENSHOTS, 'console-backend-down.png') })
-      await backend.start()
-      await page.waitForSelector('#banner[hidden]', { state: 'attached', timeout: 60_000 })
-      const afterRestart = await headOnPage(page)
-      await page.waitForFunction(
-        (before) =>
-          Number(document.getElementById('head-number')?.textContent?.split(' ')[0]?.replaceAll(',', '')) >
-          before,
-        afterRestart,
-        // A restarted backend under a loaded CI machine may take a while to show its next block.
-        { timeout: 90_000 },
-      )
-      expect(await page.isVisible('#dashboard')).toBe(true)
 
       // The token never travels in a URL, and nothing came from anywhere but the backend.
       expect(requested.filter((url) => url.includes(adminToken))).toEqual([])
