@@ -99,8 +99,10 @@ export class NodeChaos {
       this.#floor = await this.anvil.blockNumber()
       return 'graceful'
     }
-    await this.anvil.node.saveState()
+    // Read before the save: submissions through the backend mine blocks outside the chaos lock, so
+    // a block read after the save may be one the save does not hold.
     const saved = await this.anvil.blockNumber()
+    await this.anvil.node.saveState()
     const steps = random.int(0, 4)
     for (let i = 0; i < steps; i++) await trafficStep(this.anvil, this.plan, random, this.traffic)
     const before = await this.anvil.blockNumber()

@@ -253,30 +253,48 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await anvil.mine(1)
     await waitUntil(atNodeHead, 60_000, 'the backend to reach the node head after the chaos')
     await Promise.all(backfills)
-    last = await anvil.blockNumber()
-    const chain = await fetchFinalChain(anvil.node.httpUrl, first, last)
-    const finalized = Number((await anvil.block('finalized')).number)
-    const state = await stateTruth(anvil.node.httpUrl, chain, plan.store, storeBase, first)
-    stateCounts.unreadable = state.unreadable
-    stateCounts.changedBlocks = state.readable.size + state.unreadable
-    const judgesOf = (record: ClientRecord): HoldingJudge[] => [
-      ...(record.interests.some((i) => i.watches)
-        ? [
-            stateJudge(
-              state,
-              STATE_WATCHES.map((watch) => watch.kind),
+    // The truth is read again whenever the node's head moved: the backend still rebroadcasts
+    // submissions the node lost, and the node mines each one it takes back.
+    type Truth = { last: number; judge: () => DeliveryCheck[] }
+    const truthAt = async (head: number): Promise<Truth> => {
+      const chain = await fetchFinalChain(node.node.httpUrl, first, head)
+      const finalized = Number((await node.block('finalized')).number)
+      const state = await stateTruth(node.node.httpUrl, chain, plan.store, storeBase, first)
+      stateCounts.unreadable = state.unreadable
+      stateCounts.changedBlocks = state.readable.size + state.unreadable
+      const judgesOf = (record: ClientRecord): HoldingJudge[] => [
+        ...(record.interests.some((i) => i.watches)
+          ? [
+              stateJudge(
+                state,
+                STATE_WATCHES.map((watch) => watch.kind),
+              ),
+            ]
+          : []),
+        ...(record.submissions ? [submissionJudge(record.submissions, chain, finalized)] : []),
+      ]
+      return {
+        last: head,
+        judge: () =>
+          clients.map(({ client }) =>
+            checkDeliveries(
+              client.record,
+              expectedItems(chain.receipts, client.record),
+              judgesOf(client.record),
             ),
-          ]
-        : []),
-      ...(record.submissions ? [submissionJudge(record.submissions, chain, finalized)] : []),
-    ]
-    const judge = () =>
-      clients.map(({ client }) =>
-        checkDeliveries(client.record, expectedItems(chain.receipts, client.record), judgesOf(client.record)),
-      )
+          ),
+      }
+    }
+    let truth = await truthAt(await anvil.blockNumber())
+    const judge = async () => {
+      const head = await node.blockNumber()
+      if (head !== truth.last) truth = await truthAt(head)
+      last = truth.last
+      return truth.judge()
+    }
     await waitUntil(
-      () => {
-        checks = judge()
+      async () => {
+        checks = await judge()
         return checks.every((check) => check.lost === 0 && check.wrong === 0)
       },
       60_000,
@@ -285,7 +303,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     ).catch(() => {})
     stopping = true
     for (const { client } of clients) await client.stop()
-    checks = judge()
+    checks = await judge()
     const reports = await Promise.all(backends.map((b) => health(b)))
     chainAlarm = reports.find((report) => report?.chain?.alarm)?.chain?.alarm
     terms = Math.max(0, ...reports.map((report) => report?.leadership?.term ?? 0))
