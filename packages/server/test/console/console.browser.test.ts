@@ -94,7 +94,7 @@ describe.skipIf(chromiumMissing)(
       for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true })
     })
 
-    it('refuses a wrong token, then shows the chain advancing, finds a client, and makes it dormant (it gets a gap when back)', async () => {
+    it('refuses a wrong token, then shows the chain advancing, finds a client, makes it dormant (it gets a gap when back), and survives a backend restart', async () => {
       const client = new WalletBackendClient({
         url: backend.url,
         account: privateKeyToAccount(generatePrivateKey()),
@@ -205,6 +205,26 @@ describe.skipIf(chromiumMissing)(
         { timeout: 60_000 },
       )
       await page.screenshot({ path: join(SCREENSHOTS, 'console.png'), fullPage: true })
+
+      // A backend restart: the page says it cannot reach it, and carries on once it is back. The
+      // measure is a block above the last one shown before the stop: right after its restart the
+      // backend answers before it has a head, and the page then shows none ('–').
+      const beforeStop = await headOnPage(page)
+      expect(Number.isFinite(beforeStop)).toBe(true)
+      await backend.stop()
+      await page.waitForSelector('#banner:not([hidden])', { timeout: 30_000 })
+      await page.screenshot({ path: join(SCREENSHOTS, 'console-backend-down.png') })
+      await backend.start()
+      await page.waitForSelector('#banner[hidden]', { state: 'attached', timeout: 60_000 })
+      await page.waitForFunction(
+        (before) =>
+          document.getElementById('state')?.textContent === 'live' &&
+          Number(document.getElementById('head-number')?.textContent?.split(' ')[0]?.replaceAll(',', '')) >
+            before,
+        beforeStop,
+        { timeout: 60_000 },
+      )
+      expect(await page.isVisible('#dashboard')).toBe(true)
 
       // The token never travels in a URL, and nothing came from anywhere but the backend.
       expect(requested.filter((url) => url.includes(adminToken))).toEqual([])
