@@ -118,13 +118,11 @@ export class RpcFilterListener implements ChainListener {
           const candidates = index.byAddress.get(log.address.toLowerCase())
           let payload: string | undefined
           for (const list of candidates ? [candidates, index.anyAddress] : [index.anyAddress])
-            for (const filter of list)
-              if (matchesLog(filter.criteria, log))
-                add(filter, {
-                  block_hash: blockHash,
-                  block_number: number,
-                  payload: (payload ??= JSON.stringify({ ...log, removed: false })),
-                })
+            for (const filter of list) {
+              if (!matchesLog(filter.criteria, log)) continue
+              payload ??= JSON.stringify({ ...log, removed: false })
+              add(filter, { block_hash: blockHash, block_number: number, payload })
+            }
         }
     }
     await this.#append(trx, changes)
