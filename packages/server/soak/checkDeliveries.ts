@@ -91,6 +91,13 @@ export function checkDeliveries(
   record: ClientRecord,
   expected: readonly ExpectedItem[],
   judges: readonly HoldingJudge[] = [],
+  /**
+   * The client's matches on the final chain below its first block: a node that lost blocks mines
+   * new ones at those heights after the client's interest was made, and live matching rightly
+   * delivers them. Held, not required; a back-filled item there is still wrong (history below
+   * what was asked for).
+   */
+  belowFirst: readonly ExpectedItem[] = [],
 ): DeliveryCheck {
   const check = emptyCheck(0)
   const problem = (counter: 'lost' | 'duplicatedAfterAck' | 'queuedTwice' | 'wrong', text: string) => {
@@ -144,14 +151,16 @@ export function checkDeliveries(
   }
 
   const expectedByKey = new Map(expected.map((match) => [matchKey(match), match]))
+  const liveBelowFirst = new Map(belowFirst.map((match) => [matchKey(match), match]))
   const held = new Set<string>()
   for (const item of byCursor.values()) {
     if (!MATCH_KINDS.has(item.kind) || removed.has(item.cursor)) continue
     const key = itemKey(item)
     held.add(key)
-    const truth = expectedByKey.get(key)
+    const backfilled = Boolean('data' in item && (item.data as { backfill?: unknown } | undefined)?.backfill)
+    const truth = expectedByKey.get(key) ?? (backfilled ? undefined : liveBelowFirst.get(key))
     if (!truth) {
-      const where = `block ${item.block?.number}${'data' in item && (item.data as { backfill?: unknown } | undefined)?.backfill ? ', back-filled' : ''}`
+      const where = `block ${item.block?.number}${backfilled ? ', back-filled' : ''}`
       problem(
         'wrong',
         (item.block?.number ?? 0) < (record.matchedFrom ?? 0)

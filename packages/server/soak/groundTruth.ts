@@ -195,3 +195,16 @@ export function expectedItems(
   }
   return items
 }
+
+/** The client's matches on the final chain below its `matchedFrom` (none when it has none). */
+export function expectedBelowFirst(
+  receipts: readonly NodeReceipt[],
+  record: Pick<ClientRecord, 'interests' | 'accounts' | 'matchedFrom'>,
+): ExpectedItem[] {
+  const first = record.matchedFrom
+  if (first === undefined) return []
+  return expectedItems(
+    receipts.filter((receipt) => Number(receipt.blockNumber) < first),
+    { interests: record.interests, accounts: record.accounts },
+  )
+}

@@ -17,7 +17,7 @@ import { readStore, stateJudge, stateTruth } from './checkState.js'
 import { submissionJudge } from './checkSubmissions.js'
 import type { ClientStats, SoakClientBase } from './clients/SoakClient.js'
 import { type DormancyCounts, makeDormant } from './dormancy.js'
-import { expectedItems, fetchFinalChain } from './groundTruth.js'
+import { expectedBelowFirst, expectedItems, fetchFinalChain } from './groundTruth.js'
 import { emptyNodeChaosCounts, NodeChaos, type NodeChaosCounts } from './nodeChaos.js'
 import type { ClientRecord } from './observations.js'
 import { Random } from './random.js'
@@ -281,6 +281,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
               client.record,
               expectedItems(chain.receipts, client.record),
               judgesOf(client.record),
+              expectedBelowFirst(chain.receipts, client.record),
             ),
           ),
       }

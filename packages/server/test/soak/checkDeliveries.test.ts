@@ -136,6 +136,21 @@ describe('the soak verdict on one client', () => {
     expect(counts(withdrawn)).toEqual(clean)
   })
 
+  it('accepts a live match below the first block of a client (a node that lost blocks mined new ones there), not a back-filled one', () => {
+    const below = expected(3)
+    const from5 = { ...record([arrived(item(1, below)), arrived(item(2, expected(5)))]), matchedFrom: 5 }
+    // Held, on the final chain, delivered live: fine; not required either.
+    expect(counts(checkDeliveries(from5, [expected(5)], [], [below]))).toEqual(clean)
+    expect(
+      counts(checkDeliveries({ ...from5, received: from5.received.slice(1) }, [expected(5)], [], [below])),
+    ).toEqual(clean)
+    // Without it on the final chain, or back-filled (history below what was asked for): wrong.
+    expect(counts(checkDeliveries(from5, [expected(5)], [], []))).toEqual({ ...clean, wrong: 1 })
+    const backfilled = { ...item(1, below), data: { backfill: true } } as DeliveryItem
+    const history = { ...from5, received: [arrived(backfilled), arrived(item(2, expected(5)))] }
+    expect(counts(checkDeliveries(history, [expected(5)], [], [below]))).toEqual({ ...clean, wrong: 1 })
+  })
+
   it('counts other contents than the node has, a reused cursor and an unexpected kind as wrong', () => {
     const truth = [expected(1), expected(2)]
     const otherData = item(1, truth[0]!)
