@@ -268,6 +268,34 @@ export class WalletBackendClient {
   }
 
   /**
+   * Makes a key for the backend's Ethereum JSON-RPC endpoint, for a wallet that keeps its viem or
+   * ethers provider: `url` (absolute) is the provider URL for HTTP, and with `ws://`/`wss://` for
+   * a WebSocket. The key is shown once; keep it like the session.
+   * @throws {WalletBackendError} `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * const { url } = await client.createRpcKey()
+   * const viem = createPublicClient({ transport: http(url) })
+   * ```
+   */
+  async createRpcKey(): Promise<{ id: number; key: string; url: string }> {
+    const created = await this.#call<{ id: number; key: string; url: string }>('POST', '/v1/rpc-keys')
+    return { ...created, url: `${this.url}${created.url}` }
+  }
+
+  /**
+   * Revokes a JSON-RPC key made by `createRpcKey` (every instance refuses it within seconds).
+   * @throws {WalletBackendError} `RPC_KEY_NOT_FOUND` (404), `RATE_LIMITED` (429), 503 codes.
+   * @example
+   * ```ts
+   * await client.deleteRpcKey(id)
+   * ```
+   */
+  async deleteRpcKey(id: number): Promise<void> {
+    await this.#call('DELETE', `/v1/rpc-keys/${id}`)
+  }
+
+  /**
    * The current status of a transaction this client submitted.
    * @throws {WalletBackendError} `TRANSACTION_NOT_FOUND` (404), `RATE_LIMITED` (429), 503 codes.
    * @example

@@ -127,3 +127,16 @@ export type ErrorCode = (typeof ERROR_CODES)[number]
 export const ErrorCode = Type.Unsafe<ErrorCode>(
   Type.String({ description: 'Stable machine-readable error code, e.g. INVALID_REQUEST' }),
 )
+
+const KNOWN: ReadonlySet<string> = new Set(ERROR_CODES)
+
+/**
+ * Whether `value` is one of the codes this version knows.
+ *
+ * @example
+ * isErrorCode('RATE_LIMITED') // true
+ * isErrorCode('SOMETHING_NEWER') // false: a newer backend's code, to be treated by its status
+ */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && KNOWN.has(value)
+}

@@ -1,9 +1,12 @@
+import { isErrorCode } from '@wallet-backend/sdk/protocol'
 import { type Hex, hexToBytes, numberToHex } from 'viem'
 import type { AppContext, SharedRuntime } from '../api/AppContext.js'
+import { sendToLeader } from '../api/plugins/forwardToLeader.js'
 import { RpcResponseError } from '../chain/rpc/errors.js'
 import { RateLimitedError } from '../clients/abuse/CostLimiter.js'
 import { subnetOf } from '../clients/abuse/subnetOf.js'
 import { BaseError } from '../errors/BaseError.js'
+import { NoLeaderError } from '../lifecycle/leadership/errors.js'
 import { submitTransaction } from '../submissions/submitTransaction.js'
 import { VERSION } from '../version.js'
 import { filterNotFound, invalidParams, JsonRpcError, RPC_CODES } from './JsonRpcError.js'
@@ -18,7 +21,16 @@ import {
 import { SharedReads } from './SharedReads.js'
 
 /** Who is calling: the client an RPC key named, and the IP it called from. */
-export type RpcCaller = { clientId: Hex; clientIdBytes: Uint8Array; plan: string; ip: string }
+export type RpcCaller = {
+  clientId: Hex
+  clientIdBytes: Uint8Array
+  plan: string
+  ip: string
+  /** The key the call came with: a standby sends the leader's share of the work on with it. */
+  key: string
+  /** Sent on by a standby that charged it already. */
+  forwarded: boolean
+}
 
 /** What a WebSocket connection adds: subscriptions. */
 export type SubscriptionHost = {
@@ -131,7 +143,8 @@ export class JsonRpcEndpoint {
         const raw = params[0]
         if (typeof raw !== 'string' || !/^0x[0-9a-fA-F]*$/.test(raw))
           throw invalidParams('expected [signedTransaction]')
-        // Tracked by the leader's submissions; this endpoint forwards nothing, so a standby answers NO_LEADER.
+        // Submissions are tracked by the leader, which watches the chain for them.
+        if (this.context.leadership().kind === 'standby') return this.#onLeader(caller, method, [raw])
         const { record } = await submitTransaction(
           this.context.leader(),
           this.context.config,
@@ -233,8 +246,31 @@ export class JsonRpcEndpoint {
     return deleteRpcFilter(this.context.runtime().db, caller.clientIdBytes, id)
   }
 
+  /**
+   * Makes the call on the leader, as the caller, and answers what it answered. The leader takes
+   * it as forwarded (the term's secret) and does not charge it again.
+   */
+  async #onLeader(caller: RpcCaller, method: string, params: unknown[]): Promise<unknown> {
+    const answer = await sendToLeader(this.context, {
+      method: 'POST',
+      url: '/rpc',
+      headers: { authorization: `Bearer ${caller.key}` },
+      body: { jsonrpc: '2.0', id: 1, method, params },
+      id: `rpc-${method}`,
+    })
+    const body = (await answer.json().catch(() => undefined)) as JsonRpcResponse | undefined
+    if (body && 'result' in body) return body.result
+    if (body && 'error' in body) {
+      const { code, message, data } = body.error
+      const named = (data as { code?: unknown } | undefined)?.code
+      throw new JsonRpcError(isErrorCode(named) ? named : 'NO_LEADER', code, message, data)
+    }
+    throw new NoLeaderError(`the leader answered ${method} with HTTP ${answer.status} and no JSON-RPC answer`)
+  }
+
   /** Every call is paid for by the client's plan and by its subnet, like a request of the API. */
   async #charge(caller: RpcCaller, method: string): Promise<void> {
+    if (caller.forwarded) return
     const { limiter, config, plans } = this.context
     const units = WRITES.has(method) ? config.requestCosts.write : config.requestCosts.read
     try {

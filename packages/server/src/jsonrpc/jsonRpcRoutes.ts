@@ -146,7 +146,7 @@ export async function jsonRpcRoutes(app: ApiInstance, context: AppContext): Prom
         const key =
           fromPath ?? (header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined)
         const owner = key === undefined ? undefined : await ownerOf(key)
-        if (!owner)
+        if (!owner || key === undefined)
           return reply
             .code(401)
             .send(
@@ -164,6 +164,8 @@ export async function jsonRpcRoutes(app: ApiInstance, context: AppContext): Prom
           clientIdBytes: owner.clientId,
           plan: owner.plan,
           ip: request.ip,
+          key,
+          forwarded: request.forwarded,
         }
       }
       const answer = async (caller: RpcCaller, text: string, host?: SubscriptionHost) => {

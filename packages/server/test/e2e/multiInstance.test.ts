@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type DeliveryItem, type Stream, WalletBackendClient } from '@wallet-backend/sdk'
-import type { Hex } from 'viem'
+import { createPublicClient, type Hex, http } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -14,7 +14,7 @@ import { adminRequest } from '../support/adminRequest.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
 import { startBackend, type TestBackend } from '../support/backend.js'
 import { type BackendProcess, backendProcess } from '../support/backendProcess.js'
-import { deployTransferEmitter, sendTransfer } from '../support/chainActivity.js'
+import { deployTransferEmitter, devAccount, sendTransfer } from '../support/chainActivity.js'
 import { createTestDatabase } from '../support/createTestDatabase.js'
 import { TEST_DATABASE_URL } from '../support/storage.js'
 import { waitUntil } from '../support/waitUntil.js'
@@ -122,6 +122,42 @@ run(
       )
     })
 
+    /** A JSON-RPC wallet of the standby: its filter must outlive the leader killed next. */
+    let rpcWallet: { url: string; filter: Hex; from: number } | undefined
+
+    it('a JSON-RPC wallet of the standby: its raw transaction is tracked by the leader, its filter is served by the standby', async () => {
+      const wallet = second.client()
+      await wallet.signIn()
+      const { url } = await wallet.createRpcKey()
+      const viem = createPublicClient({ transport: http(url), pollingInterval: 100 })
+      const filter = await viem.request({ method: 'eth_newFilter', params: [{ address: token }] })
+      rpcWallet = { url, filter, from: await anvil.blockNumber() }
+
+      const account = devAccount(6)
+      const raw = await account.signTransaction({
+        chainId: await viem.getChainId(),
+        nonce: await viem.getTransactionCount({ address: account.address }),
+        to: accounts[1]!,
+        value: 1n,
+        gas: 21_000n,
+        maxFeePerGas: 10_000_000_000n,
+        maxPriorityFeePerGas: 1n,
+        type: 'eip1559',
+      })
+      const hash = await viem.sendRawTransaction({ serializedTransaction: raw })
+      expect((await viem.waitForTransactionReceipt({ hash, pollingInterval: 100 })).status).toBe('success')
+      // The leader recorded it for this client, and queued its status items as for POST /v1/transactions.
+      expect((await wallet.getTransaction(hash)).hash).toBe(hash)
+      await waitUntil(
+        async () =>
+          (await wallet.deliveries({ after: 0, limit: 50 })).items.some(
+            (item) => item.kind === 'submitted-status' && item.txHash === hash,
+          ),
+        20_000,
+        'the submission’s status items',
+      )
+    })
+
     it('when the leader is killed, the standby takes over: nothing lost, nothing queued twice', async () => {
       await first.kill()
       // Blocks mined while nobody leads are caught up by the new leader.
@@ -137,6 +173,18 @@ run(
       const queued = await second.everything(client)
       expect(queued.map(keyOf)).toEqual(wanted)
       expect(new Set(queued.map((i) => i.cursor)).size).toBe(queued.length)
+
+      // The JSON-RPC filter made on the standby is served by it as the leader now: never "not
+      // found", and it holds every transfer since it was made, those mined while nobody led too.
+      const { url, filter, from } = rpcWallet!
+      const changes = await createPublicClient({ transport: http(url) }).request({
+        method: 'eth_getFilterChanges',
+        params: [filter],
+      })
+      const logs = changes as { blockNumber: Hex; logIndex: Hex; removed: boolean }[]
+      expect(
+        logs.filter((log) => !log.removed).map((log) => `${Number(log.blockNumber)}:${Number(log.logIndex)}`),
+      ).toEqual(await logsOfNode(from))
     })
 
     it('a leader whose term was ended behind its back cannot commit; it steps down and one instance leads again', async () => {

@@ -24,7 +24,7 @@ export type BackendProcessOptions = {
   flags?: string[]
   /** Where the backend's stdout and stderr go (appended), or 'stderr' for this process's stderr; discarded when omitted. */
   logFile?: string | 'stderr'
-  /** How long `start()` waits for `/ready`. Default 30 s. */
+  /** How long `start()` waits for `/ready`: a bound for a loaded machine, not an expectation. Default 90 s. */
   readyTimeoutMs?: number
   /** Run the compiled CLI (bin/ and dist/, needs `npm run build`) instead of the sources. */
   compiled?: boolean
@@ -107,7 +107,7 @@ export function backendProcess(options: BackendProcessOptions): BackendProcess {
               throw new Error(`the backend exited at start (${spawned.signalCode ?? spawned.exitCode})`)
             return ready()
           },
-          options.readyTimeoutMs ?? 30_000,
+          options.readyTimeoutMs ?? 90_000,
           'the backend to be ready',
         )
       } catch (error) {
