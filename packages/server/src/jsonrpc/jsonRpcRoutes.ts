@@ -198,7 +198,9 @@ export async function jsonRpcRoutes(app: ApiInstance, context: AppContext): Prom
         const body = typeof request.body === 'string' ? request.body : ''
         const result = await answer(request.rpcCaller!, body)
         if (result === undefined) return reply.code(204).send()
-        return reply.header('content-type', 'application/json').send(JSON.stringify(result))
+        const text = JSON.stringify(result)
+        endpoint.chargeAnswer(request.rpcCaller!, Buffer.byteLength(text))
+        return reply.header('content-type', 'application/json').send(text)
       }
       const schema = {
         tags: ['jsonrpc'],
@@ -227,7 +229,14 @@ export async function jsonRpcRoutes(app: ApiInstance, context: AppContext): Prom
         let toHold: Hex[] = []
         let queue = Promise.resolve()
         const send = (message: unknown) => {
-          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message))
+          if (socket.readyState !== socket.OPEN) return
+          const text = JSON.stringify(message)
+          socket.send(text)
+          // Answers and notifications cost their bytes; over the hard limit the socket is closed
+          // with the wait, and subscriptions resume by their ids after it.
+          const retryAfter = endpoint.chargeAnswer(caller, Buffer.byteLength(text))
+          if (retryAfter > 0)
+            socket.close(4029, `rate limited: reconnect and resume subscriptions in ${retryAfter} s`)
         }
         const host: SubscriptionHost = {
           subscribe: async (kind, criteria, resume) => {

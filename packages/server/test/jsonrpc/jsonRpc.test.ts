@@ -310,6 +310,51 @@ describe('durable filters and reorgs', () => {
   })
 })
 
+describe('metering', () => {
+  it('charges answers and subscription notifications by their bytes, as delivered bytes of the client', async () => {
+    const rpc = await rpcClient()
+    const delivered = async () => {
+      const answer = await fetch(`${backend.service.url}/v1/usage`, {
+        headers: { authorization: `Bearer ${rpc.token}` },
+      })
+      return ((await answer.json()) as { usage: { bytesDelivered: number } }).usage.bytesDelivered
+    }
+    const before = await delivered()
+    // An answer over HTTP: what it weighs is what the client is charged.
+    for (let i = 0; i < 3; i++) await sendTransfer(anvil, token, from, to, BigInt(i + 1))
+    await backend.synced()
+    const { json } = await post(rpc.url(), {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'eth_getLogs',
+      params: [{ address: token, fromBlock: '0x0', toBlock: 'latest' }],
+    })
+    const answerBytes = Buffer.byteLength(JSON.stringify(json))
+    expect((json as Answer).result).toBeInstanceOf(Array)
+    const afterAnswer = await delivered()
+    expect(afterAnswer - before).toBeGreaterThanOrEqual(answerBytes)
+
+    // Notifications over a WebSocket too, frame by frame.
+    const socket = new WebSocket(rpc.wsUrl())
+    let notified = 0
+    let frames = 0
+    await new Promise((resolve) => socket.once('open', resolve))
+    socket.on('message', (data) => {
+      const text = data.toString()
+      if (JSON.parse(text).method !== 'eth_subscription') return
+      notified += Buffer.byteLength(text)
+      frames++
+    })
+    socket.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_subscribe', params: ['newHeads'] }))
+    await waitUntil(async () => (await filterCount(rpc.clientId)) >= 1, 10_000, 'subscription installed')
+    const beforeHeads = await delivered()
+    await anvil.mine(3)
+    await waitUntil(() => frames >= 3, 10_000, 'three newHeads notifications')
+    expect((await delivered()) - beforeHeads).toBeGreaterThanOrEqual(notified)
+    socket.close()
+  })
+})
+
 describe('bad input', () => {
   it('answers JSON-RPC errors, never a 5xx, and shows nothing of another client', async () => {
     const rpc = await rpcClient()
