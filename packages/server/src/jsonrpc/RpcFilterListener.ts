@@ -19,6 +19,25 @@ type LiveFilter = {
   criteria: LogCriteria
 }
 
+/** Log filters by the emitters they name, and those that name none (any emitter). */
+function indexByAddress(filters: readonly LiveFilter[]): {
+  byAddress: Map<string, LiveFilter[]>
+  anyAddress: LiveFilter[]
+} {
+  const byAddress = new Map<string, LiveFilter[]>()
+  const anyAddress: LiveFilter[] = []
+  for (const filter of filters) {
+    if (filter.criteria.addresses.length === 0) anyAddress.push(filter)
+    // A filter naming an emitter twice is still one candidate for its logs.
+    for (const address of new Set(filter.criteria.addresses)) {
+      const list = byAddress.get(address)
+      if (list) list.push(filter)
+      else byAddress.set(address, [filter])
+    }
+  }
+  return { byAddress, anyAddress }
+}
+
 /**
  * Feeds the JSON-RPC filters and subscriptions, inside the follower's transaction: each added
  * block's matching logs (or the block itself) become changes in the filter's own sequence, and a
@@ -72,29 +91,39 @@ export class RpcFilterListener implements ChainListener {
     for (const { block, receipts } of blocks) {
       const number = Number(block.number)
       const blockHash = hexToBytes(block.hash)
-      for (const filter of blockFilters) {
+      if (blockFilters.length > 0) {
         const { transactions: _t, ...header } = block
-        add(filter, {
-          block_hash: blockHash,
-          block_number: number,
-          payload: JSON.stringify(filter.subscription ? header : block.hash),
-        })
+        // Serialised once for all the filters that take it.
+        const asHeader = JSON.stringify(header)
+        const asHash = JSON.stringify(block.hash)
+        for (const filter of blockFilters)
+          add(filter, {
+            block_hash: blockHash,
+            block_number: number,
+            payload: filter.subscription ? asHeader : asHash,
+          })
       }
       if (logFilters.length === 0) continue
-      const candidates = logFilters.filter(
-        (f) =>
-          (f.criteria.fromBlock === undefined || f.criteria.fromBlock <= number) &&
-          (f.criteria.toBlock === undefined || f.criteria.toBlock >= number),
+      const index = indexByAddress(
+        logFilters.filter(
+          (f) =>
+            (f.criteria.fromBlock === undefined || f.criteria.fromBlock <= number) &&
+            (f.criteria.toBlock === undefined || f.criteria.toBlock >= number),
+        ),
       )
       for (const receipt of receipts)
-        for (const log of receipt.logs)
-          for (const filter of candidates)
-            if (matchesLog(filter.criteria, log))
-              add(filter, {
-                block_hash: blockHash,
-                block_number: number,
-                payload: JSON.stringify({ ...log, removed: false }),
-              })
+        for (const log of receipt.logs) {
+          // Only the filters of the log's emitter and those of any emitter are asked: the work
+          // is in the logs and their matches, not in every filter times every log.
+          const candidates = index.byAddress.get(log.address.toLowerCase())
+          let payload: string | undefined
+          for (const list of candidates ? [candidates, index.anyAddress] : [index.anyAddress])
+            for (const filter of list) {
+              if (!matchesLog(filter.criteria, log)) continue
+              payload ??= JSON.stringify({ ...log, removed: false })
+              add(filter, { block_hash: blockHash, block_number: number, payload })
+            }
+        }
     }
     await this.#append(trx, changes)
   }

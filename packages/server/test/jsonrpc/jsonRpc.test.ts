@@ -310,6 +310,26 @@ describe('durable filters and reorgs', () => {
   })
 })
 
+describe('log filters', () => {
+  it('give each log once per filter, whether the filter names its emitter once, twice, or not at all', async () => {
+    const rpc = await rpcClient()
+    const other = await deployTransferEmitter(anvil)
+    const named = await call<string>(rpc.url(), 'eth_newFilter', [{ address: token }])
+    const twice = await call<string>(rpc.url(), 'eth_newFilter', [
+      { address: [token, token.toUpperCase().replace('0X', '0x')] },
+    ])
+    const any = await call<string>(rpc.url(), 'eth_newFilter', [{}])
+    const mine = await sendTransfer(anvil, token, from, to, 7n)
+    const theirs = await sendTransfer(anvil, other, from, to, 8n)
+    await backend.synced()
+    const hashes = async (id: string) =>
+      (await call<RpcLogOut[]>(rpc.url(), 'eth_getFilterChanges', [id])).map((log) => log.transactionHash)
+    expect(await hashes(named)).toEqual([mine])
+    expect(await hashes(twice)).toEqual([mine])
+    expect(await hashes(any)).toEqual([mine, theirs])
+  })
+})
+
 describe('metering', () => {
   it('charges answers and subscription notifications by their bytes, as delivered bytes of the client', async () => {
     const rpc = await rpcClient()
