@@ -36,8 +36,11 @@ export type SharedRuntime = {
   chain(): ChainPosition
 }
 
-/** What only the leader has: the follower and the in-memory indexes it matches with. */
-export type LeaderRuntime = {
+/**
+ * What the leader has: what every instance has, plus the follower and the in-memory indexes it
+ * matches with. Code that takes it runs on the leader only (docs/architecture.md, invariant 11).
+ */
+export type LeaderRuntime = SharedRuntime & {
   follower: Follower
   filters: FilterIndex
   accounts: AccountIndex
@@ -50,9 +53,6 @@ export type LeaderRuntime = {
   submissions: SubmissionTracker
 }
 
-/** What client routes need; on a standby the leader's parts throw (their routes are forwarded). */
-export type Runtime = SharedRuntime & LeaderRuntime
-
 /** Where writes that need the follower go: here, or to the leader at `url`. */
 export type Leadership =
   | { kind: 'leader'; secret: string }
@@ -60,8 +60,13 @@ export type Leadership =
 
 /** What the HTTP layer needs from the running service; routes get it and nothing else. */
 export type AppContext = {
-  /** The runtime, or a NotReadyError (503 with Retry-After) while the service is still connecting. */
-  runtime(): Runtime
+  /** What this instance serves from, or a NotReadyError (503 with Retry-After) while the service is still connecting. */
+  runtime(): SharedRuntime
+  /**
+   * The leader's runtime, for routes marked `leaderOnly` (a standby forwards them before they run):
+   * a NoLeaderError on a standby, a NotReadyError while the service is still connecting.
+   */
+  leader(): LeaderRuntime
   config: Config
   /** The origin clients reach this instance at (`--public-url`, else the listening URL): sign-in messages name it. */
   publicOrigin(): string

@@ -8,8 +8,9 @@ import type { Follower } from '../chain/follower/Follower.js'
 import { type FetchedBlock, InconsistentNodeDataError } from '../chain/follower/fetchBlocks.js'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { ItemProducer } from '../delivery/DeliveryListener.js'
-import type { DeliveryQueue, QueueItem } from '../delivery/DeliveryQueue.js'
+import type { DeliveryQueue, QueueItem, QueueItemOf } from '../delivery/DeliveryQueue.js'
 import type { Deployments } from '../delivery/Deployments.js'
+import type { QueuePayloads } from '../delivery/queuePayloads.js'
 import type { DB } from '../storage/schema.js'
 import type { CompiledWatch } from './compileWatch.js'
 import {
@@ -519,8 +520,8 @@ function stateItem(
   value: unknown,
   stored: StoredValue | undefined,
   reason: StateReason,
-): QueueItem {
-  const payload: Record<string, unknown> = {
+): QueueItemOf<'state'> {
+  const payload: QueuePayloads['state'] = {
     watch: { id: watcher.watchId, kind: watcher.kind, args: watcher.args },
     value,
     previous:

@@ -5,7 +5,7 @@ import type { FetchedBlock } from '../chain/follower/fetchBlocks.js'
 import type { AccountIndex, AccountMatch } from '../filters/AccountIndex.js'
 import type { DB } from '../storage/schema.js'
 import type { ItemProducer } from './DeliveryListener.js'
-import type { QueueItem } from './DeliveryQueue.js'
+import type { QueueItem, QueueItemOf } from './DeliveryQueue.js'
 import type { InternalTransfer, InternalTransfers } from './InternalTransfers.js'
 import type { TokenMetadata } from './TokenMetadata.js'
 
@@ -85,8 +85,8 @@ export function tokensOf(matches: readonly AccountMatch[]): Hex[] {
 export function accountItems(
   matches: readonly AccountMatch[],
   blocks: readonly FetchedBlock[],
-  extra: Record<string, unknown> = {},
-): QueueItem[] {
+  extra: { backfill?: true } = {},
+): QueueItemOf<'account'>[] {
   return matches.map((match) => {
     const { block } = blocks[match.blockIndex]!
     return {

@@ -8,7 +8,7 @@ import type { FilterIndex, Match, StoredInterest } from '../filters/FilterIndex.
 import type { DB, DeliveryKind } from '../storage/schema.js'
 import { timeSlices } from '../utils/timeSlices.js'
 import type { AbiDecoder } from './compileAbi.js'
-import type { DeliveryQueue, QueueItem } from './DeliveryQueue.js'
+import type { DeliveryQueue, QueueItem, QueueItemOf } from './DeliveryQueue.js'
 import type { Deployments } from './Deployments.js'
 import { withdrawItemsOfBlocks } from './deliveryStore.js'
 import { InterestAbis } from './InterestAbis.js'
@@ -110,7 +110,7 @@ export class DeliveryListener implements ChainListener<unknown[]> {
       for (const [clientId, units] of work) this.#usage?.add(clientId, 'filter_work', units)
       this.#chargeFilterWork?.(work)
     }
-    const items = await this.#itemsOf(trx, matches, blocks)
+    const items: QueueItem[] = await this.#itemsOf(trx, matches, blocks)
     items.push(...(await this.#deployments.inBlocks(trx, blocks)))
     for (const [i, producer] of this.#producers.entries())
       items.push(...(await producer.itemsFor(trx, blocks, prepared[i])))
@@ -214,7 +214,7 @@ export class DeliveryListener implements ChainListener<unknown[]> {
     trx: Transaction<DB>,
     matches: readonly Match[],
     blocks: readonly FetchedBlock[],
-  ): Promise<QueueItem[]> {
+  ): Promise<QueueItemOf<'tx' | 'log'>[]> {
     const decoders =
       matches.length === 0
         ? new Map<number, AbiDecoder>()
@@ -224,7 +224,7 @@ export class DeliveryListener implements ChainListener<unknown[]> {
           )
     // Decoding costs in proportion to each match's data: other requests are served between slices.
     const pause = timeSlices()
-    const items: QueueItem[] = []
+    const items: QueueItemOf<'tx' | 'log'>[] = []
     for (const match of matches) {
       const item = this.#itemOf(match, blocks)
       const decoder = decoders.get(match.clientContractId)
@@ -237,7 +237,7 @@ export class DeliveryListener implements ChainListener<unknown[]> {
     return items
   }
 
-  #itemOf(match: Match, blocks: readonly FetchedBlock[]): QueueItem {
+  #itemOf(match: Match, blocks: readonly FetchedBlock[]): QueueItemOf<'tx' | 'log'> {
     const { block } = blocks[match.blockIndex]!
     const tx = block.transactions[match.txIndex]!
     return {

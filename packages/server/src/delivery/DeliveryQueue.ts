@@ -1,3 +1,4 @@
+import type { DeliveryKind } from '@wallet-backend/sdk/protocol'
 import type { Insertable, Kysely, Transaction } from 'kysely'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
@@ -5,14 +6,15 @@ import { type Hex, hexToBytes } from 'viem'
 import type { StageTransitions } from '../clients/lifecycle/StageTransitions.js'
 import type { PlanBook } from '../clients/plans/PlanBook.js'
 import type { UsageMeter } from '../clients/usage/UsageMeter.js'
-import type { ClientDeliveriesTable, DB, DeliveryKind } from '../storage/schema.js'
+import type { ClientDeliveriesTable, DB } from '../storage/schema.js'
 import { allocateCursors, type ClientBatch, insertItems, markActive, markDormant } from './deliveryStore.js'
 import type { Notifier } from './Notifier.js'
+import type { QueuePayloads } from './queuePayloads.js'
 
-/** An item to queue for one client; the queue gives it its cursor. */
-export type QueueItem = {
+/** An item of kind `K` to queue for one client; the queue gives it its cursor. */
+export type QueueItemOf<K extends DeliveryKind> = {
   clientId: Hex
-  kind: DeliveryKind
+  kind: K
   clientContractId: number | null
   filterId: number | null
   blockNumber: number | null
@@ -20,10 +22,14 @@ export type QueueItem = {
   txHash: Hex | null
   txIndex: number | null
   logIndex: number | null
-  payload: Record<string, unknown>
+  /** What the kind stores: a payload of the wrong shape for its kind does not compile. */
+  payload: QueuePayloads[K]
   /** The account interest of an `account` item. */
   clientAccountId?: number | null
 }
+
+/** An item to queue, of any kind: a union by `kind`. */
+export type QueueItem = { [K in DeliveryKind]: QueueItemOf<K> }[DeliveryKind]
 
 /** The queue's side of one database transaction: every write to a client's queue or stage goes here. */
 export interface QueueWriter {
@@ -34,8 +40,6 @@ export interface QueueWriter {
    * back). A client whose backlog this takes above its plan's bound goes dormant (the backlog rule).
    */
   enqueue(items: readonly QueueItem[]): Promise<void>
-  /** Queues a notice (`gap`, …) for one client, with what it says in `data`. */
-  notice(clientId: Hex, kind: DeliveryKind, data: Record<string, unknown>): Promise<void>
   /** Active clients stop being matched from the first block not matched yet; returns those that were active. */
   makeDormant(clientIds: readonly Hex[], at?: Date): Promise<Hex[]>
   /**
@@ -154,31 +158,29 @@ export class DeliveryQueue {
         'backlog full: clients made dormant until they acknowledge',
       )
     }
-    const notice = (clientId: Hex, kind: DeliveryKind, data: Record<string, unknown>) =>
-      enqueue([
-        {
-          clientId,
-          kind,
-          clientContractId: null,
-          filterId: null,
-          blockNumber: null,
-          blockHash: null,
-          txHash: null,
-          txIndex: null,
-          logIndex: null,
-          payload: data,
-        },
-      ])
     return {
       trx,
       enqueue,
-      notice,
       makeDormant,
       async wake(clientId, head) {
         const away = await markActive(trx, clientId)
         if (!away) return undefined
         const gap = { fromBlock: away.awayFrom, toBlock: head }
-        await notice(clientId, 'gap', gap)
+        // Of no block: a reorg must not take it back.
+        await enqueue([
+          {
+            clientId,
+            kind: 'gap',
+            clientContractId: null,
+            filterId: null,
+            blockNumber: null,
+            blockHash: null,
+            txHash: null,
+            txIndex: null,
+            logIndex: null,
+            payload: gap,
+          },
+        ])
         return gap
       },
     }

@@ -2,10 +2,13 @@ import type { Kysely, Transaction } from 'kysely'
 import { bytesToHex, decodeAbiParameters, type Hex, hexToBytes, hexToString } from 'viem'
 import type { NodeClient } from '../chain/NodeClient.js'
 import type { DB } from '../storage/schema.js'
-import type { QueueItem } from './DeliveryQueue.js'
+import type { QueueItemOf } from './DeliveryQueue.js'
 
 /** What a token says of itself; null where it has no such function or answers nonsense. */
 export type TokenInfo = { name: string | null; symbol: string | null; decimals: number | null }
+
+/** The account activities that name a token (transfers and approvals): their first item gets its `tokenInfo`. */
+type TokenActivity = Extract<QueueItemOf<'account'>['payload'], { token: Hex }>
 
 const NAME = '0x06fdde03'
 const SYMBOL = '0x95d89b41'
@@ -73,7 +76,7 @@ export class TokenMetadata {
    * In the batch's transaction: gives `tokenInfo` to the first item of each (account, token) the
    * account never had an item of, and stores the metadata read since the last batch.
    */
-  async attach(trx: Transaction<DB>, items: readonly QueueItem[]): Promise<void> {
+  async attach(trx: Transaction<DB>, items: readonly QueueItemOf<'account'>[]): Promise<void> {
     const fresh = this.#fresh
     this.#fresh = new Map()
     if (fresh.size > 0) {
@@ -83,26 +86,26 @@ export class TokenMetadata {
         .onConflict((oc) => oc.doNothing())
         .execute()
     }
-    const firsts = new Map<string, QueueItem>()
+    const firsts = new Map<string, { item: QueueItemOf<'account'>; payload: TokenActivity }>()
     for (const item of items) {
-      const token = item.payload.token as Hex | undefined
-      if (item.kind !== 'account' || !token || !item.blockHash || !this.#known.has(token)) continue
-      const key = `${item.clientAccountId}:${token}`
-      if (!firsts.has(key)) firsts.set(key, item)
+      const { payload } = item
+      if (!('token' in payload) || !item.blockHash || !this.#known.has(payload.token)) continue
+      const key = `${item.clientAccountId}:${payload.token}`
+      if (!firsts.has(key)) firsts.set(key, { item, payload })
     }
     if (firsts.size === 0) return
     // Only accounts still there: the index may hold one withdrawn (or pruned) a moment ago.
     const live = await trx
       .selectFrom('client_accounts')
       .select('id')
-      .where('id', 'in', [...new Set([...firsts.values()].map((item) => item.clientAccountId!))])
+      .where('id', 'in', [...new Set([...firsts.values()].map(({ item }) => item.clientAccountId!))])
       .execute()
     const ids = new Set(live.map((row) => Number(row.id)))
     const rows = [...firsts.values()]
-      .filter((item) => ids.has(item.clientAccountId!))
-      .map((item) => ({
+      .filter(({ item }) => ids.has(item.clientAccountId!))
+      .map(({ item, payload }) => ({
         client_account_id: item.clientAccountId!,
-        token: hexToBytes(item.payload.token as Hex),
+        token: hexToBytes(payload.token),
         block_hash: hexToBytes(item.blockHash!),
       }))
     if (rows.length === 0) return
@@ -114,8 +117,8 @@ export class TokenMetadata {
       .execute()
     for (const row of added) {
       const token = bytesToHex(row.token)
-      const item = firsts.get(`${row.client_account_id}:${token}`)
-      if (item) item.payload.tokenInfo = this.#known.get(token)
+      const first = firsts.get(`${row.client_account_id}:${token}`)
+      if (first) first.payload.tokenInfo = this.#known.get(token)
     }
   }
 

@@ -8,6 +8,7 @@ import type { ClientDeliveriesTable, DB, DeliveryKind } from '../storage/schema.
 import { timeSlices } from '../utils/timeSlices.js'
 import type { Decoded } from './compileAbi.js'
 import { loadDecoders } from './InterestAbis.js'
+import type { MatchPayload } from './queuePayloads.js'
 
 /** One queued item as a client receives it: the wire contract's item, whose kind says what it holds. */
 export type { DeliveryItem }
@@ -183,21 +184,15 @@ type DeliveryRow = {
 function toItem(row: DeliveryRow, chain: ChainPosition): DeliveryItem {
   const head = chain.head?.number
   const finalized = chain.finalized?.number ?? -1
-  const payload = row.payload as Record<string, unknown>
   // Back-filled items carry their transaction and receipt; live ones refer to verified_txs.
-  const {
-    filterIds,
-    tx: ownTx,
-    receipt: ownReceipt,
-    ...rest
-  } = payload as { filterIds?: number[]; tx?: RpcTransaction; receipt?: RpcReceipt }
+  const { filterIds, tx: ownTx, receipt: ownReceipt, ...rest } = row.payload as Partial<MatchPayload>
   // A match's decoding is a field of the item; a state item's (a view call's result) is its data.
   const match = row.kind === 'tx' || row.kind === 'log'
   const { decoded, ...matchData } = rest as { decoded?: Decoded | null }
   const data = match ? matchData : rest
   const receipt = (row.receipt ?? ownReceipt) as RpcReceipt | undefined
   const tx = (row.tx ?? ownTx) as RpcTransaction | undefined
-  // The payload is what the producer of the kind stored: the item's shape for that kind.
+  // The payload is what the producer of the kind stored (`QueuePayloads`): the item's shape for that kind.
   const item = {
     cursor: row.cursor,
     kind: row.kind,

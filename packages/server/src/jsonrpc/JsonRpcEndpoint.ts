@@ -1,6 +1,6 @@
 import { isErrorCode } from '@wallet-backend/sdk/protocol'
 import { type Hex, hexToBytes, numberToHex } from 'viem'
-import type { AppContext, Runtime } from '../api/AppContext.js'
+import type { AppContext, SharedRuntime } from '../api/AppContext.js'
 import { BYTES_PER_COST_UNIT } from '../api/plugins/chargeBytes.js'
 import { sendToLeader } from '../api/plugins/forwardToLeader.js'
 import { RpcResponseError } from '../chain/rpc/errors.js'
@@ -147,7 +147,7 @@ export class JsonRpcEndpoint {
         // Submissions are tracked by the leader, which watches the chain for them.
         if (this.context.leadership().kind === 'standby') return this.#onLeader(caller, method, [raw])
         const { record } = await submitTransaction(
-          runtime,
+          this.context.leader(),
           this.context.config,
           caller.clientId,
           raw as Hex,
@@ -303,7 +303,7 @@ export class JsonRpcEndpoint {
     }
   }
 
-  #head(runtime: Runtime): { number: number; hash: Hex } {
+  #head(runtime: SharedRuntime): { number: number; hash: Hex } {
     const head = runtime.chain().head
     if (!head)
       throw new JsonRpcError('NOT_READY', RPC_CODES.internal, 'no block stored yet; try again shortly')
@@ -311,7 +311,7 @@ export class JsonRpcEndpoint {
   }
 
   /** A block parameter as a number: tags are the stored chain's; undefined stays undefined. */
-  #blockNumberOf(runtime: Runtime, tag: unknown): number | undefined {
+  #blockNumberOf(runtime: SharedRuntime, tag: unknown): number | undefined {
     if (tag === undefined || tag === null) return undefined
     if (tag === 'latest' || tag === 'pending') return this.#head(runtime).number
     // The stored position knows finality only; `safe` is at least that.
@@ -336,7 +336,7 @@ export class JsonRpcEndpoint {
     return createRpcFilter(runtime.db, caller.clientIdBytes, filter)
   }
 
-  async #getLogs(runtime: Runtime, raw: unknown): Promise<unknown> {
+  async #getLogs(runtime: SharedRuntime, raw: unknown): Promise<unknown> {
     const query = (raw ?? {}) as { fromBlock?: unknown; toBlock?: unknown; blockHash?: unknown }
     parseLogCriteria(raw)
     if (query.blockHash === undefined) {
@@ -354,7 +354,7 @@ export class JsonRpcEndpoint {
   }
 
   /** A transaction (or its receipt) the backend verified and stored, in a canonical block. */
-  async #storedTransaction(runtime: Runtime, hash: unknown, receipt: boolean): Promise<unknown> {
+  async #storedTransaction(runtime: SharedRuntime, hash: unknown, receipt: boolean): Promise<unknown> {
     if (typeof hash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(hash))
       throw invalidParams('expected [transactionHash]')
     const row = await runtime.db
@@ -369,7 +369,7 @@ export class JsonRpcEndpoint {
   }
 
   /** A read answered by the node, once per stored head for every client asking the same. */
-  #forward(runtime: Runtime, method: string, params: unknown[]): Promise<unknown> {
+  #forward(runtime: SharedRuntime, method: string, params: unknown[]): Promise<unknown> {
     const head = this.#head(runtime)
     const at = BLOCK_PARAM[method]
     const resolved =

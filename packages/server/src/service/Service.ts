@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import type { AppContext, Runtime, SharedRuntime } from '../api/AppContext.js'
+import type { AppContext, SharedRuntime } from '../api/AppContext.js'
 import { buildApp } from '../api/buildApp.js'
 import { NotReadyError } from '../api/NotReadyError.js'
 import { accountRoutes } from '../api/routes/accountRoutes.js'
@@ -28,6 +28,7 @@ import { StreamHub } from '../delivery/StreamHub.js'
 import { jsonRpcRoutes } from '../jsonrpc/jsonRpcRoutes.js'
 import { BackgroundTasks } from '../lifecycle/BackgroundTasks.js'
 import { Lifecycle } from '../lifecycle/Lifecycle.js'
+import { NoLeaderError } from '../lifecycle/leadership/errors.js'
 import { LeaderElection, type Role } from '../lifecycle/leadership/LeaderElection.js'
 import type { LoggerHandle } from '../observability/createLogger.js'
 import { createMetrics } from '../observability/createMetrics.js'
@@ -39,7 +40,6 @@ import { connectStorage, type StorageConnection } from './connectStorage.js'
 import { healthReport } from './healthReport.js'
 import { prepareDataDir } from './prepareDataDir.js'
 import { readOrCreateAdminToken } from './readOrCreateAdminToken.js'
-import { standbyRuntime } from './standbyRuntime.js'
 
 export type ServiceOptions = {
   config: Config
@@ -75,7 +75,6 @@ export class Service {
   /** Where internal transfers come from, once this instance has led (`/health` says which). */
   #internalTransfers: InternalTransfers | undefined
   #notifier: Notifier | undefined
-  #runtime: Runtime | undefined
   #usage: UsageMeter | undefined
   readonly #clock: () => number
   readonly plans: PlanBook
@@ -158,8 +157,16 @@ export class Service {
         return { kind: 'standby', url: role.leader?.url, secret: role.leader?.secret }
       },
       runtime: () => {
-        if (!this.#runtime) throw new NotReadyError(this.lifecycle.state)
-        return this.#runtime
+        if (!this.#shared) throw new NotReadyError(this.lifecycle.state)
+        return this.#shared
+      },
+      leader: () => {
+        if (!this.#shared) throw new NotReadyError(this.lifecycle.state)
+        // A route that reaches this on a standby forgot to say it is leader-only: a 503, rather
+        // than an index this instance does not keep.
+        if (!this.#leader)
+          throw new NoLeaderError('this instance stands by, and the follower lives on the leader')
+        return this.#leader
       },
     }
     this.#app = await buildApp(context, [
@@ -229,7 +236,6 @@ export class Service {
         metrics: this.metrics,
       }),
     }
-    this.#runtime = standbyRuntime(this.#shared)
     this.#election = new LeaderElection({
       storage: this.#storage.storage,
       url: this.config.advertiseUrl ?? this.url,
@@ -270,7 +276,6 @@ export class Service {
     })
     this.#leader = leader
     this.#internalTransfers = leader.internalTransfers
-    this.#runtime = { ...shared, ...leader }
     this.#catchingUp = 'starting to follow the chain'
     this.#reconcile()
     await leader.start()
@@ -291,7 +296,6 @@ export class Service {
   async #standBy(reason: string): Promise<void> {
     const leader = this.#leader
     this.#leader = undefined
-    if (this.#shared) this.#runtime = standbyRuntime(this.#shared)
     this.#catchingUp = 'electing the instance that follows the chain'
     this.#reconcile()
     if (!leader) return

@@ -237,6 +237,7 @@ export async function buildLeader(deps: LeaderDependencies): Promise<Leader> {
   })
   let unsubscribe: (() => void) | undefined
   return {
+    ...shared,
     follower,
     filters,
     accounts,

@@ -1,5 +1,5 @@
 import { type Hex, hexToBytes } from 'viem'
-import type { Runtime } from '../api/AppContext.js'
+import type { LeaderRuntime, SharedRuntime } from '../api/AppContext.js'
 import type { Config } from '../config/settings.js'
 import { type DecodedSubmission, decodeSubmission } from './decodeSubmission.js'
 import { SubmissionRejectedError, TooManyPendingSubmissionsError } from './errors.js'
@@ -14,7 +14,7 @@ import { countPending, findSubmission, type SubmissionRecord } from './submissio
  * got no answer can always send the same bytes again.
  */
 export async function submitTransaction(
-  runtime: Runtime,
+  runtime: LeaderRuntime,
   config: Pick<Config, 'maxRawTransactionBytes' | 'maxPendingSubmissionsPerClient'>,
   clientId: Hex,
   raw: Hex,
@@ -53,7 +53,7 @@ export async function submitTransaction(
  * creation the address the new contract gets (a creation is accepted without an interest in it).
  */
 async function interestOf(
-  runtime: Runtime,
+  runtime: SharedRuntime,
   clientId: Hex,
   submission: DecodedSubmission,
   required: boolean,
@@ -78,7 +78,7 @@ async function interestOf(
   )
 }
 
-async function forward(runtime: Runtime, submission: DecodedSubmission): Promise<void> {
+async function forward(runtime: SharedRuntime, submission: DecodedSubmission): Promise<void> {
   try {
     await runtime.node.request<Hex>('eth_sendRawTransaction', [submission.raw])
   } catch (error) {

@@ -44,6 +44,9 @@ beforeAll(async () => {
     runtime: () => {
       throw new NotReadyError('starting')
     },
+    leader: () => {
+      throw new NotReadyError('starting')
+    },
     leadership: () => {
       throw new NotReadyError('starting')
     },

@@ -10,7 +10,7 @@ import { BaseError } from '../../errors/BaseError.js'
 import { LOG_LEVELS } from '../../observability/createLogger.js'
 import type { ClientStage } from '../../storage/schema.js'
 import type { ApiInstance } from '../ApiInstance.js'
-import type { AppContext, Runtime } from '../AppContext.js'
+import type { AppContext, LeaderRuntime, SharedRuntime } from '../AppContext.js'
 import { sameSecret } from '../plugins/sameSecret.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 import { adminConsoleRoutes } from './adminConsole.js'
@@ -124,7 +124,7 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
     },
   )
 
-  const clients = (runtime: Runtime) =>
+  const clients = (runtime: SharedRuntime) =>
     runtime.db
       .selectFrom('clients as c')
       .leftJoin('client_usage as u', 'u.client_id', 'c.id')
@@ -168,7 +168,7 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
       stateReads: row.state_reads ?? 0,
     },
   })
-  const found = async (runtime: Runtime, id: string) => {
+  const found = async (runtime: SharedRuntime, id: string) => {
     const row = await clients(runtime)
       .where('c.id', '=', hexToBytes(id as Hex))
       .executeTakeFirst()
@@ -270,7 +270,7 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
   const stageRoute = (
     stage: 'dormant' | 'pruned',
     summary: string,
-    move: (runtime: Runtime, id: Hex) => Promise<boolean>,
+    move: (runtime: LeaderRuntime, id: Hex) => Promise<boolean>,
   ) =>
     app.post(
       `/clients/:id/${stage === 'dormant' ? 'dormant' : 'prune'}`,
@@ -286,7 +286,7 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
       },
       async (request) => {
         const { id } = request.params
-        const runtime = context.runtime()
+        const runtime = context.leader()
         if (await move(runtime, id.toLowerCase() as Hex)) {
           context.transitions?.count(stage, 'admin')
           return { stage }
@@ -319,7 +319,7 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
     },
     async (request, reply) => {
       const { id } = request.params
-      if (!(await deleteClient(context.runtime(), id.toLowerCase() as Hex))) throw new ClientNotFoundError(id)
+      if (!(await deleteClient(context.leader(), id.toLowerCase() as Hex))) throw new ClientNotFoundError(id)
       context.transitions?.count('deleted', 'admin')
       return reply.status(204).send(null)
     },

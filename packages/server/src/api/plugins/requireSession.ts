@@ -111,8 +111,7 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     const token = header.slice('Bearer '.length).trim()
     if (token.length < 20 || token.length > 200)
       throw new AuthError('SESSION_INVALID', 'Unknown or expired session token')
-    const runtime = context.runtime()
-    const { db, usage } = runtime
+    const { db, usage } = context.runtime()
     // A token seen before names its client: one over its hard limit is refused before the
     // database is asked anything, so a flood costs a map lookup per request.
     const known = owners.get(token)
@@ -152,7 +151,7 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
     }
     if (session.stage !== 'active' && withinBacklog(session, plan)) {
       // Waking puts the client back into the follower's indexes: the leader's to do.
-      if (context.leadership().kind === 'leader') await wakeClient(runtime, id)
+      if (context.leadership().kind === 'leader') await wakeClient(context.leader(), id)
       else await wakeThroughLeader(context, request)
     }
     const now = Date.now()

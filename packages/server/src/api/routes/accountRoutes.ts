@@ -103,7 +103,7 @@ export async function accountRoutes(app: ApiInstance, context: AppContext): Prom
       const client = sessionOf(request)
       const { address } = request.params
       const body = request.body
-      const runtime = context.runtime()
+      const runtime = context.leader()
       const head = runtime.follower.snapshot().head?.number
       if (body.startBlock !== undefined)
         await checkBackfillQuota(
@@ -142,7 +142,7 @@ export async function accountRoutes(app: ApiInstance, context: AppContext): Prom
     },
     async (request, reply) => {
       const { address } = request.params
-      const runtime = context.runtime()
+      const runtime = context.leader()
       const id = await deleteAccount(runtime.db, sessionOf(request).idBytes, address.toLowerCase() as Hex)
       if (id === undefined) throw new AccountNotFoundError(address)
       runtime.accounts.remove(id)

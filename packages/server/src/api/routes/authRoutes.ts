@@ -89,7 +89,7 @@ export async function authRoutes(app: ApiInstance, context: AppContext): Promise
       },
     },
     async (request) => {
-      const runtime = context.runtime()
+      const runtime = context.leader()
       return signIn(
         {
           db: runtime.db,

@@ -73,9 +73,9 @@ const Interest = Type.Object(
 )
 const Params = Type.Object({ address: AddressParam })
 
-/** The runtime's parts that changing interests touches (the leader's: interest writes run there). */
+/** The leader's parts that changing interests touches: interest writes run there. */
 function interestDeps(context: AppContext): InterestDeps {
-  const runtime = context.runtime()
+  const runtime = context.leader()
   return {
     db: runtime.db,
     head: () => runtime.follower.snapshot().head?.number,
@@ -153,7 +153,7 @@ export async function interestRoutes(app: ApiInstance, context: AppContext): Pro
     },
     async (request, reply) => {
       const address = request.params.address.toLowerCase() as Hex
-      await withdrawClientInterest(context.runtime(), sessionOf(request).idBytes, address)
+      await withdrawClientInterest(context.leader(), sessionOf(request).idBytes, address)
       return reply.status(204).send(null)
     },
   )

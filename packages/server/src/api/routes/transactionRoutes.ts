@@ -122,7 +122,7 @@ export async function transactionRoutes(app: ApiInstance, context: AppContext): 
     async (request, reply) => {
       const client = sessionOf(request)
       const { raw } = request.body
-      const runtime = context.runtime()
+      const runtime = context.leader()
       const { record, created } = await submitTransaction(
         runtime,
         context.config,

@@ -1,17 +1,17 @@
 import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
-import type { LeaderRuntime, Runtime } from '../../api/AppContext.js'
+import type { LeaderRuntime, SharedRuntime } from '../../api/AppContext.js'
 import { loadWatchedInterests } from '../../contract-state/WatchIndex.js'
 import type { StoredInterest } from '../../filters/FilterIndex.js'
 import type { DB } from '../../storage/schema.js'
 
 /** Where a client's live matching lives: the database and the in-memory indexes of filters and watches. */
 export type ClientIndexes = {
-  db: Runtime['db']
-  filters: Pick<Runtime['filters'], 'removeClient'>
-  contractState: { index: Pick<Runtime['contractState']['index'], 'removeClient'> }
+  db: SharedRuntime['db']
+  filters: Pick<LeaderRuntime['filters'], 'removeClient'>
+  contractState: { index: Pick<LeaderRuntime['contractState']['index'], 'removeClient'> }
   /** Account interests: gone with a pruned or deleted client (a dormant one keeps them, unqueued). */
-  accounts?: Pick<Runtime['accounts'], 'removeClient'>
+  accounts?: Pick<LeaderRuntime['accounts'], 'removeClient'>
 }
 
 /**
@@ -47,7 +47,7 @@ export function makeDormant(
  * so no block falls between the two.
  */
 export function wakeClient(
-  runtime: StageWriter & Pick<Runtime, 'db' | 'filters' | 'contractState'>,
+  runtime: StageWriter & Pick<LeaderRuntime, 'db' | 'filters' | 'contractState'>,
   clientId: Hex,
 ): Promise<{ fromBlock: number; toBlock: number } | undefined> {
   const { db, follower, queue, filters, contractState } = runtime
