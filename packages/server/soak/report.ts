@@ -101,6 +101,7 @@ export function formatReport(result: SoakResult): string {
   if (backend.unexpectedExits.length > 0)
     rows.push(['backend exits nobody asked for', backend.unexpectedExits.join(', ')])
   if (result.failure) rows.push(['**failure**', result.failure])
+  if (result.nodeBroken) rows.push(['**the node broke**', result.nodeBroken])
   const idle = idleProducers(result)
   if (idle.length > 0) rows.push(['**producers that produced nothing**', idle.join(', ')])
   return ['| soak | |', '|---|---|', ...rows.map(([name, value]) => `| ${name} | ${value} |`)].join('\n')

@@ -19,6 +19,7 @@ import type { ClientStats, SoakClientBase } from './clients/SoakClient.js'
 import { type DormancyCounts, makeDormant } from './dormancy.js'
 import { expectedBelowFirst, expectedItems, fetchFinalChain } from './groundTruth.js'
 import { emptyNodeChaosCounts, NodeChaos, type NodeChaosCounts } from './nodeChaos.js'
+import { nodeIntegrity } from './nodeIntegrity.js'
 import type { ClientRecord } from './observations.js'
 import { Random } from './random.js'
 import {
@@ -70,6 +71,8 @@ export type SoakResult = {
   total: DeliveryCheck
   /** Why the run could not be judged (the backend did not come back, …); undefined when it could. */
   failure: string | undefined
+  /** What the node itself lost, when the run failed (see nodeIntegrity): no verdict on the backend. */
+  nodeBroken: string | undefined
 }
 
 type Health = { head?: { hash: Hex }; chain?: { alarm?: unknown }; leadership?: { term?: number } }
@@ -120,6 +123,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   let nodeChaos: NodeChaos | undefined
   let disconnects = 0
   let failure: string | undefined
+  let nodeBroken: string | undefined
+  /** The run's contracts, whose code the node must keep. */
+  let contracts: Hex[] = []
   let chaosSeconds = 0
   let settleSeconds = 0
   let first = 0
@@ -154,6 +160,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       senders: accounts.slice(0, 5),
       recipients: accounts.slice(5, 8),
     }
+    contracts = [...plan.tokens, plan.store]
     // The submitting wallet's key is the run's own; anvil funds it.
     const submitKey = privateKeyToAccount(generatePrivateKey())
     await anvil.rpc('anvil_setBalance', [submitKey.address, '0x56bc75e2d63100000'])
@@ -311,12 +318,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     settleSeconds = (Date.now() - settling) / 1000
     const exits = backends.flatMap((b) => b.unexpectedExits)
     if (exits.length > 0) failure = `a backend exited by itself: ${exits.join(', ')}`
+    if (checks.some((check) => check.lost + check.wrong > 0))
+      nodeBroken = await nodeIntegrity(anvil.node.httpUrl, 0, contracts).catch(() => undefined)
   } catch (error) {
     failure = error instanceof Error ? error.message : String(error)
-    options.log(`soak: failed: ${failure}`)
+    // The stack says whether the harness or the backend's answers failed the run.
+    options.log(`soak: failed: ${error instanceof Error ? (error.stack ?? failure) : failure}`)
     try {
       options.log(`soak: end of the backend log:\n${readFileSync(logFile, 'utf8').slice(-4_000)}`)
     } catch {}
+    if (anvil) nodeBroken = await nodeIntegrity(anvil.node.httpUrl, 0, contracts).catch(() => undefined)
   } finally {
     stopping = true
     await Promise.all(backfills).catch(() => {})
@@ -357,5 +368,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     state: stateCounts,
     total: sumChecks(checks),
     failure,
+    nodeBroken,
   }
 }
