@@ -1,7 +1,12 @@
 import { Type } from '@sinclair/typebox'
-import { sql } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import { subnetOf } from '../../clients/abuse/subnetOf.js'
+import {
+  type ClientWithUsage,
+  findClientWithUsage,
+  listClients,
+  setClientPlan,
+} from '../../clients/clientDirectory.js'
 import { makeDormant } from '../../clients/lifecycle/clientStages.js'
 import { deleteClient, pruneClient } from '../../clients/lifecycle/pruneClient.js'
 import { PLAN_NAME } from '../../config/parsePlans.js'
@@ -124,31 +129,7 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
     },
   )
 
-  const clients = (runtime: SharedRuntime) =>
-    runtime.db
-      .selectFrom('clients as c')
-      .leftJoin('client_usage as u', 'u.client_id', 'c.id')
-      .select([
-        'c.id',
-        'c.plan',
-        'c.stage',
-        'c.created_at',
-        'c.last_seen_at',
-        'c.stage_changed_at',
-        'c.backlog_items',
-        'c.backlog_bytes',
-        'u.requests',
-        'u.filter_work',
-        'u.items_queued',
-        'u.bytes_queued',
-        'u.bytes_delivered',
-        'u.submissions',
-        'u.work_while_absent',
-        'u.backfill_calls',
-        'u.state_reads',
-      ])
-  type ClientRow = Awaited<ReturnType<ReturnType<typeof clients>['execute']>>[number]
-  const summary = (row: ClientRow) => ({
+  const summary = (row: ClientWithUsage) => ({
     id: bytesToHex(row.id),
     plan: row.plan,
     stage: row.stage,
@@ -169,9 +150,7 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
     },
   })
   const found = async (runtime: SharedRuntime, id: string) => {
-    const row = await clients(runtime)
-      .where('c.id', '=', hexToBytes(id as Hex))
-      .executeTakeFirst()
+    const row = await findClientWithUsage(runtime.db, hexToBytes(id as Hex))
     if (!row) throw new ClientNotFoundError(id)
     return row
   }
@@ -195,20 +174,16 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
       const q = request.query
       const runtime = context.runtime()
       await runtime.usage.flush()
-      let query = clients(runtime)
-        .orderBy('c.last_seen_at', 'desc')
-        .orderBy('c.id')
-        .limit(q.limit ?? 100)
-        .offset(q.offset ?? 0)
-      if (q.stage) query = query.where('c.stage', '=', q.stage as ClientStage)
-      if (q.plan) query = query.where('c.plan', '=', q.plan)
-      if (q.seenBefore) query = query.where('c.last_seen_at', '<', new Date(q.seenBefore))
-      if (q.seenAfter) query = query.where('c.last_seen_at', '>', new Date(q.seenAfter))
-      if (q.idPrefix) {
-        const prefix = q.idPrefix.replace(/^0x/, '').toLowerCase()
-        query = query.where(sql<boolean>`encode(c.id, 'hex') like ${`${prefix}%`}`)
-      }
-      return { clients: (await query.execute()).map(summary) }
+      const rows = await listClients(runtime.db, {
+        limit: q.limit ?? 100,
+        offset: q.offset ?? 0,
+        ...(q.stage ? { stage: q.stage as ClientStage } : {}),
+        ...(q.plan ? { plan: q.plan } : {}),
+        ...(q.seenBefore ? { seenBefore: new Date(q.seenBefore) } : {}),
+        ...(q.seenAfter ? { seenAfter: new Date(q.seenAfter) } : {}),
+        ...(q.idPrefix ? { idPrefix: q.idPrefix } : {}),
+      })
+      return { clients: rows.map(summary) }
     },
   )
 
@@ -254,13 +229,8 @@ export async function adminRoutes(app: ApiInstance, context: AppContext): Promis
       const { id } = request.params
       const { plan } = request.body
       const limits = context.plans.require(plan)
-      const updated = await context
-        .runtime()
-        .db.updateTable('clients')
-        .set({ plan })
-        .where('id', '=', hexToBytes(id as Hex))
-        .executeTakeFirst()
-      if (updated.numUpdatedRows === 0n) throw new ClientNotFoundError(id)
+      if (!(await setClientPlan(context.runtime().db, hexToBytes(id as Hex), plan)))
+        throw new ClientNotFoundError(id)
       context.logger.warn({ client: id.toLowerCase(), plan }, `plan ${plan} assigned through the admin API`)
       return { plan, limits }
     },

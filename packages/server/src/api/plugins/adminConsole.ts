@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
-import { sql } from 'kysely'
 import { type Hex, hexToBytes } from 'viem'
 import { listAccounts } from '../../clients/accounts/accountStore.js'
+import { backlogOf, countClientsByStage } from '../../clients/clientDirectory.js'
 import { listInterests } from '../../clients/interests/interestStore.js'
 import { MetricsSampler } from '../../observability/MetricsSampler.js'
 import type { ApiInstance } from '../ApiInstance.js'
@@ -99,17 +99,7 @@ export async function adminConsoleRoutes(app: ApiInstance, context: AppContext):
       const health = context.health()
       let clients: { active: number; dormant: number; pruned: number; total: number } | null = null
       try {
-        const rows = await context
-          .runtime()
-          .db.selectFrom('clients')
-          .select(['stage', sql<string>`count(*)`.as('count')])
-          .groupBy('stage')
-          .execute()
-        clients = { active: 0, dormant: 0, pruned: 0, total: 0 }
-        for (const row of rows) {
-          clients[row.stage] = Number(row.count)
-          clients.total += Number(row.count)
-        }
+        clients = await countClientsByStage(context.runtime().db)
       } catch (error) {
         // Still connecting or the database is down: the health report says which.
         context.logger.debug({ err: error }, 'clients not counted for the admin overview')
@@ -154,23 +144,13 @@ export async function adminConsoleRoutes(app: ApiInstance, context: AppContext):
       const { id } = request.params
       const { db } = context.runtime()
       const idBytes = hexToBytes(id as Hex)
-      const client = await db
-        .selectFrom('clients')
-        .select(['backlog_items', 'backlog_bytes', 'next_cursor', 'acked_cursor'])
-        .where('id', '=', idBytes)
-        .executeTakeFirst()
-      if (!client) throw new ClientNotFoundError(id)
-      const [interests, accounts, kinds] = await Promise.all([
+      const [backlog, interests, accounts] = await Promise.all([
+        backlogOf(db, idBytes),
         listInterests(db, idBytes),
         listAccounts(db, idBytes),
-        db
-          .selectFrom('client_deliveries')
-          .select(['kind', sql<string>`count(*)`.as('count'), sql<Date | null>`min(created_at)`.as('oldest')])
-          .where('client_id', '=', idBytes)
-          .where('cursor', '>', client.acked_cursor)
-          .groupBy('kind')
-          .execute(),
       ])
+      if (!backlog) throw new ClientNotFoundError(id)
+      const { client, kinds } = backlog
       const oldest = kinds
         .map((row) => (row.oldest ? new Date(row.oldest).getTime() : Number.POSITIVE_INFINITY))
         .reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY)
@@ -192,7 +172,7 @@ export async function adminConsoleRoutes(app: ApiInstance, context: AppContext):
           nextCursor: client.next_cursor,
           ackedCursor: client.acked_cursor,
           oldestQueuedAt: Number.isFinite(oldest) ? new Date(oldest).toISOString() : null,
-          byKind: Object.fromEntries(kinds.map((row) => [row.kind, Number(row.count)])),
+          byKind: Object.fromEntries(kinds.map((row) => [row.kind, row.count])),
         },
       }
     },

@@ -1,14 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex } from 'viem'
 import type { CostLimits } from '../../clients/abuse/CostLimiter.js'
 import { AuthError } from '../../clients/auth/errors.js'
 import { findSession } from '../../clients/auth/sessionStore.js'
+import { touchClient } from '../../clients/clientDirectory.js'
 import { wakeClient } from '../../clients/lifecycle/clientStages.js'
 import type { RequestCosts } from '../../config/parseRequestCosts.js'
 import type { PlanLimits } from '../../config/planQuotas.js'
 import { NoLeaderError } from '../../lifecycle/leadership/errors.js'
-import type { DB } from '../../storage/schema.js'
 import { urgently } from '../../storage/urgency.js'
 import type { AppContext } from '../AppContext.js'
 import { sendToLeader } from './forwardToLeader.js'
@@ -161,17 +160,4 @@ export function requireSession(app: FastifyInstance, context: AppContext): void 
       await urgentIf(() => touchClient(db, session.clientId))
     }
   })
-}
-
-/** Contact: the client is here now, so nothing spent on it from now on counts as spent while absent. */
-export async function touchClient(db: Kysely<DB>, clientId: Uint8Array): Promise<void> {
-  // One statement, both rows or neither, without a transaction's round trips.
-  await db
-    .with('seen', (q) =>
-      q.updateTable('clients').set({ last_seen_at: new Date() }).where('id', '=', clientId),
-    )
-    .updateTable('client_usage')
-    .set({ work_while_absent: 0 })
-    .where('client_id', '=', clientId)
-    .execute()
 }

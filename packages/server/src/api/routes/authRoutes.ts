@@ -3,11 +3,12 @@ import { type Hex, hexToBytes } from 'viem'
 import { RegistrationDifficulty } from '../../clients/auth/RegistrationDifficulty.js'
 import { createSession, type SessionPolicy } from '../../clients/auth/sessionStore.js'
 import { issueSignInChallenge, signIn } from '../../clients/auth/signIn.js'
+import { touchClient } from '../../clients/clientDirectory.js'
 import { wakeClient } from '../../clients/lifecycle/clientStages.js'
 import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { publicOriginOf } from '../plugins/forwardToLeader.js'
-import { requireSession, sessionOf, touchClient, withinBacklog } from '../plugins/requireSession.js'
+import { requireSession, sessionOf, withinBacklog } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 
 const Address = Type.String({ pattern: '^0x[0-9a-fA-F]{40}$', description: 'An EVM address (20 bytes, hex)' })

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import type { AccountProof } from '@wallet-backend/sdk/verify'
-import { type Hex, hexToBytes } from 'viem'
+import type { Hex } from 'viem'
 import { InterestNotFoundError } from '../../clients/interests/changeInterest.js'
+import { hasInterest } from '../../clients/interests/interestStore.js'
 import { findStoredBlock } from '../../proofs/findStoredBlock.js'
 import { proveReceipt } from '../../proofs/proveReceipt.js'
 import { proveTransaction } from '../../proofs/proveTransaction.js'
@@ -156,13 +157,8 @@ export async function proofRoutes(app: ApiInstance, context: AppContext): Promis
       const runtime = context.runtime()
       const address = query.address.toLowerCase() as Hex
       // Proofs of the client's own interests only: the backend is not an open gateway to its node.
-      const interest = await runtime.db
-        .selectFrom('client_contracts')
-        .select('id')
-        .where('client_id', '=', sessionOf(request).idBytes)
-        .where('address', '=', hexToBytes(address))
-        .executeTakeFirst()
-      if (!interest) throw new InterestNotFoundError(address)
+      if (!(await hasInterest(runtime.db, sessionOf(request).idBytes, address)))
+        throw new InterestNotFoundError(address)
       const block = await findStoredBlock(runtime.db, query.block)
       const slots = (query.slots?.split(',') ?? []).map((slot) => `0x${slot.slice(2).padStart(64, '0')}`)
       const proof = await runtime.node.request<AccountProof>('eth_getProof', [

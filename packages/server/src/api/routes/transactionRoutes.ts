@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { bytesToHex, type Hex } from 'viem'
+import type { Hex } from 'viem'
+import { interestAddressById } from '../../clients/interests/interestStore.js'
 import type { ChainPosition } from '../../delivery/deliveryStore.js'
 import { TransactionNotFoundError } from '../../submissions/errors.js'
 import type { SubmissionRecord } from '../../submissions/submissionStore.js'
@@ -89,13 +90,7 @@ export async function transactionRoutes(app: ApiInstance, context: AppContext): 
 
   const interestAddress = async (record: SubmissionRecord): Promise<Hex | null> => {
     if (record.clientContractId === null) return null
-    const row = await context
-      .runtime()
-      .db.selectFrom('client_contracts')
-      .select('address')
-      .where('id', '=', record.clientContractId)
-      .executeTakeFirst()
-    return row ? bytesToHex(row.address) : null
+    return (await interestAddressById(context.runtime().db, record.clientContractId)) ?? null
   }
 
   app.post(

@@ -1,5 +1,5 @@
 import { type TInteger, Type } from '@sinclair/typebox'
-import { sql } from 'kysely'
+import { readClientUsage } from '../../clients/usage/usageStore.js'
 import { PLAN_QUOTAS } from '../../config/planQuotas.js'
 import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
@@ -54,28 +54,7 @@ export async function usageRoutes(app: ApiInstance, context: AppContext): Promis
       const client = sessionOf(request)
       const { db, usage } = context.runtime()
       await usage.flush()
-      const counters = await db
-        .selectFrom('client_usage')
-        .selectAll()
-        .where('client_id', '=', client.idBytes)
-        .executeTakeFirst()
-      const { rows } = await sql<{
-        plan: string
-        interests: number
-        filters: number
-        filter_cost: number
-        backlog_items: number
-        backlog_bytes: number
-        wallet_state_bytes: number
-      }>`
-        select c.plan,
-          (select count(*) from client_contracts i where i.client_id = c.id)::int as interests,
-          (select count(*) from client_tx_filters f where f.client_id = c.id)::int as filters,
-          (select coalesce(sum(f.cost), 0) from client_tx_filters f where f.client_id = c.id)::int as filter_cost,
-          c.backlog_items, c.backlog_bytes,
-          (select coalesce(octet_length(w.data), 0) from wallet_states w where w.client_id = c.id)::bigint as wallet_state_bytes
-        from clients c where c.id = ${client.idBytes}`.execute(db)
-      const stored = rows[0]!
+      const { counters, stored } = await readClientUsage(db, client.idBytes)
       return {
         plan: stored.plan,
         usage: {

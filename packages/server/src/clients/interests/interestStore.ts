@@ -273,3 +273,24 @@ export async function markDeployed(db: Kysely<DB>, address: Hex): Promise<void> 
     .where('address', '=', hexToBytes(address))
     .execute()
 }
+
+/** Whether the client has an interest in `address`. */
+export async function hasInterest(db: Kysely<DB>, clientId: Uint8Array, address: Hex): Promise<boolean> {
+  const row = await db
+    .selectFrom('client_contracts')
+    .select('id')
+    .where('client_id', '=', clientId)
+    .where('address', '=', hexToBytes(address))
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/** The contract address of an interest by its id; undefined once the interest is gone. */
+export async function interestAddressById(db: Kysely<DB>, id: number): Promise<Hex | undefined> {
+  const row = await db
+    .selectFrom('client_contracts')
+    .select('address')
+    .where('id', '=', id)
+    .executeTakeFirst()
+  return row ? bytesToHex(row.address) : undefined
+}
