@@ -16,6 +16,8 @@ const RpcLog = open(
   'As the node answered it',
 )
 
+/** How a filter selects a contract's transactions and logs (its `args` depend on the code). */
+export type FilterCode = 'all' | 'logs' | 'calls' | 'transfers' | 'value'
 export const FilterCode = Type.Union(
   ['all', 'logs', 'calls', 'transfers', 'value'].map((c) => Type.Literal(c)),
 )

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox'
+import { Account } from '@wallet-backend/sdk/protocol'
 import type { Hex } from 'viem'
 import {
   AccountNotFoundError,
@@ -16,7 +17,6 @@ import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
-import { BackfillStatus } from './interestRoutes.js'
 
 const AccountParams = Type.Object({
   address: Type.String({
@@ -44,21 +44,6 @@ const AccountBody = Type.Object(
   },
   { additionalProperties: false },
 )
-const Account = Type.Object(
-  {
-    address: Type.String(),
-    activity: Type.Array(Type.String()),
-    backfill: Type.Optional(
-      Type.Union([BackfillStatus, Type.Null()], {
-        description: "The account's back-fill of history, if its startBlock asked for one (in listings)",
-      }),
-    ),
-    createdAt: Type.String({ format: 'date-time' }),
-    updatedAt: Type.String({ format: 'date-time' }),
-  },
-  { $id: 'Account' },
-)
-
 /** A client's account interests: everything that touches one of its own addresses, in any contract. */
 export async function accountRoutes(app: ApiInstance, context: AppContext): Promise<void> {
   requireSession(app, context)

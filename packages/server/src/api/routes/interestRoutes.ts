@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox'
+import { Interest } from '@wallet-backend/sdk/protocol'
 import type { Hex } from 'viem'
 import {
   type InterestDeps,
@@ -42,34 +43,6 @@ const InterestBody = Type.Object(
     ),
   },
   { additionalProperties: false },
-)
-export const BackfillStatus = Type.Object(
-  {
-    status: Type.String({ description: 'pending, running, done or failed (after bounded retries)' }),
-    fromBlock: Type.Integer(),
-    toBlock: Type.Integer({ description: 'The head when it was asked for; it runs on to live matching' }),
-    nextBlock: Type.Integer(),
-    error: Type.Union([Type.String(), Type.Null()]),
-  },
-  { description: "The interest's back-fill of history, if its startBlock asked for one" },
-)
-const Interest = Type.Object(
-  {
-    address: Type.String(),
-    startBlock: Type.Union([Type.Integer(), Type.Null()]),
-    abi: Type.Union([Type.Array(Type.Unknown()), Type.Null()]),
-    deployed: Type.Boolean(),
-    filters: Type.Array(
-      Type.Object({ id: Type.Integer(), code: Type.String(), args: Type.Array(Type.Unknown()) }),
-    ),
-    watches: Type.Array(
-      Type.Object({ id: Type.Integer(), kind: Type.String(), args: Type.Array(Type.Unknown()) }),
-    ),
-    backfill: Type.Union([BackfillStatus, Type.Null()]),
-    createdAt: Type.String({ format: 'date-time' }),
-    updatedAt: Type.String({ format: 'date-time' }),
-  },
-  { $id: 'Interest' },
 )
 const Params = Type.Object({ address: AddressParam })
 

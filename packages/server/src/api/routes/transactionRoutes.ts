@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
+import { Submission } from '@wallet-backend/sdk/protocol'
 import type { Hex } from 'viem'
 import { interestAddressById } from '../../clients/interests/interestStore.js'
 import type { ChainPosition } from '../../delivery/deliveryStore.js'
@@ -9,7 +10,6 @@ import { submitTransaction } from '../../submissions/submitTransaction.js'
 import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
-import { BlockRef } from '../schemas/common.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
 
 const SubmitBody = Type.Object(
@@ -24,41 +24,6 @@ const SubmitBody = Type.Object(
 const HashParams = Type.Object({
   hash: Type.String({ pattern: '^0x[0-9a-fA-F]{64}$', description: 'Transaction hash' }),
 })
-const Submission = Type.Object(
-  {
-    hash: Type.String(),
-    status: Type.Union(
-      ['pending', 'included', 'final', 'replaced', 'dropped', 'failed'].map((status) => Type.Literal(status)),
-    ),
-    from: Type.String(),
-    nonce: Type.Integer(),
-    interest: Type.Union([Type.String(), Type.Null()], {
-      description: 'The interest the transaction is for (null for a creation of an address not watched)',
-    }),
-    block: Type.Union([BlockRef, Type.Null()], {
-      description: 'Included/final: the block that has it. Replaced: the block of the replacement.',
-    }),
-    confirmations: Type.Union([Type.Integer(), Type.Null()]),
-    outcome: Type.Union([
-      Type.Object({
-        success: Type.Boolean(),
-        gasUsed: Type.String({ description: 'Decimal' }),
-        effectiveGasPrice: Type.Union([Type.String(), Type.Null()]),
-        contractAddress: Type.Union([Type.String(), Type.Null()]),
-        txIndex: Type.Integer(),
-      }),
-      Type.Null(),
-    ]),
-    replacedBy: Type.Union([Type.String(), Type.Null()]),
-    submittedAt: Type.String({ format: 'date-time' }),
-    updatedAt: Type.String({ format: 'date-time' }),
-    expiresAt: Type.String({
-      format: 'date-time',
-      description: 'When a transaction still pending is reported dropped',
-    }),
-  },
-  { $id: 'Submission' },
-)
 type SubmissionView = Static<typeof Submission>
 
 function view(record: SubmissionRecord, interest: Hex | null, chain: ChainPosition): SubmissionView {

@@ -1,3 +1,9 @@
+import type {
+  FilterCode,
+  BackfillStatus as ProtocolBackfillStatus,
+  Interest as ProtocolInterest,
+  WatchKind,
+} from '@wallet-backend/sdk/protocol'
 import type { Kysely } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { WatchedInterest } from '../../contract-state/WatchIndex.js'
@@ -6,13 +12,7 @@ import { BaseError } from '../../errors/BaseError.js'
 import type { StoredInterest } from '../../filters/FilterIndex.js'
 import type { DB } from '../../storage/schema.js'
 
-export type BackfillStatus = {
-  status: 'pending' | 'running' | 'done' | 'failed'
-  fromBlock: number
-  toBlock: number
-  nextBlock: number
-  error: string | null
-}
+export type BackfillStatus = ProtocolBackfillStatus
 
 /** A `backfill_jobs` row as clients see it. */
 export function backfillStatusOf(job: {
@@ -34,17 +34,8 @@ export function backfillStatusOf(job: {
 export type FilterInput = { code: string; args: unknown[]; cost?: number }
 export type WatchInput = { kind: string; args: unknown[] }
 
-export type Interest = {
-  address: Hex
-  startBlock: number | null
-  abi: unknown[] | null
-  deployed: boolean
-  filters: { id: number; code: string; args: unknown[] }[]
-  watches: { id: number; kind: string; args: unknown[] }[]
-  backfill: BackfillStatus | null
-  createdAt: string
-  updatedAt: string
-}
+/** An interest as the API shows it: the protocol's shape. */
+export type Interest = ProtocolInterest
 
 export class TooManyInterestsError extends BaseError {
   override readonly name = 'TooManyInterestsError'
@@ -253,12 +244,13 @@ export async function listInterests(
     startBlock: i.start_block,
     abi: (i.abi as unknown[] | null) ?? null,
     deployed: i.is_deployed,
+    // Codes and kinds are stored only once compileFilter/compileWatch accepted them.
     filters: filters
       .filter((f) => f.client_contract_id === i.id)
-      .map((f) => ({ id: f.id, code: f.code, args: f.args as unknown[] })),
+      .map((f) => ({ id: f.id, code: f.code as FilterCode, args: f.args as unknown[] })),
     watches: watches
       .filter((w) => w.client_contract_id === i.id)
-      .map((w) => ({ id: w.id, kind: w.kind, args: w.args as unknown[] })),
+      .map((w) => ({ id: w.id, kind: w.kind as WatchKind, args: w.args as unknown[] })),
     backfill: backfills.get(i.id) ?? null,
     createdAt: i.created_at.toISOString(),
     updatedAt: i.updated_at.toISOString(),
