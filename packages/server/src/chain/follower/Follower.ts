@@ -74,8 +74,6 @@ export type FollowerSnapshot = {
 const MAX_BACKOFF_MS = 30_000
 const ANCESTOR_WINDOW = 32
 const CATCH_UP_GAP = 3
-/** The finality tags are asked for again after this long even when no block came. */
-const FINALITY_REFRESH_MS = 10_000
 
 const hex = (n: number) => `0x${n.toString(16)}`
 
@@ -242,10 +240,6 @@ export class Follower {
   }
 
   #turn: Promise<unknown> = Promise.resolve()
-  /** The node's latest hash at the previous poll. */
-  #polledHash: Hex | undefined
-  /** When the finality tags were last read (performance.now()). */
-  #finalityAt = Number.NEGATIVE_INFINITY
 
   /**
    * Runs `fn` between follow cycles, never during one: what it reads of the stored chain and the
@@ -315,13 +309,7 @@ export class Follower {
   /** One pass: read the node's tags, catch up to its head (handling reorgs), advance finality, prune. */
   async #cycle(): Promise<void> {
     const polledAt = performance.now()
-    const latest = await this.#latest()
-    // The finality tags move with new blocks (an L2's with L1's, still seen within the refresh):
-    // asked for when the head moved, beside the catch-up, so that a poll that finds no new block
-    // costs one call.
-    const moved = latest.hash !== this.#polledHash || polledAt - this.#finalityAt >= FINALITY_REFRESH_MS
-    const finality = moved ? this.#finalityTags() : undefined
-    finality?.catch(() => {}) // awaited below; a cycle that fails first must not leave it unhandled
+    const [latest, safe, finalized] = await this.#tags()
     const target = Number(latest.number)
     this.#schedule?.observe(target, polledAt)
     this.#nodeHead = target
@@ -341,32 +329,22 @@ export class Follower {
     const gap = target - this.#head!.number
     if (gap > CATCH_UP_GAP) this.#setStatus({ kind: 'catching-up', reason: `${gap} blocks behind the node` })
     await this.#catchUp(target)
-    if (finality) {
-      this.#updateFinality(...(await finality))
-      this.#finalityAt = polledAt
-      this.#polledHash = latest.hash
-    }
+    this.#updateFinality(safe, finalized)
     this.#setStatus({ kind: 'live', reason: `following at block ${this.#head!.number}` })
     await this.#prune()
   }
 
-  async #latest(): Promise<RpcBlockHeader> {
-    const latest = await this.#o.node.request<RpcBlockHeader | null>('eth_getBlockByNumber', [
-      'latest',
-      false,
-    ])
-    if (!latest) throw new Error('the node has no latest block')
-    return latest
-  }
-
-  /** `safe` and `finalized`; undefined for a tag the node does not know (`--confirmations` then). */
-  async #finalityTags(): Promise<[RpcBlockHeader | undefined, RpcBlockHeader | undefined]> {
-    const [safe, finalized] = await this.#o.node.batch<RpcBlockHeader | null>([
+  async #tags(): Promise<[RpcBlockHeader, RpcBlockHeader | undefined, RpcBlockHeader | undefined]> {
+    const results = await this.#o.node.batch<RpcBlockHeader | null>([
+      { method: 'eth_getBlockByNumber', params: ['latest', false] },
       { method: 'eth_getBlockByNumber', params: ['safe', false] },
       { method: 'eth_getBlockByNumber', params: ['finalized', false] },
     ])
+    const [latest, safe, finalized] = results
+    if (!latest?.ok) throw latest?.error ?? new Error('no answer for the latest block')
+    if (!latest.value) throw new Error('the node has no latest block')
     const tag = (r: typeof safe) => (r?.ok && r.value ? r.value : undefined)
-    return [tag(safe), tag(finalized)]
+    return [latest.value, tag(safe), tag(finalized)]
   }
 
   async #bootstrap(nodeHead: number): Promise<void> {
