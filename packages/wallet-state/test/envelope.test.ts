@@ -64,15 +64,15 @@ describe('the encryption envelope', () => {
     await expect(
       deriveKeyForEnvelope([greedy, ...parts.slice(1)].join('.'), 'pass phrase'),
     ).rejects.toBeInstanceOf(DecryptionError)
-    expect(performance.now() - started).toBeLessThan(1000)
+    // Refused before any hashing: scrypt at N=2^24 would take minutes, so 10 s is a bound, not a figure.
+    expect(performance.now() - started).toBeLessThan(10_000)
     await expect(deriveKeyFromPassphrase('x', { N: 1000 })).rejects.toBeInstanceOf(WalletStateError)
     await expect(deriveKeyFromPassphrase('x', { salt: new Uint8Array(4) })).rejects.toThrow(/salt/)
   })
 
-  it('derives the default passphrase key in well under a second', async () => {
-    const started = performance.now()
+  // How long it takes is a figure for the benchmarks, not a test: a loaded machine is slower.
+  it('derives the default passphrase key with scrypt N=2^15, r=8, p=1', async () => {
     const key = await deriveKeyFromPassphrase('correct horse battery staple')
-    expect(performance.now() - started).toBeLessThan(1000)
     expect(key.header).toMatchObject({ kdf: 'scrypt', N: 2 ** 15, r: 8, p: 1 })
   })
 })
