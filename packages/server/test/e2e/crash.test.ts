@@ -35,7 +35,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-describe('crashes while streaming', () => {
+describe('crashes while streaming', { timeout: 240_000 }, () => {
   it('kill -9 and a restart in the middle of streaming lose nothing and re-send nothing acknowledged', async () => {
     await backend.start()
     const url = backend.url
@@ -146,7 +146,7 @@ async function everything(client: WalletBackendClient): Promise<DeliveryItem[]> 
   }
 }
 
-describe('account interests across a kill -9', () => {
+describe('account interests across a kill -9', { timeout: 240_000 }, () => {
   it('lose nothing and repeat nothing of an account’s activity when the backend is killed and restarted', async () => {
     if (!backend.running) await backend.start()
     const [minter, wallet, other] = (await anvil.accounts()).map((a) => a.toLowerCase() as Hex) as [
