@@ -1,4 +1,5 @@
 import type { DeliveryItem, Hex, StateChange } from '@wallet-backend/sdk'
+import { numberToHex } from 'viem'
 import type { HoldingJudge } from './checkDeliveries.js'
 import { batchCall, batchTry, type FinalChain } from './groundTruth.js'
 
@@ -20,7 +21,6 @@ export type StateTruth = {
   unreadable: number
 }
 
-const quantity = (n: number | bigint) => `0x${n.toString(16)}`
 const word = (n: bigint) => `0x${n.toString(16).padStart(64, '0')}`
 export const GET_SELECTOR: Hex = '0x6d4ce63c'
 
@@ -30,7 +30,7 @@ export async function readStore(
   address: Hex,
   block: number | 'latest',
 ): Promise<StoreValues> {
-  const tag = block === 'latest' ? block : quantity(block)
+  const tag = block === 'latest' ? block : numberToHex(block)
   const [slot, balance, call] = await batchCall<Hex>(nodeUrl, [
     { method: 'eth_getStorageAt', params: [address, '0x0', tag] },
     { method: 'eth_getBalance', params: [address, tag] },
@@ -84,8 +84,8 @@ export async function stateTruth(
   const answers = await batchTry<Hex>(
     nodeUrl,
     changed.flatMap((n) => [
-      { method: 'eth_getStorageAt', params: [address, '0x0', quantity(n)] },
-      { method: 'eth_getBalance', params: [address, quantity(n)] },
+      { method: 'eth_getStorageAt', params: [address, '0x0', numberToHex(n)] },
+      { method: 'eth_getBalance', params: [address, numberToHex(n)] },
     ]),
   )
   const readable = new Set<number>()
@@ -110,7 +110,7 @@ function sameQuantity(a: string, b: string): boolean {
 
 /** A watch's value as the API writes it, from the contract's values. */
 function watchedValue(kind: string, values: StoreValues): string {
-  if (kind === 'balance') return quantity(values.balance)
+  if (kind === 'balance') return numberToHex(values.balance)
   return word(values.slot)
 }
 

@@ -1,4 +1,5 @@
 import type { Hex } from '@wallet-backend/sdk'
+import { numberToHex } from 'viem'
 import type { ClientRecord, ExpectedItem, SoakAccount, SoakInterest } from './observations.js'
 
 const TRANSFER_TOPIC = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
@@ -64,11 +65,9 @@ export async function batchTry<T>(
   return results
 }
 
-const quantity = (n: number) => `0x${n.toString(16)}`
-
 /** Blocks `from`..`to` of the node's canonical chain, with their transactions and receipts. */
 export async function fetchFinalChain(nodeUrl: string, from: number, to: number): Promise<FinalChain> {
-  const numbers = Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => quantity(from + i))
+  const numbers = Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => numberToHex(from + i))
   const blocks = await batchCall<NodeBlock>(
     nodeUrl,
     numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [n, true] })),

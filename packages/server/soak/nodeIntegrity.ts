@@ -1,7 +1,6 @@
 import type { Hex } from '@wallet-backend/sdk'
+import { numberToHex } from 'viem'
 import { batchTry } from './groundTruth.js'
-
-const quantity = (n: number) => `0x${n.toString(16)}`
 
 /**
  * Whether the node itself lost chain data it had served: a block missing below its own head, or a
@@ -20,7 +19,7 @@ export async function nodeIntegrity(
   const numbers = Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i)
   const headers = await batchTry<unknown>(
     nodeUrl,
-    numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [quantity(n), false] })),
+    numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [numberToHex(n), false] })),
   )
   const missing = numbers.filter((_, i) => headers[i]?.result === undefined)
   if (missing.length > 0)

@@ -392,7 +392,12 @@ export class StateWatcher implements ChainListener, ItemProducer<Readings> {
     for (const call of calls) splitRead(callReads, call.watchers)
     const results = await readCalls(
       this.#node,
-      calls.map((c) => ({ address: c.address, data: c.data, blockHash: c.block.hash })),
+      calls.map((c) => ({
+        address: c.address,
+        data: c.data,
+        blockHash: c.block.hash,
+        blockNumber: c.block.number,
+      })),
     ).finally(() => this.#chargeReads?.(callReads))
     this.#m.reads.inc({ method: 'eth_call' }, calls.length)
     for (const [i, call] of calls.entries()) {

@@ -13,7 +13,7 @@ export type CallResult = { result: Hex } | { reverted: true; error: string }
 export type AccountReading = { account: AccountState; slots: Map<Hex, Hex>; proof: AccountProof }
 
 export type AccountRequest = { address: Hex; slots: readonly Hex[]; blockHash: Hex }
-export type CallRequest = { address: Hex; data: Hex; blockHash: Hex }
+export type CallRequest = { address: Hex; data: Hex; blockHash: Hex; blockNumber: number }
 
 /** keccak256 of empty code: the code hash of an address with no contract (yet). */
 export const EMPTY_CODE_HASH = '0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470'
@@ -73,12 +73,39 @@ function isRevert(error: Error): error is RpcResponseError {
   return error instanceof RpcResponseError && (error.rpcCode === 3 || /revert/i.test(error.rpcMessage ?? ''))
 }
 
-/** The view calls, one `eth_call` each at its block, all in one batch. */
+/**
+ * The view calls, one `eth_call` each at its block, all in one batch.
+ *
+ * A call cannot be proven, so one race is ruled out here: anvil answers a read at its newest block
+ * from its live state, which the next block's transactions change while they are mined — a call at
+ * the tip made meanwhile answers with the next block's values (its `eth_getProof` does too, and is
+ * refused by the state-root check; a call has nothing to check against). Only the newest block
+ * asked can be the node's tip: every other one has a successor the node already had. So when the
+ * node's head has moved past it once the answers are in, its calls are read again, now from the
+ * state kept for that block. One `eth_blockNumber` per batch with calls; a second read only then.
+ */
 export async function readCalls(
   node: NodeClient,
   requests: readonly CallRequest[],
 ): Promise<(CallResult | Error)[]> {
   if (requests.length === 0) return []
+  const results = await callBatch(node, requests)
+  const newest = Math.max(...requests.map((r) => r.blockNumber))
+  const head = Number(await node.request<Hex>('eth_blockNumber', []))
+  if (head <= newest) return results
+  const atNewest = [...requests.keys()].filter((i) => requests[i]!.blockNumber === newest)
+  const again = await callBatch(
+    node,
+    atNewest.map((i) => requests[i]!),
+  )
+  for (const [j, i] of atNewest.entries()) results[i] = again[j]!
+  return results
+}
+
+async function callBatch(
+  node: NodeClient,
+  requests: readonly CallRequest[],
+): Promise<(CallResult | Error)[]> {
   const results = await node.batch<Hex>(
     requests.map((r) => ({
       method: 'eth_call',

@@ -1,7 +1,7 @@
 import { isErrorCode } from '@wallet-backend/sdk/protocol'
 import { type Hex, hexToBytes, numberToHex } from 'viem'
 import type { AppContext, SharedRuntime } from '../api/AppContext.js'
-import { BYTES_PER_COST_UNIT } from '../api/plugins/chargeBytes.js'
+import { chargeDelivered } from '../api/plugins/chargeBytes.js'
 import { sendToLeader } from '../api/plugins/forwardToLeader.js'
 import { RpcResponseError } from '../chain/rpc/errors.js'
 import { RateLimitedError } from '../clients/abuse/CostLimiter.js'
@@ -275,15 +275,9 @@ export class JsonRpcEndpoint {
    * client over its hard limit (0 when not): a WebSocket is then closed, as a stream is.
    */
   chargeAnswer(caller: RpcCaller, bytes: number): number {
-    if (caller.forwarded || bytes === 0) return 0
-    const { limiter, plans } = this.context
-    this.context.runtime().usage.add(caller.clientId, 'bytes_delivered', bytes)
-    return limiter.spend(
-      'client',
-      caller.clientId,
-      bytes / BYTES_PER_COST_UNIT,
-      limiter.limitsOf('client', plans.get(caller.plan)),
-    )
+    if (caller.forwarded) return 0
+    const client = { id: caller.clientId, plan: this.context.plans.get(caller.plan) }
+    return chargeDelivered(this.context, client, bytes, 'bytes_delivered')
   }
 
   /** Every call is paid for by the client's plan and by its subnet, like a request of the API. */

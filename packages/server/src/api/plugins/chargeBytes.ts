@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Hex } from 'viem'
 import { subnetOf } from '../../clients/abuse/subnetOf.js'
 import type { UsageCounter } from '../../clients/usage/UsageMeter.js'
+import type { PlanLimits } from '../../config/planQuotas.js'
 import type { AppContext } from '../AppContext.js'
 import { sessionOf } from './requireSession.js'
 
@@ -8,9 +10,31 @@ import { sessionOf } from './requireSession.js'
 export const BYTES_PER_COST_UNIT = 16 * 1024
 
 /**
+ * Charges a client for bytes it was sent — an answer, stream frames, JSON-RPC notifications —
+ * metered in its usage as `counter` (when given) and spent from its cost limit. The bytes went out (the work is
+ * done), so nothing is refused here; the client's next requests pay for them.
+ *
+ * @returns seconds until the client is back under its hard limit; 0 when it is not over it
+ */
+export function chargeDelivered(
+  context: AppContext,
+  client: { id: Hex; plan: PlanLimits },
+  bytes: number,
+  counter?: UsageCounter,
+): number {
+  if (bytes === 0) return 0
+  if (counter) context.runtime().usage.add(client.id, counter, bytes)
+  return context.limiter.spend(
+    'client',
+    client.id,
+    bytes / BYTES_PER_COST_UNIT,
+    context.limiter.limitsOf('client', client.plan),
+  )
+}
+
+/**
  * An `onSend` hook that charges the signed-in client for the bytes of a successful answer, as
- * serialised: a list read costs what it sends, not one unit however long the list. The answer
- * goes out anyway (the work is done); the client's next requests pay for it. `counter` also
+ * serialised: a list read costs what it sends, not one unit however long the list. `counter`
  * meters the bytes in the client's usage.
  */
 export function chargeResponseBytes(context: AppContext, counter?: UsageCounter) {
@@ -18,14 +42,7 @@ export function chargeResponseBytes(context: AppContext, counter?: UsageCounter)
     if (reply.statusCode >= 400 || request.forwarded) return payload
     const bytes =
       typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : 0
-    const client = sessionOf(request)
-    if (counter) context.runtime().usage.add(client.id, counter, bytes)
-    context.limiter.spend(
-      'client',
-      client.id,
-      bytes / BYTES_PER_COST_UNIT,
-      context.limiter.limitsOf('client', client.plan),
-    )
+    chargeDelivered(context, sessionOf(request), bytes, counter)
     return payload
   }
 }

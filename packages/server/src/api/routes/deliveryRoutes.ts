@@ -21,7 +21,7 @@ import { acknowledge, readDeliveries } from '../../delivery/deliveryStore.js'
 import { BaseError } from '../../errors/BaseError.js'
 import type { ApiInstance } from '../ApiInstance.js'
 import type { AppContext } from '../AppContext.js'
-import { BYTES_PER_COST_UNIT, chargeResponseBytes } from '../plugins/chargeBytes.js'
+import { chargeDelivered, chargeResponseBytes } from '../plugins/chargeBytes.js'
 import { toErrorAnswer } from '../plugins/errorHandling.js'
 import { requireSession, sessionOf } from '../plugins/requireSession.js'
 import { errorResponses } from '../schemas/ErrorResponse.js'
@@ -209,10 +209,9 @@ export async function deliveryRoutes(app: ApiInstance, context: AppContext): Pro
             bytes += frame.length
             sent += 1
           }
-          runtime.usage.add(client.id, 'bytes_delivered', bytes)
           // Delivered bytes cost too; a client over its hard limit is closed with a reason and
           // resumes from its cursor later (the position below is where it stands).
-          const retryAfter = context.limiter.spend('client', client.id, bytes / BYTES_PER_COST_UNIT, limits)
+          const retryAfter = chargeDelivered(context, client, bytes, 'bytes_delivered')
           if (retryAfter > 0 && !closed) {
             shut(4029, `rate limited: reconnect with ?after=<last cursor> in ${retryAfter} s`)
           }
