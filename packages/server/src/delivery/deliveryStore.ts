@@ -1,5 +1,5 @@
 import type { DeliveryItem, DeliveryItemOf } from '@wallet-backend/sdk/protocol'
-import { type Insertable, type Kysely, sql, type Transaction } from 'kysely'
+import { type Insertable, type Kysely, type Selectable, sql, type Transaction } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BlockRef } from '../chain/follower/ChainListener.js'
 import type { RpcLog, RpcReceipt, RpcTransaction } from '../chain/types.js'
@@ -84,38 +84,25 @@ export async function readDeliveriesOfMany(
       from: Math.max(request.after, ackedOf.get(bytesToHex(request.clientId))!),
     }))
   if (wanted.length === 0) return result
-  const rows = await db
-    .selectFrom('client_deliveries as d')
-    .leftJoin('client_contracts as i', 'i.id', 'd.client_contract_id')
-    .leftJoin('verified_txs as v', (join) =>
-      join.onRef('v.block_hash', '=', 'd.block_hash').onRef('v.tx_index', '=', 'd.tx_index'),
-    )
-    .select([
-      'd.client_id',
-      'd.cursor',
-      'd.kind',
-      'd.payload',
-      'd.block_number',
-      'd.block_hash',
-      'd.tx_hash',
-      'd.tx_index',
-      'd.log_index',
-      'd.delivered_at',
-      'd.created_at',
-      'd.client_contract_id',
-      'i.address',
-      // Whether the interest has an ABI, not the ABI: only items queued before it need it.
-      sql<boolean>`i.abi is not null`.as('has_abi'),
-      'v.tx',
-      'v.receipt',
-    ])
-    .where((eb) =>
-      eb.or(wanted.map((w) => eb.and([eb('d.client_id', '=', w.clientId), eb('d.cursor', '>', w.from)]))),
-    )
-    .orderBy('d.client_id')
-    .orderBy('d.cursor')
-    .limit(options.limit * wanted.length)
-    .execute()
+  // One index range per client ((client_id, cursor) is the key), each bounded by the limit: an OR
+  // of thousands of (client, cursor) terms was planned as a scan of the whole queue, which at
+  // 10,000 streams ran for tens of minutes, and one client's long backlog took the others' share
+  // of a global limit.
+  const { rows } = await sql<DeliveryReadRow>`
+    select d.client_id, d.cursor, d.kind, d.payload, d.block_number, d.block_hash, d.tx_hash,
+      d.tx_index, d.log_index, d.delivered_at, d.created_at, d.client_contract_id,
+      i.address, i.abi is not null as has_abi, v.tx, v.receipt
+    from unnest(${wanted.map((w) => bytesToHex(w.clientId).slice(2))}::text[], ${wanted.map((w) => w.from)}::bigint[])
+      as w (client_hex, after_cursor)
+    cross join lateral (
+      select * from client_deliveries
+      where client_id = decode(w.client_hex, 'hex') and cursor > w.after_cursor
+      order by cursor
+      limit ${options.limit}
+    ) as d
+    left join client_contracts as i on i.id = d.client_contract_id
+    left join verified_txs as v on v.block_hash = d.block_hash and v.tx_index = d.tx_index
+    order by d.client_id, d.cursor`.execute(db)
   const fresh = new Map<Hex, { clientId: Uint8Array; cursors: number[] }>()
   const queuedAt = new Map<string, Date>()
   const undecoded: { row: (typeof rows)[number]; item: Match }[] = []
@@ -141,18 +128,15 @@ export async function readDeliveriesOfMany(
   // still undelivered then, so no `removed` notice follows it, and it must not go out. Marking
   // takes the row lock a reorg's delete also takes, so each item is either marked first (and the
   // reorg then sends its notice) or gone (and left out of the answer).
-  const marked = await db
-    .updateTable('client_deliveries')
-    .set({ delivered_at: new Date() })
-    .where((eb) =>
-      eb.or(
-        [...fresh.values()].map((entry) =>
-          eb.and([eb('client_id', '=', entry.clientId), eb('cursor', 'in', entry.cursors)]),
-        ),
-      ),
-    )
-    .returning(['client_id', 'cursor'])
-    .execute()
+  const pairs = [...fresh.values()].flatMap((entry) =>
+    entry.cursors.map((cursor) => ({ client: bytesToHex(entry.clientId).slice(2), cursor })),
+  )
+  const { rows: marked } = await sql<{ client_id: Uint8Array; cursor: number }>`
+    update client_deliveries as d set delivered_at = ${new Date()}
+    from unnest(${pairs.map((p) => p.client)}::text[], ${pairs.map((p) => p.cursor)}::bigint[])
+      as w (client_hex, cursor)
+    where d.client_id = decode(w.client_hex, 'hex') and d.cursor = w.cursor
+    returning d.client_id, d.cursor`.execute(db)
   options.onDelivered?.(marked.map((row) => queuedAt.get(`${bytesToHex(row.client_id)}:${row.cursor}`)!))
   if (marked.length === [...fresh.values()].reduce((n, entry) => n + entry.cursors.length, 0)) return result
   const kept = new Set(marked.map((row) => `${bytesToHex(row.client_id)}:${row.cursor}`))
@@ -165,6 +149,14 @@ export async function readDeliveriesOfMany(
     )
   }
   return result
+}
+
+/** A queued item as the many-client read returns it, with its interest and verified transaction. */
+type DeliveryReadRow = Selectable<DB['client_deliveries']> & {
+  address: Uint8Array | null
+  has_abi: boolean | null
+  tx: Selectable<DB['verified_txs']>['tx'] | null
+  receipt: Selectable<DB['verified_txs']>['receipt'] | null
 }
 
 type DeliveryRow = {
