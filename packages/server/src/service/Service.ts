@@ -41,6 +41,9 @@ import { healthReport } from './healthReport.js'
 import { prepareDataDir } from './prepareDataDir.js'
 import { readOrCreateAdminToken } from './readOrCreateAdminToken.js'
 
+/** Connections the kernel may hold for the server before it accepts them. */
+const LISTEN_BACKLOG = 4096
+
 export type ServiceOptions = {
   config: Config
   logging: LoggerHandle
@@ -180,7 +183,14 @@ export class Service {
       { prefix: '/v1/transactions', plugin: transactionRoutes },
       { prefix: '', plugin: jsonRpcRoutes },
     ])
-    const address = await this.#app.listen({ host: this.config.host, port: this.config.port })
+    // Wallets come back all at once after a restart: Node's default queue of 511 connections not
+    // yet accepted overflowed with a few thousand, and the rest were reset before a byte was read.
+    // The kernel caps it at net.core.somaxconn (4096 on current Linux).
+    const address = await this.#app.listen({
+      host: this.config.host,
+      port: this.config.port,
+      backlog: LISTEN_BACKLOG,
+    })
     this.#url = address
     this.#announce(`wallet-backend ${VERSION} listening on ${address}`)
     this.#announce(`data directory: ${this.dataDir}`)
