@@ -26,11 +26,15 @@ function phaseFigures(prefix: string, what: string, phase: Phase, streams: numbe
     [key('p50Ms')]: tenths(percentile(phase.latencies, 50)),
     [key('p99Ms')]: tenths(percentile(phase.latencies, 99)),
     [key('maxMs')]: tenths(Math.max(...phase.latencies)),
+    // What the last stream waits beyond the first is the fan-out: sending and receiving every frame.
+    [key('firstItemP50Ms')]: tenths(percentile(phase.firsts, 50)),
     [key('streamsOpen')]: streams,
     [key('items')]: phase.received,
     [key('itemsExpected')]: phase.expected,
     [key('backendCpuMsPerItem')]:
       phase.received > 0 ? Math.round((phase.backendCpuMs / phase.received) * 1000) / 1000 : 0,
+    [key('backendBatchMeanMs')]: tenths(phase.batchMs),
+    [key('backendQueuedToDeliveredMeanMs')]: tenths(phase.queuedToDeliveredMs),
     [key('loadAverage')]: tenths(phase.load),
   }
 }
@@ -50,6 +54,8 @@ export async function runLatencyBench(options: {
   streams?: number[]
   /** The leader's ceiling on PostgreSQL: in full mode, or alone when 'only'. */
   ceiling?: boolean | 'only'
+  /** Where the backend writes a CPU profile of each run (`node --cpu-prof`). */
+  cpuProfileDir?: string
 }): Promise<Figures> {
   const figures: Figures = {}
   const counts = options.streams ?? (options.quick ? [100, 1_000] : [1_000, 10_000])
@@ -64,8 +70,11 @@ export async function runLatencyBench(options: {
     for (const driver of drivers) {
       const prefix = driver === 'pglite' ? '' : 'postgres'
       await withRig(
-        Math.max(...counts),
-        driver === 'postgres' ? options.databaseUrl : undefined,
+        {
+          maxStreams: Math.max(...counts),
+          ...(driver === 'postgres' && options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+          ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
+        },
         prefix,
         figures,
         async (rig) => {
@@ -85,21 +94,29 @@ export async function runLatencyBench(options: {
       )
     }
   if (ceiling)
-    await withRig(10_000, options.databaseUrl, 'ceiling', figures, (rig) => leaderCeiling(rig, figures))
+    await withRig(
+      {
+        maxStreams: 10_000,
+        databaseUrl: options.databaseUrl!,
+        ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
+      },
+      'ceiling',
+      figures,
+      (rig) => leaderCeiling(rig, figures),
+    )
   return figures
 }
 
 /** Runs `measure` on a rig and stops it whatever happens; a run that fails says where, beside what it measured. */
 async function withRig(
-  maxStreams: number,
-  databaseUrl: string | undefined,
+  rigOptions: Parameters<typeof startStreamingRig>[0],
   prefix: string,
   figures: Figures,
   measure: (rig: StreamingRig) => Promise<void>,
 ): Promise<void> {
   let rig: StreamingRig | undefined
   try {
-    rig = await startStreamingRig({ maxStreams, ...(databaseUrl ? { databaseUrl } : {}) })
+    rig = await startStreamingRig(rigOptions)
     await measure(rig)
   } catch (error) {
     figures[`${prefix || 'pglite'}StoppedBy`] = (error as Error).message.slice(0, 200)
@@ -159,6 +176,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       driver: { type: 'string' },
       ceiling: { type: 'boolean', default: false },
       'database-url': { type: 'string' },
+      'cpu-prof-dir': { type: 'string' },
     },
   })
   const databaseUrl = values['database-url'] ?? process.env.TEST_DATABASE_URL
@@ -170,6 +188,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ...(values.driver === 'pglite' || values.driver === 'postgres' ? { driver: values.driver } : {}),
       ...(values.ceiling ? { ceiling: 'only' as const } : {}),
       ...(databaseUrl ? { databaseUrl } : {}),
+      ...(values['cpu-prof-dir'] ? { cpuProfileDir: values['cpu-prof-dir'] } : {}),
     }),
   )
   console.error(`latency: load average at end ${loadavg().map(tenths).join(' ')}`)

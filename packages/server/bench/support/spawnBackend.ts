@@ -18,9 +18,12 @@ export type SpawnedBackend = {
 
 /**
  * The `wallet-backend start` CLI as a process of its own, ready (`/ready` 200) before it resolves;
- * `flags` must name `data-dir` and `node-url`.
+ * `flags` must name `data-dir` and `node-url`. `nodeArgs` go to Node (e.g. `--cpu-prof`).
  */
-export async function spawnBackend(flags: Record<string, string>): Promise<SpawnedBackend> {
+export async function spawnBackend(
+  flags: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<SpawnedBackend> {
   const { 'data-dir': dataDir, 'node-url': nodeUrl, ...rest } = flags
   if (!dataDir || !nodeUrl) throw new Error('spawnBackend needs data-dir and node-url')
   const backend = backendProcess({
@@ -31,6 +34,7 @@ export async function spawnBackend(flags: Record<string, string>): Promise<Spawn
     logFile: 'stderr',
     // A new PGlite database takes seconds to create, many more on a loaded machine.
     readyTimeoutMs: 180_000,
+    nodeArgs,
   })
   await backend.start()
   return {

@@ -6,6 +6,7 @@ import { startAnvil, type TestAnvil } from '../../test/support/anvil.js'
 import { deployTransferEmitter, sendTransfer, transferCalldata } from '../../test/support/chainActivity.js'
 import { createTestDatabase } from '../../test/support/createTestDatabase.js'
 import { type ForkedProcess, forkedProcess } from './forkedProcess.js'
+import { type HistogramTotals, histogramTotals, meanMsBetween } from './histogramTotals.js'
 import { type SpawnedBackend, spawnBackend } from './spawnBackend.js'
 import type { WalletEvent, WalletRequest } from './streamingWallets.js'
 
@@ -19,14 +20,23 @@ const MAX_PROCESSES = 4
 /** How long one wallet process may take to sign in and open its share; what is not open by then is reported. */
 const OPEN_TIMEOUT_MS = 300_000
 
+/** The backend's own clocks: the follower's batch (fetch, verify, store, match and queue) and an item's wait from its queuing to its first delivery. */
+const BATCH = 'wallet_backend_chain_batch_seconds'
+const QUEUED_TO_DELIVERED = 'wallet_backend_delivery_latency_seconds'
+
 /** What one measured phase saw: a latency per (stream, item) received, and how many were expected. */
 export type Phase = {
   latencies: number[]
+  /** Per transfer (or block), its earliest delivery: the pipeline without the fan-out to every stream. */
+  firsts: number[]
   expected: number
   received: number
   /** From the first send to the last item received (or to the end of the wait). */
   seconds: number
   backendCpuMs: number
+  /** Means over the phase of the backend's batch time and its items' time from queued to delivered. */
+  batchMs: number
+  queuedToDeliveredMs: number
   /** `os.loadavg()[0]` at the end of the phase. */
   load: number
 }
@@ -65,6 +75,8 @@ export type StreamingRig = {
 export async function startStreamingRig(options: {
   maxStreams: number
   databaseUrl?: string
+  /** Where the backend writes a CPU profile when it stops (`node --cpu-prof`). */
+  cpuProfileDir?: string
 }): Promise<StreamingRig> {
   const anvil = await startAnvil()
   const dataDir = mkdtempSync(join(tmpdir(), 'wb-latency-'))
@@ -80,18 +92,22 @@ export async function startStreamingRig(options: {
   }
   try {
     scratch = options.databaseUrl ? await createTestDatabase(options.databaseUrl) : undefined
-    backend = await spawnBackend({
-      'data-dir': dataDir,
-      'node-url': anvil.node.wsUrl,
-      // The wallets' proof of work would only take the shared cores from the backend.
-      'registration-pow-bits': '0',
-      'max-streams-per-subnet': String(options.maxStreams + 10),
-      'max-connections-per-ip': String(3 * options.maxStreams + 100),
-      // Every wallet comes from the loopback's one subnet here; its cost limit is not what is measured.
-      'subnet-cost-per-second': '1000000',
-      'subnet-cost-burst': '10000000',
-      ...(scratch ? { 'database-url': scratch.url } : {}),
-    })
+    const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : []
+    backend = await spawnBackend(
+      {
+        'data-dir': dataDir,
+        'node-url': anvil.node.wsUrl,
+        // The wallets' proof of work would only take the shared cores from the backend.
+        'registration-pow-bits': '0',
+        'max-streams-per-subnet': String(options.maxStreams + 10),
+        'max-connections-per-ip': String(3 * options.maxStreams + 100),
+        // Every wallet comes from the loopback's one subnet here; its cost limit is not what is measured.
+        'subnet-cost-per-second': '1000000',
+        'subnet-cost-burst': '10000000',
+        ...(scratch ? { 'database-url': scratch.url } : {}),
+      },
+      nodeArgs,
+    )
     const processes = Math.min(MAX_PROCESSES, Math.ceil(options.maxStreams / STREAMS_PER_PROCESS))
     for (let k = 0; k < processes; k++)
       wallets.push(
@@ -130,9 +146,19 @@ function rig(
   }
 
   /** The receive times of the phase's amounts, from every process, as latencies from their send. */
-  const collect = async (amounts: number[], started: number, cpuBefore: number): Promise<Phase> => {
+  const readBackend = async () => ({
+    cpuMs: backend.cpuMs(),
+    histograms: await histogramTotals(backend.url, [BATCH, QUEUED_TO_DELIVERED]),
+  })
+  const collect = async (
+    amounts: number[],
+    started: number,
+    before: { cpuMs: number; histograms: Record<string, HistogramTotals> },
+  ): Promise<Phase> => {
+    const after = await readBackend()
     const wanted = new Set(amounts)
     const latencies: number[] = []
+    const first = new Map<number, number>()
     let last = started
     for (const w of wallets) {
       const collected = w.next('collected', 60_000)
@@ -141,16 +167,25 @@ function rig(
       got.forEach((amount, i) => {
         const at = sentAt.get(amount)
         if (at === undefined || !wanted.has(amount)) return
-        latencies.push(times[i]! - at)
+        const latency = times[i]! - at
+        latencies.push(latency)
+        // Transfers of one block share their send time: one first per block.
+        first.set(at, Math.min(first.get(at) ?? latency, latency))
         last = Math.max(last, times[i]!)
       })
     }
     return {
       latencies,
+      firsts: [...first.values()],
       expected: total() * amounts.length,
       received: latencies.length,
       seconds: (last - started) / 1000,
-      backendCpuMs: backend.cpuMs() - cpuBefore,
+      backendCpuMs: backend.cpuMs() - before.cpuMs,
+      batchMs: meanMsBetween(before.histograms[BATCH]!, after.histograms[BATCH]!),
+      queuedToDeliveredMs: meanMsBetween(
+        before.histograms[QUEUED_TO_DELIVERED]!,
+        after.histograms[QUEUED_TO_DELIVERED]!,
+      ),
       load: loadavg()[0]!,
     }
   }
@@ -204,7 +239,7 @@ function rig(
     sendOneByOne: async (transfers, waitMs) => {
       const [from, to] = await anvil.accounts()
       const amounts: number[] = []
-      const cpuBefore = backend.cpuMs()
+      const before = await readBackend()
       const started = wallClock()
       for (let i = 0; i < transfers; i++) {
         const amount = nextAmount++
@@ -213,12 +248,12 @@ function rig(
         await sendTransfer(anvil, token, from!, to!, BigInt(amount))
         await allReceived([amount], waitMs)
       }
-      return collect(amounts, started, cpuBefore)
+      return collect(amounts, started, before)
     },
     mineBlocks: async ({ blocks, perBlock, intervalMs, waitMs }) => {
       const senders = await anvil.accounts()
       const amounts: number[] = []
-      const cpuBefore = backend.cpuMs()
+      const before = await readBackend()
       const started = wallClock()
       await anvil.rpc('evm_setAutomine', [false])
       try {
@@ -245,7 +280,7 @@ function rig(
         await anvil.rpc('evm_setAutomine', [true])
       }
       await allReceived(amounts, waitMs)
-      return collect(amounts, started, cpuBefore)
+      return collect(amounts, started, before)
     },
     stop: cleanUp,
   }
