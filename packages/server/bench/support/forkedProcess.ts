@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { onExit } from './onExit.js'
 
 /** A module of the benchmarks run in a child process of its own, driven by IPC messages. */
 export type ForkedProcess<Event extends { type: string }, Request extends { type: string }> = {
@@ -13,20 +14,6 @@ export type ForkedProcess<Event extends { type: string }, Request extends { type
   stop(): Promise<void>
 }
 
-const living = new Set<ChildProcess>()
-let exitHookInstalled = false
-
-/** A benchmark that ends without its cleanup (an exception, an exit) still leaves no children behind. */
-function killOnExit(child: ChildProcess): void {
-  living.add(child)
-  child.once('exit', () => living.delete(child))
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.on('exit', () => {
-    for (const running of living) running.kill('SIGKILL')
-  })
-}
-
 /** Forks `module` (TypeScript, a URL beside the caller) with the sources' loader. */
 export function forkedProcess<Event extends { type: string }, Request extends { type: string }>(
   module: URL,
@@ -35,7 +22,10 @@ export function forkedProcess<Event extends { type: string }, Request extends { 
     execArgv: ['--conditions=source', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
-  killOnExit(child)
+  child.once(
+    'exit',
+    onExit(() => child.kill('SIGKILL')),
+  )
   const listeners = new Map<string, Set<(event: Event) => void>>()
   child.on('message', (event: Event) => {
     for (const listener of listeners.get(event.type) ?? []) listener(event)

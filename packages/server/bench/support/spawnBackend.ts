@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { freePort } from '../../src/chain/node/spawnAnvil.js'
 import { backendProcess } from '../../test/support/backendProcess.js'
+import { onExit } from './onExit.js'
 
 /** `getconf CLK_TCK` on Linux. */
 const CLOCK_TICKS_PER_SECOND = 100
@@ -35,6 +36,10 @@ export async function spawnBackend(
     // A new PGlite database takes seconds to create, many more on a loaded machine.
     readyTimeoutMs: 180_000,
     nodeArgs,
+  })
+  // Killed with this process whatever happens (a stop asked for first drains it).
+  onExit(() => {
+    if (backend.pid !== undefined && backend.running) process.kill(backend.pid, 'SIGKILL')
   })
   await backend.start()
   return {
