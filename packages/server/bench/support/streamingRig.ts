@@ -86,7 +86,14 @@ export async function startStreamingRig(options: {
   const cleanUp = async () => {
     await Promise.all(wallets.map((w) => w.stop()))
     await backend?.stop()
-    await scratch?.drop()
+    // A database that will not go (PostgreSQL waiting on another session) is left, not waited for.
+    const dropping = scratch?.drop()
+    const dropped = await Promise.race([
+      dropping?.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000).unref()),
+    ])
+    if (dropping && !dropped)
+      console.error(`latency: the scratch database ${scratch!.url} was not dropped within 30 s`)
     await anvil.stop()
     rmSync(dataDir, { recursive: true, force: true })
   }
