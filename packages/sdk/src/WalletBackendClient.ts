@@ -56,8 +56,9 @@ export type ClientOptions = {
  *
  * Every method that asks the backend throws a `WalletBackendError` for an error answer: its
  * `code` (an `ErrorCode` of `@wallet-backend/sdk/protocol`) is the stable part to match on.
- * Besides each method's own codes, any may throw `SESSION_INVALID` (401: signed in again by the
- * next call), `RATE_LIMITED` (429) and the 503 codes `NOT_READY`, `STORAGE_UNAVAILABLE`,
+ * A session the server dropped before its expiry (`SESSION_INVALID`: evicted by newer sessions,
+ * revoked, the client pruned) is replaced by a new sign-in and the request sent once more.
+ * Besides each method's own codes, any may throw `RATE_LIMITED` (429) and the 503 codes `NOT_READY`, `STORAGE_UNAVAILABLE`,
  * `NO_LEADER` — try again after `retryAfterSeconds`. The examples assume a signed-in `client`.
  *
  * @example
@@ -528,6 +529,8 @@ export class WalletBackendClient {
    * @example
    * ```ts
    * const stream = client.stream({ onItem: (item) => stream.ack(item.cursor), onError: (error) => console.warn(error.code) })
+   * // or acknowledged by the stream once each onItem returned:
+   * client.stream({ autoAck: true, onItem: async (item) => { await saveToWallet(item) } })
    * // later: stream.close()
    * ```
    */
@@ -536,8 +539,14 @@ export class WalletBackendClient {
       {
         webSocket: async () => this.#WebSocket ?? defaultWebSocket(),
         url: async (after) => {
-          await this.#ensureSession()
-          return `${this.url.replace(/^http/, 'ws')}/v1/stream?after=${after}&token=${encodeURIComponent(this.#token!)}`
+          const registered = await this.#ensureSession()
+          return {
+            url: `${this.url.replace(/^http/, 'ws')}/v1/stream?after=${after}&token=${encodeURIComponent(this.#token!)}`,
+            registered,
+          }
+        },
+        sessionRefused: () => {
+          this.#token = undefined
         },
       },
       options,
@@ -553,10 +562,7 @@ export class WalletBackendClient {
    * ```
    */
   async getWalletState(): Promise<{ envelope: string; etag: string } | undefined> {
-    await this.#ensureSession()
-    const response = await this.#fetch(`${this.url}/v1/wallet-state`, {
-      headers: { authorization: `Bearer ${this.#token}` },
-    })
+    const response = await this.#authorizedFetch('/v1/wallet-state')
     if (response.status === 404) return undefined
     if (!response.ok) throw await errorOf(response)
     return { envelope: await response.text(), etag: unquote(response.headers.get('etag') ?? '') }
@@ -576,11 +582,9 @@ export class WalletBackendClient {
     envelope: string,
     expectedEtag: string | undefined,
   ): Promise<{ etag: string; version: number }> {
-    await this.#ensureSession()
-    const response = await this.#fetch(`${this.url}/v1/wallet-state`, {
+    const response = await this.#authorizedFetch('/v1/wallet-state', {
       method: 'PUT',
       headers: {
-        authorization: `Bearer ${this.#token}`,
         'content-type': 'application/jose',
         ...(expectedEtag === undefined ? { 'if-none-match': '*' } : { 'if-match': `"${expectedEtag}"` }),
       },
@@ -590,20 +594,42 @@ export class WalletBackendClient {
     return (await response.json()) as { etag: string; version: number }
   }
 
-  async #ensureSession(): Promise<void> {
-    if (!this.#token || Date.now() > this.#expiresAt - 30_000) await this.signIn()
+  /** Signs in when there is no session or it is about to expire; whether that registered the key. */
+  async #ensureSession(): Promise<boolean> {
+    if (this.#token && Date.now() <= this.#expiresAt - 30_000) return false
+    return (await this.signIn()).registered
+  }
+
+  /** Sends with the session token; a session the server dropped before its expiry is replaced once. */
+  async #authorizedFetch(
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<Response> {
+    await this.#ensureSession()
+    const send = () =>
+      this.#fetch(`${this.url}${path}`, {
+        ...init,
+        headers: { ...init.headers, authorization: `Bearer ${this.#token}` },
+      })
+    const response = await send()
+    if (response.status !== 401) return response
+    // Evicted by newer sessions, revoked, or the client pruned: sign in again and ask once more.
+    const error = await errorOf(response)
+    if (error.code !== 'SESSION_INVALID') throw error
+    this.#token = undefined
+    await this.#ensureSession()
+    return send()
   }
 
   async #call<T>(method: string, path: string, body?: unknown, authenticated = true): Promise<T> {
-    if (authenticated) await this.#ensureSession()
-    const headers: Record<string, string> = {}
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    if (authenticated) headers.authorization = `Bearer ${this.#token}`
-    const response = await this.#fetch(`${this.url}${path}`, {
+    const init = {
       method,
-      headers,
+      headers: (body !== undefined ? { 'content-type': 'application/json' } : {}) as Record<string, string>,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    })
+    }
+    const response = authenticated
+      ? await this.#authorizedFetch(path, init)
+      : await this.#fetch(`${this.url}${path}`, init)
     if (response.status === 204) return undefined as T
     if (!response.ok) throw await errorOf(response)
     const text = await response.text()

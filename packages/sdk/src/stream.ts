@@ -19,6 +19,14 @@ export type StreamOptions = {
   /** Resume after this cursor; the stream keeps the last cursor it received and resumes from it. */
   after?: number
   onItem: (item: DeliveryItem) => void | Promise<void>
+  /**
+   * Acknowledge each item once `onItem` has returned (or its promise resolved), so a handler that
+   * stores the item is all a wallet writes. Acks of items handled together go out as one. An
+   * `onItem` that throws acknowledges nothing: the item comes again after the reconnect.
+   * Default false: the wallet calls `stream.ack(cursor)` itself, when what it did with the items
+   * is durable.
+   */
+  autoAck?: boolean
   /** Errors of the stream, a `StreamError` with a code; the stream keeps going unless closed. */
   onError?: (error: Error) => void
   /** The server acknowledged everything up to `cursor` (an `{type:"acked"}` frame). */
@@ -100,6 +108,15 @@ function readRefusal(response: RefusedResponse, done: (refusal: Refusal) => void
   response.on('error', finish)
 }
 
+/** The HTTP status and retry hint of a failed sign-in, when the server answered. */
+function statusOf(error: unknown): { status?: number; retryAfterSeconds?: number } {
+  const { status, retryAfterSeconds } = (error ?? {}) as { status?: unknown; retryAfterSeconds?: unknown }
+  return {
+    ...(typeof status === 'number' ? { status } : {}),
+    ...(typeof retryAfterSeconds === 'number' ? { retryAfterSeconds } : {}),
+  }
+}
+
 /** The server's "in N s" of a close reason (e.g. a rate limit's), as a retry hint. */
 const retryHintOf = (reason: string): number | undefined => {
   const match = / in (\d+) s\b/.exec(reason)
@@ -117,14 +134,33 @@ export type Stream = {
    * server's confirmation, `onError` its refusal.
    */
   ack(cursor: number): void
+  /** Whether the stream is over: closed by the wallet, or stopped by a refusal it cannot mend (`onError` said which). */
+  readonly stopped: boolean
   close(): void
 }
 
 /** What the stream needs of its client: a WebSocket constructor and a signed-in URL to open. */
 export type StreamConnector = {
   webSocket(): Promise<WebSocketConstructor>
-  /** The stream URL with a fresh session token, resuming after `after`. */
-  url(after: number): Promise<string>
+  /**
+   * The stream URL with a fresh session token, resuming after `after`; `registered` says the
+   * sign-in it took registered the client key anew.
+   */
+  url(after: number): Promise<{ url: string; registered: boolean }>
+  /** The server no longer knows the session: the next `url()` signs in again. */
+  sessionRefused(): void
+}
+
+/**
+ * Refusals that trying again cannot mend: the stream reports them and stops. A sign-in refused for
+ * what the client sent (its signature, its message — 4xx other than 408 and 429), and a client the
+ * backend deleted (its key had to be registered again: its interests and queue are gone, and the
+ * wallet must set them up anew). A pruned client is not one: it signs in again and its stream
+ * goes on with a `gap` item.
+ */
+function isFatal(error: unknown): boolean {
+  const { status } = statusOf(error)
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429
 }
 
 const OPEN = 1
@@ -152,6 +188,9 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
   let wantedAck = 0
   let ackedCursor = 0
   let timer: ReturnType<typeof setTimeout> | undefined
+  // Whether a stream was ever open: a registration after that means the client was deleted.
+  let everOpened = false
+  let ackSoon: ReturnType<typeof setTimeout> | undefined
 
   const sendAck = () => {
     if (socket?.readyState !== OPEN || wantedAck <= ackedCursor) return
@@ -168,19 +207,28 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
     let ws: WebSocketLike
     try {
       const WebSocketImpl = await connector.webSocket()
-      const url = await connector.url(lastCursor)
+      const { url, registered } = await connector.url(lastCursor)
       if (closed) return
+      if (registered && everOpened) {
+        return stop(
+          new StreamError(
+            'CLIENT_DELETED',
+            'the backend had deleted this client (abandoned past its retention, or by an operator): its key was registered again, with no interests and an empty queue; set them up again and open a new stream',
+          ),
+        )
+      }
       ws = new WebSocketImpl(url)
     } catch (error) {
-      report(
-        new StreamError(
-          'SIGN_IN_FAILED',
-          `could not open the stream: ${(error as Error).message}`,
-          undefined,
-          error,
-        ),
+      const failure = new StreamError(
+        'SIGN_IN_FAILED',
+        `could not open the stream: ${(error as Error).message}`,
+        undefined,
+        error,
+        statusOf(error),
       )
-      return retry(undefined)
+      if (isFatal(error)) return stop(failure)
+      report(failure)
+      return retry(failure.retryAfterSeconds)
     }
     socket = ws
     let opened = false
@@ -200,6 +248,7 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
     let alive = true
     ws.onopen = () => {
       opened = true
+      everOpened = true
       attempt = 0
       sendAck()
       options.onOpen?.()
@@ -226,6 +275,14 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
           try {
             await options.onItem(item)
             lastCursor = item.cursor
+            if (options.autoAck && item.cursor > wantedAck) {
+              wantedAck = item.cursor
+              // Items handed over in one burst are acknowledged together, after the last of them.
+              ackSoon ??= setTimeout(() => {
+                ackSoon = undefined
+                sendAck()
+              }, 0)
+            }
           } catch (error) {
             alive = false
             report(
@@ -248,6 +305,7 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
       if (closed) return
       let error: StreamError
       if (refusal) {
+        if (refusal.code === 'SESSION_INVALID') connector.sessionRefused()
         error = new StreamError(
           refusal.code,
           `stream refused (${refusal.status}): ${refusal.message}`,
@@ -280,6 +338,10 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
       retry(error.retryAfterSeconds)
     }
   }
+  const stop = (error: StreamError) => {
+    closed = true
+    report(error)
+  }
   const retry = (retryAfterSeconds: number | undefined) => {
     if (closed) return
     const delay = reconnectDelay(attempt, { minMs: minDelay, maxMs: maxDelay, retryAfterSeconds })
@@ -294,6 +356,9 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
     get ackedCursor() {
       return ackedCursor
     },
+    get stopped() {
+      return closed
+    },
     ack: (cursor) => {
       if (!Number.isSafeInteger(cursor) || cursor < 0) {
         return report(new StreamError('INVALID_CURSOR', `cannot acknowledge ${cursor}: not a cursor`))
@@ -305,6 +370,7 @@ export function openStream(connector: StreamConnector, options: StreamOptions): 
     close: () => {
       closed = true
       if (timer !== undefined) clearTimeout(timer)
+      if (ackSoon !== undefined) clearTimeout(ackSoon)
       socket?.close(1000, 'client closed')
     },
   }

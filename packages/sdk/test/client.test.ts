@@ -15,7 +15,7 @@ afterAll(async () => {
 })
 
 /** A signed-in client with an interest in every transaction to a fresh address, and a stream of it. */
-async function streaming(options: { onItem?: (item: DeliveryItem) => void } = {}) {
+async function streaming(options: { onItem?: (item: DeliveryItem) => void; autoAck?: boolean } = {}) {
   const client = live.client()
   await client.signIn()
   const address = freshAddress()
@@ -36,6 +36,7 @@ async function streaming(options: { onItem?: (item: DeliveryItem) => void } = {}
     },
     minReconnectMs: 50,
     maxReconnectMs: 500,
+    autoAck: options.autoAck ?? false,
   })
   await waitUntil(() => opened > 0, 30_000, 'the stream to open')
   return { client, address, items, acked, errors, stream, opened: () => opened }
@@ -112,6 +113,25 @@ describe('the SDK against a live backend', () => {
     stream.close()
     // A restart of PGlite takes many seconds on a loaded machine.
   }, 240_000)
+
+  it('with autoAck, acknowledges what onItem handled, and not an item whose handler threw', async () => {
+    let failures = 0
+    const { client, address, items, errors, stream } = await streaming({
+      autoAck: true,
+      onItem: () => {
+        if (failures++ === 1) throw new Error('the wallet could not store it')
+      },
+    })
+    await live.transfer(address)
+    await waitUntil(() => stream.ackedCursor === items[0]?.cursor, 30_000, 'the first item acknowledged')
+    // The second item's handler throws: it is not acknowledged, comes again and is then.
+    await live.transfer(address)
+    await waitUntil(() => items.length >= 2, 30_000, 'the second item handled on its second delivery')
+    expect(errors.map((error) => error.code)).toContain('ITEM_HANDLER_FAILED')
+    await waitUntil(() => stream.ackedCursor === items[1]!.cursor, 30_000, 'the second item acknowledged')
+    expect((await client.deliveries()).items).toEqual([])
+    stream.close()
+  })
 
   it('an onItem that throws is reported and the item comes again after a reconnect, in order', async () => {
     let failures = 0

@@ -12,6 +12,8 @@ export type LiveBackend = {
   anvil: TestAnvil
   /** The `wallet-backend start` process: kill, stop and start it again on the same port. */
   backend: BackendProcess
+  /** The backend's data directory (its admin token is in `admin-token`). */
+  dataDir: string
   /** A client with a fresh key, using the SDK's defaults (global fetch, WebSocket found by itself). */
   client(): WalletBackendClient
   /** Sends `wei` from a funded node account to `to` and waits for its receipt. */
@@ -43,6 +45,7 @@ export async function startLiveBackend(
   return {
     anvil,
     backend,
+    dataDir,
     client: () =>
       new WalletBackendClient({ url: backend.url, account: privateKeyToAccount(generatePrivateKey()) }),
     transfer: async (to, wei = 1_000n) => {

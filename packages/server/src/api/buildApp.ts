@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import proxyAddr from '@fastify/proxy-addr'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -67,7 +68,11 @@ export function withoutQueryToken(url: string): string {
  * in every log line, HTTP metrics, and the OpenAPI document built from the same schemas.
  */
 export async function buildApp(context: AppContext, routes: RoutePlugin[] = []): Promise<FastifyInstance> {
+  const trusted =
+    context.config.trustedProxies.length > 0 ? proxyAddr.compile(context.config.trustedProxies) : undefined
   const app = Fastify({
+    // request.ip is the client's: the nearest address in X-Forwarded-For that is not a trusted proxy.
+    trustProxy: trusted ?? false,
     loggerInstance: context.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: (request) => {
@@ -97,11 +102,10 @@ export async function buildApp(context: AppContext, routes: RoutePlugin[] = []):
     help: 'TCP connections refused because their IP address held --max-connections-per-ip (answered with why, or closed at once well beyond it)',
     registers: [context.metrics],
   })
-  limitConnectionsPerIp(
-    app.server,
-    () => context.config.maxConnectionsPerIp,
-    () => refusedConnections.inc(),
-  )
+  limitConnectionsPerIp(app.server, () => context.config.maxConnectionsPerIp, {
+    onRefused: () => refusedConnections.inc(),
+    ...(trusted ? { exempt: (ip: string) => trusted(ip, 0) } : {}),
+  })
 
   app.addSchema(ErrorResponse)
   app.addSchema(HealthReport)

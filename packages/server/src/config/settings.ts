@@ -1,3 +1,4 @@
+import proxyAddr from '@fastify/proxy-addr'
 import { redactRpcUrl } from '../chain/rpc/redactRpcUrl.js'
 import { UNKNOWN_TRANSACTION_TYPES } from '../chain/verify/UnknownTransactionTypes.js'
 import { LOG_LEVELS } from '../observability/createLogger.js'
@@ -111,6 +112,21 @@ const nodeUrlList = (raw: unknown): string[] => {
     checkUrl(url, ['http:', 'https:', 'ws:', 'wss:'])
   }
   return urls as string[]
+}
+
+const addressList = (raw: unknown): string[] => {
+  const items = typeof raw === 'string' ? raw.split(',') : raw
+  if (!Array.isArray(items) || items.some((item) => typeof item !== 'string'))
+    throw new TypeError('expected a comma-separated list of addresses')
+  const addresses = (items as string[]).map((item) => item.trim()).filter((item) => item !== '')
+  for (const address of addresses) {
+    try {
+      proxyAddr.compile(address)
+    } catch {
+      throw new TypeError(`${JSON.stringify(address)} is not an IP address, a CIDR range or a named range`)
+    }
+  }
+  return addresses
 }
 
 function define<K extends string, T>(setting: SettingDeclaration<K, T>): Setting<K, T> {
@@ -396,6 +412,16 @@ export const SETTINGS = [
       'TCP connections one IP address may hold open at once (per instance); a few more are answered 503 TOO_MANY_CONNECTIONS with Retry-After (/health and /ready are served), further ones closed at once.',
     default: 2048,
     ...integer(1, 1_000_000),
+  }),
+  define({
+    key: 'trustedProxies',
+    flag: 'trusted-proxies',
+    description:
+      'Reverse proxies and load balancers in front of the backend: a request from one of them is taken to come from the address it names in X-Forwarded-For (the nearest one not itself trusted), which per-subnet limits, stream bounds and cost limits then apply to; their own connections are not held to --max-connections-per-ip. Empty: X-Forwarded-For is ignored, as anyone can send it.',
+    allowed:
+      'comma-separated IP addresses or CIDR ranges (e.g. 10.0.0.0/8), or loopback, linklocal, uniquelocal',
+    default: [] as string[],
+    parse: addressList,
   }),
   define({
     key: 'wsMaxMessageBytes',

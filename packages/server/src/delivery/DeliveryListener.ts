@@ -7,6 +7,7 @@ import type { UsageMeter } from '../clients/usage/UsageMeter.js'
 import type { FilterIndex, Match, StoredInterest } from '../filters/FilterIndex.js'
 import type { DB, DeliveryKind } from '../storage/schema.js'
 import { timeSlices } from '../utils/timeSlices.js'
+import { rewindBackfills } from './backfill/backfillPosition.js'
 import type { AbiDecoder } from './compileAbi.js'
 import type { DeliveryQueue, QueueItem, QueueItemOf } from './DeliveryQueue.js'
 import type { Deployments } from './Deployments.js'
@@ -133,6 +134,7 @@ export class DeliveryListener implements ChainListener<unknown[]> {
     if (blocks.length === 0) return
     const queue = this.#queue.batch(trx)
     this.#queue.nextBlock = Math.min(...blocks.map((block) => block.number))
+    await rewindBackfills(trx, this.#queue.nextBlock)
     const withdrawn = await withdrawItemsOfBlocks(
       trx,
       blocks.map((block) => block.hash),

@@ -11,6 +11,7 @@ import { PlanBook } from '../../src/clients/plans/PlanBook.js'
 import { ConfigError } from '../../src/config/ConfigError.js'
 import { loadConfig } from '../../src/config/loadConfig.js'
 import { Lifecycle } from '../../src/lifecycle/Lifecycle.js'
+import { NoLeaderError } from '../../src/lifecycle/leadership/errors.js'
 import { createLogger } from '../../src/observability/createLogger.js'
 import { createMetrics } from '../../src/observability/createMetrics.js'
 
@@ -266,6 +267,7 @@ describe('error answers', () => {
     catalogue: () => new InterestNotFoundError('0x5fbdb2315678afecb367f032d93f642f64180aa3'),
     operator: () => new ConfigError('database-url', 'flag', 'password=hunter2 is wrong'),
     plain: () => new Error('connection to 10.0.0.7:5432 reset'),
+    failover: () => new NoLeaderError('no leader has been elected yet'),
   }
   let failing: FastifyInstance
   beforeAll(async () => {
@@ -310,11 +312,67 @@ describe('error answers', () => {
     }
   })
 
+  it('log a failover’s NO_LEADER at warn without a stack, and an error outside the catalogue at error with it', async () => {
+    context.setLogLevel('debug')
+    try {
+      const from = logged.length
+      const answer = await failing.inject({ method: 'GET', url: '/fail/failover' })
+      expect(answer.statusCode).toBe(503)
+      expect(answer.headers['retry-after']).toBe('1')
+      await failing.inject({ method: 'GET', url: '/fail/plain' })
+      const lines = logged.slice(from)
+      const failover = lines.filter((line) => line.code === 'NO_LEADER')
+      expect(failover).toHaveLength(1)
+      expect(failover[0]).toMatchObject({ level: 'warn' })
+      expect(failover[0]!.err).toBeUndefined()
+      expect(lines.filter((line) => line.level === 'error')).toHaveLength(1)
+    } finally {
+      context.setLogLevel('silent')
+    }
+  })
+
   it('map the same way for a stream frame, with the fallback code the stream gives', () => {
     expect(toErrorAnswer(thrown.plain!(), 'ACK_FAILED')).toEqual({
       status: 500,
       body: { code: 'ACK_FAILED', message: 'Internal error; the request id finds it in the logs' },
     })
     expect(toErrorAnswer(thrown.catalogue!(), 'ACK_FAILED').body.code).toBe('INTEREST_NOT_FOUND')
+  })
+})
+
+describe('trusted proxies', () => {
+  const whoami = (config: AppContext['config']) =>
+    buildApp({ ...context, config, metrics: createMetrics() }, [
+      {
+        prefix: '/t',
+        plugin: async (scope) => void scope.get('/ip', async (request) => ({ ip: request.ip })),
+      },
+    ])
+  const ipOf = async (app: FastifyInstance, remoteAddress: string, forwardedFor: string) =>
+    (
+      await app.inject({
+        method: 'GET',
+        url: '/t/ip',
+        remoteAddress,
+        headers: { 'x-forwarded-for': forwardedFor },
+      })
+    ).json().ip
+
+  it('take the client address from X-Forwarded-For only when a trusted proxy sends it', async () => {
+    const trusting = await whoami(loadConfig({ flags: { 'trusted-proxies': '10.0.0.0/8, 192.0.2.1' } }))
+    const plain = await whoami(loadConfig({ flags: {} }))
+    try {
+      expect(await ipOf(trusting, '10.1.2.3', '203.0.113.9')).toBe('203.0.113.9')
+      // The nearest address that is not itself a trusted proxy: what the client put first is not believed.
+      expect(await ipOf(trusting, '10.1.2.3', '198.51.100.4, 203.0.113.9, 192.0.2.1')).toBe('203.0.113.9')
+      expect(await ipOf(trusting, '198.51.100.1', '203.0.113.9')).toBe('198.51.100.1')
+      expect(await ipOf(plain, '10.1.2.3', '203.0.113.9')).toBe('10.1.2.3')
+    } finally {
+      await Promise.all([trusting.close(), plain.close()])
+    }
+  })
+
+  it('refuse a setting that names no address', () => {
+    expect(() => loadConfig({ flags: { 'trusted-proxies': '10.0.0.0/8,not-an-ip' } })).toThrow(/not-an-ip/)
   })
 })

@@ -16,11 +16,11 @@ let open: Map<string, number>
 let port: number
 
 beforeAll(async () => {
-  open = limitConnectionsPerIp(
-    server,
-    () => 3,
-    (ip) => refused.push(ip),
-  )
+  open = limitConnectionsPerIp(server, () => 3, {
+    onRefused: (ip) => refused.push(ip),
+    // A trusted proxy's address: it carries many clients' connections.
+    exempt: (ip) => ip === '127.0.0.9',
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   port = (server.address() as { port: number }).port
 })
@@ -65,5 +65,15 @@ describe('limitConnectionsPerIp', () => {
     const again = await dial()
     expect([again.answered, again.beyond]).toEqual([true, false])
     for (const h of [...held, other, again]) h.socket.destroy()
+  })
+
+  it('holds an exempt address (a trusted proxy) to no bound', async () => {
+    refused = []
+    const proxied = await Promise.all(
+      Array.from({ length: 3 + CONNECTIONS_OVER_BOUND + 4 }, () => dial('127.0.0.9')),
+    )
+    expect(proxied.every((p) => p.answered && !p.beyond)).toBe(true)
+    expect(refused).toEqual([])
+    for (const p of proxied) p.socket.destroy()
   })
 })

@@ -18,6 +18,7 @@ import { FilterIndex } from '../../src/filters/FilterIndex.js'
 import type { Storage } from '../../src/storage/openStorage.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
 import { deployTransferEmitter, sendTransfer } from '../support/chainActivity.js'
+import { insertTestClient } from '../support/deliveryPipeline.js'
 import { openTestStorage } from '../support/storage.js'
 import { waitUntil } from '../support/waitUntil.js'
 
@@ -74,14 +75,7 @@ it('a dormant client woken while a block is being stored gets that block in its 
   const token = await deployTransferEmitter(anvil)
   const { db } = storage
   const clientId = privateKeyToAccount(`0x${'42'.repeat(32)}`).address.toLowerCase() as Hex
-  await db
-    .insertInto('clients')
-    .values({ id: hexToBytes(clientId) })
-    .execute()
-  await db
-    .insertInto('client_usage')
-    .values({ client_id: hexToBytes(clientId) })
-    .execute()
+  await insertTestClient(db, clientId)
 
   const metrics = new Registry()
   const filters = await FilterIndex.load(db)

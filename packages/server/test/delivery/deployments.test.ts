@@ -17,6 +17,7 @@ import { FilterIndex } from '../../src/filters/FilterIndex.js'
 import type { Storage } from '../../src/storage/openStorage.js'
 import { startAnvil, type TestAnvil } from '../support/anvil.js'
 import { CREATE2_FACTORY_INIT, deploy, waitForReceipt } from '../support/chainActivity.js'
+import { insertTestClient } from '../support/deliveryPipeline.js'
 import { openTestStorage } from '../support/storage.js'
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
@@ -41,14 +42,7 @@ beforeAll(async () => {
   deployer = (await anvil.accounts())[8]!
   factory = await deploy(anvil, CREATE2_FACTORY_INIT, deployer)
   const { db } = storage
-  await db
-    .insertInto('clients')
-    .values({ id: hexToBytes(clientId) })
-    .execute()
-  await db
-    .insertInto('client_usage')
-    .values({ client_id: hexToBytes(clientId) })
-    .execute()
+  await insertTestClient(db, clientId)
   const metrics = new Registry()
   const filters = await FilterIndex.load(db)
   const queue = new DeliveryQueue({ db, notifier: new Notifier(storage), logger, metrics })

@@ -1,7 +1,6 @@
 import type { ErrorCode } from '@wallet-backend/sdk/protocol'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BaseError, isClientErrorCode } from '../../errors/BaseError.js'
-import { NotReadyError } from '../NotReadyError.js'
 import type { ErrorResponse } from '../schemas/ErrorResponse.js'
 
 /** Fastify's own error codes mapped to ours, so that a client never has to know the framework. */
@@ -64,15 +63,28 @@ function send(
 }
 
 /**
+ * 503s that pass by themselves and tell the client when to come back: NOT_READY (every start,
+ * until the storage and the node are connected), NO_LEADER (a failover, until a standby has taken
+ * over) and STORAGE_BUSY (a crowd, until connections free up). Logged without a stack, at warn
+ * where many in a row would say something is wrong.
+ */
+const PASSING: Partial<Record<string, 'info' | 'warn'>> = {
+  NOT_READY: 'info',
+  NO_LEADER: 'warn',
+  STORAGE_BUSY: 'warn',
+}
+
+/**
  * Every error leaves as the JSON error shape with the right status. Bad input is a 4xx with a
- * stable code; a 5xx means a bug or an outage, and is logged with its stack — except NOT_READY,
- * which every start answers until the storage and the node are connected: nothing to act on.
+ * stable code; a 5xx means a bug or an outage, and is logged with its stack — except the 503s
+ * that pass by themselves (above): nothing to act on.
  */
 export function errorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | BaseError | Error, request, reply) => {
     if (error instanceof BaseError) {
       const answer = toErrorAnswer(error)
-      if (error instanceof NotReadyError) request.log.info({ code: error.code }, error.message)
+      const passing = PASSING[error.code]
+      if (passing) request.log[passing]({ code: error.code }, error.message)
       else if (answer.status >= 500) request.log.error({ err: error }, error.message)
       const retryAfter = answer.body.details?.retryAfterSeconds
       if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.ceil(retryAfter)))

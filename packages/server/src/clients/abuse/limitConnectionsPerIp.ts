@@ -24,11 +24,17 @@ export const beyondConnectionBound = (socket: Socket): boolean => overBound.has(
 export function limitConnectionsPerIp(
   server: Server,
   max: () => number,
-  onRefused: (ip: string) => void = () => {},
+  options: {
+    onRefused?: (ip: string) => void
+    /** Addresses held to no bound: trusted proxies, which carry the connections of many clients. */
+    exempt?: (ip: string) => boolean
+  } = {},
 ): Map<string, number> {
   const open = new Map<string, number>()
+  const onRefused = options.onRefused ?? (() => {})
   server.on('connection', (socket: Socket) => {
     const ip = socket.remoteAddress ?? 'unknown'
+    if (options.exempt?.(ip)) return
     const count = open.get(ip) ?? 0
     if (count >= max()) {
       onRefused(ip)

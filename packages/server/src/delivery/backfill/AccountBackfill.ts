@@ -14,6 +14,7 @@ import type { DeliveryListener } from '../DeliveryListener.js'
 import type { DeliveryQueue } from '../DeliveryQueue.js'
 import type { TokenMetadata } from '../TokenMetadata.js'
 import { type BackfillRetries, DEFAULT_RETRIES } from './BackfillRunner.js'
+import { advanceBackfill, backfillPosition, RewoundError, WithdrawnError } from './backfillPosition.js'
 import { countCalls } from './countCalls.js'
 import { OffStoredChainError, queueHistory } from './queueHistory.js'
 
@@ -36,10 +37,6 @@ export type AccountBackfillOptions = {
   chargeCalls?: (clientId: Hex, calls: number) => void
   tokens?: TokenMetadata
   retries?: BackfillRetries
-}
-
-class WithdrawnError extends Error {
-  override readonly name = 'WithdrawnError'
 }
 
 /**
@@ -202,10 +199,22 @@ export class AccountBackfill {
         }
         const to = head()
         if (next <= to) {
-          const reached = await this.#scan(jobId, index, account, next, to)
-          if (reached > next) attempt.progressed = true
-          next = reached
+          try {
+            const reached = await this.#scan(jobId, index, account, next, to)
+            if (reached > next) attempt.progressed = true
+            next = reached
+          } catch (error) {
+            if (!(error instanceof RewoundError)) throw error
+            next = error.position
+          }
           task.progress(next - startedAt, { next })
+          continue
+        }
+        // A reorg since the last scan moved the job back: scan again from there before handing over.
+        const position = await backfillPosition(db, jobId)
+        if (position === undefined) throw new WithdrawnError('the account was withdrawn during its back-fill')
+        if (position !== next) {
+          next = position
           continue
         }
         if (this.#o.delivery.runAtSeam(next, () => this.#o.accounts.set(account)) === 'installed') break
@@ -248,20 +257,16 @@ export class AccountBackfill {
       const matches = index.match(blocks, work)
       await this.#o.tokens?.prepare(tokensOf(matches))
       const items = accountItems(matches, blocks, { backfill: true })
-      const updated = await queueHistory(this.#o.follower, this.#o.queue, blocks, async (queue) => {
-        const row = await queue.trx
-          .updateTable('backfill_jobs')
-          .set({ next_block: upTo + 1, updated_at: new Date() })
-          .where('id', '=', jobId)
-          .returning('id')
-          .executeTakeFirst()
-        if (row && items.length > 0) {
+      const advance = await queueHistory(this.#o.follower, this.#o.queue, blocks, async (queue) => {
+        const advance = await advanceBackfill(queue.trx, jobId, next, upTo + 1)
+        if (advance === 'moved' && items.length > 0) {
           await this.#o.tokens?.attach(queue.trx, items)
           await queue.enqueue(items)
         }
-        return row !== undefined
+        return advance
       })
-      if (!updated) throw new WithdrawnError('the account was withdrawn during its back-fill')
+      if (advance === 'withdrawn') throw new WithdrawnError('the account was withdrawn during its back-fill')
+      if (advance !== 'moved') throw new RewoundError(advance.rewoundTo)
       if (work.size > 0) this.#o.chargeWork?.(work)
       // Each commit pays for the calls since the last one, so a long back-fill pays as it goes.
       if (counted.calls() > charged) this.#o.chargeCalls?.(account.clientId, counted.calls() - charged)

@@ -10,6 +10,7 @@ import type { BackgroundTasks, TaskHandle } from '../../lifecycle/BackgroundTask
 import type { DB } from '../../storage/schema.js'
 import type { DeliveryListener } from '../DeliveryListener.js'
 import type { DeliveryQueue } from '../DeliveryQueue.js'
+import { advanceBackfill, backfillPosition, RewoundError, WithdrawnError } from './backfillPosition.js'
 import { countCalls } from './countCalls.js'
 import { OffStoredChainError, queueHistory } from './queueHistory.js'
 
@@ -64,10 +65,6 @@ type Job = {
   failures: number
   /** Not run again before this time (a retry's back-off, or waiting for live matching). */
   notBefore: number
-}
-
-class WithdrawnError extends Error {
-  override readonly name = 'WithdrawnError'
 }
 
 export const DEFAULT_RETRIES: BackfillRetries = { attempts: 5, firstDelayMs: 1_000 }
@@ -288,6 +285,10 @@ export class BackfillRunner {
       if (error instanceof WithdrawnError) {
         this.#drop(job)
         job.task.finish()
+      } else if (error instanceof RewoundError) {
+        // The turn ends; the next one scans again from where the reorg put the job.
+        job.next = error.position
+        job.failures = 0
       } else if (error instanceof OffStoredChainError) {
         // The node is on a branch the follower has not stored yet: read it again once it has.
         job.notBefore = Date.now() + CHAIN_MOVED_WAIT_MS
@@ -300,13 +301,13 @@ export class BackfillRunner {
   }
 
   async #handOver(job: Job): Promise<boolean> {
-    const open = await this.#o.db
-      .selectFrom('backfill_jobs')
-      .select('id')
-      .where('id', '=', job.id)
-      .where('status', 'in', ['pending', 'running'])
-      .executeTakeFirst()
-    if (!open) throw new WithdrawnError()
+    const position = await backfillPosition(this.#o.db, job.id)
+    if (position === undefined) throw new WithdrawnError()
+    // A reorg since the last turn moved the job back: scan again from there before handing over.
+    if (position !== job.next) {
+      job.next = position
+      return false
+    }
     if (this.#o.delivery.installAtSeam(job.interest, job.next) !== 'installed') return false
     await this.#o.db
       .updateTable('backfill_jobs')
@@ -348,18 +349,14 @@ export class BackfillRunner {
     }
     const commit = async (blocks: FetchedBlock[], upTo: number) => {
       const matches = job.index.match(blocks)
-      const updated = await queueHistory(this.#o.follower, this.#o.queue, blocks, async (queue) => {
-        const row = await queue.trx
-          .updateTable('backfill_jobs')
-          .set({ next_block: upTo + 1, updated_at: new Date() })
-          .where('id', '=', job.id)
-          .where('status', 'in', ['pending', 'running'])
-          .returning('id')
-          .executeTakeFirst()
-        if (row) await queue.enqueue(await this.#o.delivery.historicalItems(queue.trx, matches, blocks))
-        return row !== undefined
+      const advance = await queueHistory(this.#o.follower, this.#o.queue, blocks, async (queue) => {
+        const advance = await advanceBackfill(queue.trx, job.id, job.next, upTo + 1)
+        if (advance === 'moved')
+          await queue.enqueue(await this.#o.delivery.historicalItems(queue.trx, matches, blocks))
+        return advance
       })
-      if (!updated) throw new WithdrawnError('the interest was withdrawn during its back-fill')
+      if (advance === 'withdrawn') throw new WithdrawnError('the interest was withdrawn during its back-fill')
+      if (advance !== 'moved') throw new RewoundError(advance.rewoundTo)
       job.next = upTo + 1
       job.task.progress(job.next - job.startedAt, { next: job.next })
     }
