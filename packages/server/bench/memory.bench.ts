@@ -14,8 +14,8 @@ const diskBytes = (dir: string) =>
 
 /**
  * Memory of the backend process (its own, measured from /proc while the clients run in this one):
- * RSS per connected idle stream, and RSS and disk per queued item of an offline client, on the
- * embedded PGlite database.
+ * idle RSS after its first start and after restarts, RSS per connected idle stream, and RSS and
+ * disk per queued item of an offline client, on the embedded PGlite database.
  */
 export async function runMemoryBench(options: { quick: boolean }): Promise<Record<string, number>> {
   const streamCount = options.quick ? 1_000 : 5_000
@@ -34,6 +34,21 @@ export async function runMemoryBench(options: { quick: boolean }): Promise<Recor
   })
   const figures: Record<string, number> = {}
   try {
+    // Idle: right after the first start (the database seeded from the build's copy), then after
+    // restarts on the same data directory — the state a deployment sits in most of the time.
+    const idle = async () => {
+      await sleep(3_000)
+      return Math.round(backend.rssBytes() / 2 ** 20)
+    }
+    figures.idleRssMiBFirstStart = await idle()
+    const restarts: number[] = []
+    for (let i = 0; i < 3; i++) {
+      await backend.stop()
+      await backend.start()
+      restarts.push(await idle())
+    }
+    figures.idleRssMiBAfterRestartMin = Math.min(...restarts)
+    figures.idleRssMiBAfterRestartMax = Math.max(...restarts)
     const token = await deployTransferEmitter(anvil)
     // Idle streams: signed in, interested, connected, nothing to send.
     const clients = await tokenWatchers(backend.url, token, streamCount)

@@ -17,6 +17,7 @@ import { runLatencyBench } from './latency.bench.js'
 import { runMatchingBench } from './matching.bench.js'
 import { runMemoryBench } from './memory.bench.js'
 import { runNodeCallsBench } from './nodeCalls.bench.js'
+import { runPgliteBuffersBench } from './pgliteBuffers.bench.js'
 import { runStartupBench } from './startup.bench.js'
 import { runWalletStateHttpBench } from './walletStateHttp.bench.js'
 
@@ -53,6 +54,7 @@ results.catchUp = await timed('catchUp', () =>
   runCatchUpBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
 )
 results.matching = await timed('matching', () => runMatchingBench({ quick }))
+results.pgliteBuffers = await timed('pgliteBuffers', () => runPgliteBuffersBench({ quick }))
 results.latency = await timed('latency', () =>
   runLatencyBench({ quick, ...(databaseUrl ? { databaseUrl } : {}) }),
 )

@@ -24,7 +24,7 @@ const PAGE = 200
 
 /**
  * Serves every connected stream of this instance. A wake-up (the notifier, or a new stream) marks
- * clients as due; due clients are read together — three statements per 2,000 of the streams one
+ * clients as due; due clients are read together — three statements for however many streams one
  * block woke — and each stream gets what lies after its own position, in cursor order.
  */
 export class StreamHub {

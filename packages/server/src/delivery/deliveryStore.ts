@@ -1,5 +1,5 @@
 import type { DeliveryItem, DeliveryItemOf } from '@wallet-backend/sdk/protocol'
-import { type Insertable, type Kysely, sql, type Transaction } from 'kysely'
+import { type Insertable, type Kysely, type Selectable, sql, type Transaction } from 'kysely'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BlockRef } from '../chain/follower/ChainListener.js'
 import type { RpcLog, RpcReceipt, RpcTransaction } from '../chain/types.js'
@@ -56,7 +56,7 @@ export async function readDeliveries(
 
 /**
  * The items of many clients at once, each after its own cursor (and its acknowledged one), at
- * most `limit` per client: three statements per 2,000 clients a block woke. Transactions,
+ * most `limit` per client: three statements however many clients a block woke. Transactions,
  * receipts and logs come from the verified transactions they refer to, stored once however many
  * clients matched them.
  */
@@ -84,9 +84,25 @@ export async function readDeliveriesOfMany(
       from: Math.max(request.after, ackedOf.get(bytesToHex(request.clientId))!),
     }))
   if (wanted.length === 0) return result
-  const rows: Awaited<ReturnType<typeof readQueued>> = []
-  for (let i = 0; i < wanted.length; i += READ_CHUNK)
-    rows.push(...(await readQueued(db, wanted.slice(i, i + READ_CHUNK), options.limit)))
+  // One index range per client ((client_id, cursor) is the key), each bounded by the limit: an OR
+  // of thousands of (client, cursor) terms was planned as a scan of the whole queue, which at
+  // 10,000 streams ran for tens of minutes, and one client's long backlog took the others' share
+  // of a global limit.
+  const { rows } = await sql<DeliveryReadRow>`
+    select d.client_id, d.cursor, d.kind, d.payload, d.block_number, d.block_hash, d.tx_hash,
+      d.tx_index, d.log_index, d.delivered_at, d.created_at, d.client_contract_id,
+      i.address, i.abi is not null as has_abi, v.tx, v.receipt
+    from unnest(${wanted.map((w) => bytesToHex(w.clientId).slice(2))}::text[], ${wanted.map((w) => w.from)}::bigint[])
+      as w (client_hex, after_cursor)
+    cross join lateral (
+      select * from client_deliveries
+      where client_id = decode(w.client_hex, 'hex') and cursor > w.after_cursor
+      order by cursor
+      limit ${options.limit}
+    ) as d
+    left join client_contracts as i on i.id = d.client_contract_id
+    left join verified_txs as v on v.block_hash = d.block_hash and v.tx_index = d.tx_index
+    order by d.client_id, d.cursor`.execute(db)
   const fresh = new Map<Hex, { clientId: Uint8Array; cursors: number[] }>()
   const queuedAt = new Map<string, Date>()
   const undecoded: { row: (typeof rows)[number]; item: Match }[] = []
@@ -112,12 +128,15 @@ export async function readDeliveriesOfMany(
   // still undelivered then, so no `removed` notice follows it, and it must not go out. Marking
   // takes the row lock a reorg's delete also takes, so each item is either marked first (and the
   // reorg then sends its notice) or gone (and left out of the answer).
-  const marked = await markDelivered(
-    db,
-    [...fresh.values()].flatMap((entry) =>
-      entry.cursors.map((cursor) => ({ clientId: entry.clientId, cursor })),
-    ),
+  const pairs = [...fresh.values()].flatMap((entry) =>
+    entry.cursors.map((cursor) => ({ client: bytesToHex(entry.clientId).slice(2), cursor })),
   )
+  const { rows: marked } = await sql<{ client_id: Uint8Array; cursor: number }>`
+    update client_deliveries as d set delivered_at = ${new Date()}
+    from unnest(${pairs.map((p) => p.client)}::text[], ${pairs.map((p) => p.cursor)}::bigint[])
+      as w (client_hex, cursor)
+    where d.client_id = decode(w.client_hex, 'hex') and d.cursor = w.cursor
+    returning d.client_id, d.cursor`.execute(db)
   options.onDelivered?.(marked.map((row) => queuedAt.get(`${bytesToHex(row.client_id)}:${row.cursor}`)!))
   if (marked.length === [...fresh.values()].reduce((n, entry) => n + entry.cursors.length, 0)) return result
   const kept = new Set(marked.map((row) => `${bytesToHex(row.client_id)}:${row.cursor}`))
@@ -132,79 +151,12 @@ export async function readDeliveriesOfMany(
   return result
 }
 
-/**
- * Clients per statement when many are read or marked at once. Each is a row of a VALUES list the
- * table is joined with: a list of conditions OR-ed together instead costs the planner time in
- * proportion to clients × rows, minutes for 10,000 streams.
- */
-const READ_CHUNK = 2_000
-
-/** The queued rows of these clients after their cursors, at most `limit` per client on average. */
-async function readQueued(
-  db: Kysely<DB>,
-  wanted: readonly { clientId: Uint8Array; from: number }[],
-  limit: number,
-) {
-  const values = sql.join(wanted.map((w) => sql`(${w.clientId}::bytea, ${w.from}::bigint)`))
-  // VALUES names its columns column1, column2, …
-  const w = sql<{ column1: Uint8Array; column2: number }>`(values ${values})`.as('w')
-  return db
-    .selectFrom(w)
-    .innerJoin('client_deliveries as d', (join) =>
-      join.onRef('d.client_id', '=', 'w.column1').onRef('d.cursor', '>', 'w.column2'),
-    )
-    .leftJoin('client_contracts as i', 'i.id', 'd.client_contract_id')
-    .leftJoin('verified_txs as v', (join) =>
-      join.onRef('v.block_hash', '=', 'd.block_hash').onRef('v.tx_index', '=', 'd.tx_index'),
-    )
-    .select([
-      'd.client_id',
-      'd.cursor',
-      'd.kind',
-      'd.payload',
-      'd.block_number',
-      'd.block_hash',
-      'd.tx_hash',
-      'd.tx_index',
-      'd.log_index',
-      'd.delivered_at',
-      'd.created_at',
-      'd.client_contract_id',
-      'i.address',
-      // Whether the interest has an ABI, not the ABI: only items queued before it need it.
-      sql<boolean>`i.abi is not null`.as('has_abi'),
-      'v.tx',
-      'v.receipt',
-    ])
-    .orderBy('d.client_id')
-    .orderBy('d.cursor')
-    .limit(limit * wanted.length)
-    .execute()
-}
-
-/** Marks these items delivered; returns those it found (a reorg may have withdrawn others meanwhile). */
-async function markDelivered(
-  db: Kysely<DB>,
-  items: readonly { clientId: Uint8Array; cursor: number }[],
-): Promise<{ client_id: Uint8Array; cursor: number }[]> {
-  const marked: { client_id: Uint8Array; cursor: number }[] = []
-  const now = new Date()
-  for (let i = 0; i < items.length; i += READ_CHUNK) {
-    const values = sql.join(
-      items.slice(i, i + READ_CHUNK).map((item) => sql`(${item.clientId}::bytea, ${item.cursor}::bigint)`),
-    )
-    const m = sql<{ column1: Uint8Array; column2: number }>`(values ${values})`.as('m')
-    const rows = await db
-      .updateTable('client_deliveries as d')
-      .from(m)
-      .set({ delivered_at: now })
-      .whereRef('d.client_id', '=', 'm.column1')
-      .whereRef('d.cursor', '=', 'm.column2')
-      .returning(['d.client_id', 'd.cursor'])
-      .execute()
-    marked.push(...rows)
-  }
-  return marked
+/** A queued item as the many-client read returns it, with its interest and verified transaction. */
+type DeliveryReadRow = Selectable<DB['client_deliveries']> & {
+  address: Uint8Array | null
+  has_abi: boolean | null
+  tx: Selectable<DB['verified_txs']>['tx'] | null
+  receipt: Selectable<DB['verified_txs']>['receipt'] | null
 }
 
 type DeliveryRow = {

@@ -47,6 +47,13 @@ export type DedicatedSession = {
 const INT8 = 20
 
 /**
+ * PGlite runs PostgreSQL in one WebAssembly memory, which grows as pages are touched and never
+ * shrinks: initdb's 128 MB of shared buffers became ~100 MB of the backend's resident memory once
+ * a few queries had read through them. One process of one connection needs far less.
+ */
+export const PGLITE_MEMORY_PARAMS = ['-c', 'shared_buffers=16MB']
+
+/**
  * Opens the database on either driver. Both return the same JS types: bigint columns as numbers
  * (block numbers and cursors stay far below 2^53), bytea as Uint8Array, timestamptz as Date,
  * jsonb parsed.
@@ -62,6 +69,7 @@ async function openPGlite(options: { dataDir: string } | { loadDataDir: Blob }):
       ? { fs: new PrivateNodeFS(options.dataDir) }
       : { loadDataDir: options.loadDataDir }),
     parsers: { [pgliteTypes.INT8]: (value: string) => Number(value) },
+    startParams: [...PGlite.defaultStartParams, ...PGLITE_MEMORY_PARAMS],
   })
   await instance.waitReady
   const db = new Kysely<DB>({ dialect: new PGliteDialect(instance) })

@@ -1,9 +1,9 @@
 import { sql } from 'kysely'
-import { hexToBytes } from 'viem'
+import { bytesToHex, hexToBytes } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readDeliveries } from '../../src/delivery/deliveryStore.js'
+import { readDeliveries, readDeliveriesOfMany } from '../../src/delivery/deliveryStore.js'
 import type { Storage } from '../../src/storage/openStorage.js'
-import { openTestStorage, TEST_DATABASE_URL } from '../support/storage.js'
+import { describeEachDriver, openTestStorage, TEST_DATABASE_URL } from '../support/storage.js'
 import { waitUntil } from '../support/waitUntil.js'
 
 const run = TEST_DATABASE_URL ? describe : describe.skip
@@ -61,7 +61,7 @@ run(
         async () => {
           const { rows } = await sql<{ n: number }>`
             select count(*)::int as n from pg_stat_activity
-            where wait_event_type = 'Lock' and query like 'update "client_deliveries"%'`.execute(db)
+            where wait_event_type = 'Lock' and query ilike '%update client_deliveries%'`.execute(db)
           return rows[0]!.n > 0
         },
         10_000,
@@ -76,3 +76,46 @@ run(
     })
   },
 )
+
+describeEachDriver('reading the deliveries of many clients at once', (storage) => {
+  it('gives each client up to the limit after its own cursor, a long backlog taking none of the others’ share', async () => {
+    const { db } = storage()
+    const busy = hexToBytes(`0x${'01'.repeat(20)}`)
+    const quiet = hexToBytes(`0x${'02'.repeat(20)}`)
+    const gone = hexToBytes(`0x${'03'.repeat(20)}`)
+    await db
+      .insertInto('clients')
+      .values([
+        { id: busy, next_cursor: 21 },
+        { id: quiet, next_cursor: 4 },
+      ])
+      .execute()
+    const gap = (client: Uint8Array, cursor: number) => ({
+      client_id: client,
+      cursor,
+      kind: 'gap' as const,
+      payload: JSON.stringify({ fromBlock: cursor, toBlock: cursor }),
+      bytes: 40,
+    })
+    await db
+      .insertInto('client_deliveries')
+      .values([
+        ...Array.from({ length: 20 }, (_, i) => gap(busy, i + 1)),
+        ...[1, 2, 3].map((cursor) => gap(quiet, cursor)),
+      ])
+      .execute()
+    const read = await readDeliveriesOfMany(
+      db,
+      [
+        { clientId: busy, after: 5 },
+        { clientId: quiet, after: 1 },
+        { clientId: gone, after: 0 },
+      ],
+      { limit: 2, chain: { head: undefined, finalized: undefined } },
+    )
+    expect([...read.entries()].map(([id, items]) => [id, items.map((item) => item.cursor)])).toEqual([
+      [bytesToHex(busy), [6, 7]],
+      [bytesToHex(quiet), [2, 3]],
+    ])
+  })
+})
