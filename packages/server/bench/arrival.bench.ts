@@ -1,14 +1,13 @@
-import { type ChildProcess, fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { TRANSFER_TOPIC } from '../src/filters/compileFilter.js'
 import { startAnvil } from '../test/support/anvil.js'
 import { deployTransferEmitter } from '../test/support/chainActivity.js'
 import { createTestDatabase } from '../test/support/createTestDatabase.js'
-import type { ArrivalReport } from './support/arrivingWallets.js'
+import type { ArrivalEvent, ArrivalRequest } from './support/arrivingWallets.js'
+import { forkedProcess } from './support/forkedProcess.js'
 import { spawnBackend } from './support/spawnBackend.js'
 
 const percentile = (values: number[], p: number) => {
@@ -22,33 +21,10 @@ const WALLET_PROCESSES = 4
 /** How long the wallets may take to arrive, or to stream again after a restart; what is not done by then counts as failed. */
 const ARRIVAL_TIMEOUT_MS = 180_000
 
-type WalletProcess = { child: ChildProcess; next(type: string): Promise<Record<string, unknown>> }
-
-function walletProcess(): WalletProcess {
-  const child = fork(fileURLToPath(new URL('./support/arrivingWallets.ts', import.meta.url)), {
-    execArgv: ['--conditions=source', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  const waiting = new Map<string, (message: Record<string, unknown>) => void>()
-  child.on('message', (message: Record<string, unknown>) => {
-    waiting.get(message.type as string)?.(message)
-    waiting.delete(message.type as string)
-  })
-  return {
-    child,
-    next: (type) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`wallets: no ${type} in time`)),
-          ARRIVAL_TIMEOUT_MS + 30_000,
-        )
-        waiting.set(type, (message) => {
-          clearTimeout(timer)
-          resolve(message)
-        })
-      }),
-  }
-}
+const walletProcess = () =>
+  forkedProcess<ArrivalEvent, ArrivalRequest>(new URL('./support/arrivingWallets.ts', import.meta.url))
+/** How long the parent waits for an answer: the wallets' own bound and a margin. */
+const ANSWER_TIMEOUT_MS = ARRIVAL_TIMEOUT_MS + 30_000
 
 /**
  * N wallets arriving at once: each signs in (registering), registers two interests and opens its
@@ -106,18 +82,18 @@ async function arrival(count: number, prefix: string, databaseUrl?: string): Pro
     const other = await deployTransferEmitter(anvil)
     await Promise.all(
       wallets.map(async (w, k) => {
-        const prepared = w.next('prepared')
+        const prepared = w.next('prepared', ANSWER_TIMEOUT_MS)
         const share = Math.floor(count / WALLET_PROCESSES) + (k < count % WALLET_PROCESSES ? 1 : 0)
-        w.child.send({ type: 'prepare', url: backend.url, count: share, token, other, topic: TRANSFER_TOPIC })
+        w.send({ type: 'prepare', url: backend.url, count: share, token, other, topic: TRANSFER_TOPIC })
         await prepared
       }),
     )
     const cpuBefore = backend.cpuMs()
     const reports = await Promise.all(
       wallets.map(async (w) => {
-        const arrived = w.next('arrived')
-        w.child.send({ type: 'go', timeoutMs: ARRIVAL_TIMEOUT_MS })
-        return (await arrived).report as ArrivalReport
+        const arrived = w.next('arrived', ANSWER_TIMEOUT_MS)
+        w.send({ type: 'go', timeoutMs: ARRIVAL_TIMEOUT_MS })
+        return (await arrived).report
       }),
     )
     const cpu = backend.cpuMs() - cpuBefore
@@ -152,23 +128,20 @@ async function arrival(count: number, prefix: string, databaseUrl?: string): Pro
     if (figures[`${prefix}Failures`]) console.error(`arrival: ${prefix} failures`, failures)
 
     // Restart: every wallet holds a valid session and reconnects by itself.
-    for (const w of wallets) w.child.send({ type: 'watchReopen', timeoutMs: ARRIVAL_TIMEOUT_MS })
-    const reopened = wallets.map((w) => w.next('reopened'))
+    for (const w of wallets) w.send({ type: 'watchReopen', timeoutMs: ARRIVAL_TIMEOUT_MS })
+    const reopened = wallets.map((w) => w.next('reopened', ANSWER_TIMEOUT_MS))
     await backend.stop()
     const restarting = Date.now()
     await backend.start()
     const ready = Date.now()
-    const times = (await Promise.all(reopened)).flatMap((m) => m.times as number[])
+    const times = (await Promise.all(reopened)).flatMap((m) => m.times)
     figures[`${prefix}RestartReadyS`] = seconds(ready - restarting)
     figures[`${prefix}RestartStreamingAgain`] = times.length
     figures[`${prefix}RestartAllStreamingAfterReadyS`] = seconds(Math.max(...times) - ready)
     figures[`${prefix}RestartAllStreamingS`] = seconds(Math.max(...times) - restarting)
     figures[`${prefix}RssMiBAtEnd`] = Math.round(backend.rssBytes() / 2 ** 20)
   } finally {
-    for (const w of wallets) {
-      if (w.child.connected) w.child.send({ type: 'close' })
-      else w.child.kill()
-    }
+    await Promise.all(wallets.map((w) => w.stop()))
     await backend.stop()
     await scratch?.drop()
     await anvil.stop()

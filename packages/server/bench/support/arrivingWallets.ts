@@ -7,11 +7,17 @@ import { type Stream, StreamError, WalletBackendClient } from '@wallet-backend/s
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import WebSocket from 'ws'
 
-type Message =
+export type ArrivalRequest =
   | { type: 'prepare'; url: string; count: number; token: `0x${string}`; other: `0x${string}`; topic: string }
   | { type: 'go'; timeoutMs: number }
   | { type: 'watchReopen'; timeoutMs: number }
   | { type: 'close' }
+
+export type ArrivalEvent =
+  | { type: 'prepared' }
+  | { type: 'arrived'; report: ArrivalReport }
+  /** When (wall clock) each stream opened again, of those that did. */
+  | { type: 'reopened'; times: number[] }
 
 export type ArrivalReport = {
   /** Per wallet, ms since `go` (wall clock): signed in, interests registered, stream open; -1 if it failed. */
@@ -22,10 +28,10 @@ export type ArrivalReport = {
   failures: Record<string, number>
 }
 
-const send = (message: unknown) => process.send?.(message)
+const send = (message: ArrivalEvent) => process.send?.(message)
 let clients: WalletBackendClient[] = []
 const streams: Stream[] = []
-let prepared: Extract<Message, { type: 'prepare' }> | undefined
+let prepared: Extract<ArrivalRequest, { type: 'prepare' }> | undefined
 const failures: Record<string, number> = {}
 const fail = (code: string) => {
   failures[code] = (failures[code] ?? 0) + 1
@@ -83,7 +89,7 @@ async function arrive(timeoutMs: number): Promise<ArrivalReport> {
   return structuredClone(report)
 }
 
-process.on('message', async (message: Message) => {
+process.on('message', async (message: ArrivalRequest) => {
   if (message.type === 'prepare') {
     prepared = message
     clients = Array.from(
@@ -109,3 +115,5 @@ process.on('message', async (message: Message) => {
     process.exit(0)
   }
 })
+// The parent gone (ended or crashed): nothing is left to report to.
+process.on('disconnect', () => process.exit(0))

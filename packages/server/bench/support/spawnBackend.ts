@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { freePort } from '../../src/chain/node/spawnAnvil.js'
 import { backendProcess } from '../../test/support/backendProcess.js'
+import { onExit } from './onExit.js'
 
 /** `getconf CLK_TCK` on Linux. */
 const CLOCK_TICKS_PER_SECOND = 100
@@ -18,9 +19,12 @@ export type SpawnedBackend = {
 
 /**
  * The `wallet-backend start` CLI as a process of its own, ready (`/ready` 200) before it resolves;
- * `flags` must name `data-dir` and `node-url`.
+ * `flags` must name `data-dir` and `node-url`. `nodeArgs` go to Node (e.g. `--cpu-prof`).
  */
-export async function spawnBackend(flags: Record<string, string>): Promise<SpawnedBackend> {
+export async function spawnBackend(
+  flags: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<SpawnedBackend> {
   const { 'data-dir': dataDir, 'node-url': nodeUrl, ...rest } = flags
   if (!dataDir || !nodeUrl) throw new Error('spawnBackend needs data-dir and node-url')
   const backend = backendProcess({
@@ -31,6 +35,11 @@ export async function spawnBackend(flags: Record<string, string>): Promise<Spawn
     logFile: 'stderr',
     // A new PGlite database takes seconds to create, many more on a loaded machine.
     readyTimeoutMs: 180_000,
+    nodeArgs,
+  })
+  // Killed with this process whatever happens (a stop asked for first drains it).
+  onExit(() => {
+    if (backend.pid !== undefined && backend.running) process.kill(backend.pid, 'SIGKILL')
   })
   await backend.start()
   return {

@@ -28,6 +28,8 @@ export type BackendProcessOptions = {
   readyTimeoutMs?: number
   /** Run the compiled CLI (bin/ and dist/, needs `npm run build`) instead of the sources. */
   compiled?: boolean
+  /** Options of Node itself (e.g. `--cpu-prof`), which NODE_OPTIONS does not all take. */
+  nodeArgs?: string[]
 }
 
 export type BackendProcess = {
@@ -86,6 +88,7 @@ export function backendProcess(options: BackendProcessOptions): BackendProcess {
       const spawned = spawn(
         process.execPath,
         [
+          ...(options.nodeArgs ?? []),
           ...cliCommand(options.compiled ?? false),
           'start',
           '--data-dir',

@@ -58,6 +58,10 @@ export function deployTransferEmitter(anvil: TestAnvil, from?: `0x${string}`): P
   return deploy(anvil, TRANSFER_EMITTER_INIT, from)
 }
 
+/** Calldata of a transfer-emitting token's call: (address to, uint256 amount). */
+export const transferCalldata = (to: `0x${string}`, amount: bigint): `0x${string}` =>
+  `0x${to.slice(2).toLowerCase().padStart(64, '0')}${amount.toString(16).padStart(64, '0')}`
+
 /** Sends `amount` of a transfer-emitting token from `from` to `to` (one block with automine). */
 export async function sendTransfer(
   anvil: TestAnvil,
@@ -66,7 +70,7 @@ export async function sendTransfer(
   to: `0x${string}`,
   amount: bigint,
 ): Promise<string> {
-  const data = `0x${to.slice(2).toLowerCase().padStart(64, '0')}${amount.toString(16).padStart(64, '0')}`
+  const data = transferCalldata(to, amount)
   const hash = await anvil.rpc<string>('eth_sendTransaction', [{ from, to: token, data }])
   await waitForReceipt(anvil, hash)
   return hash
