@@ -11,7 +11,7 @@ import { rewindBackfills } from './backfill/backfillPosition.js'
 import type { AbiDecoder } from './compileAbi.js'
 import type { DeliveryQueue, QueueItem, QueueItemOf } from './DeliveryQueue.js'
 import type { Deployments } from './Deployments.js'
-import { withdrawItemsOfBlocks } from './deliveryStore.js'
+import { rewindDormancy, withdrawItemsOfBlocks } from './deliveryStore.js'
 import { InterestAbis } from './InterestAbis.js'
 
 const CHUNK = 500
@@ -135,6 +135,7 @@ export class DeliveryListener implements ChainListener<unknown[]> {
     const queue = this.#queue.batch(trx)
     this.#queue.nextBlock = Math.min(...blocks.map((block) => block.number))
     await rewindBackfills(trx, this.#queue.nextBlock)
+    await rewindDormancy(trx, this.#queue.nextBlock)
     const withdrawn = await withdrawItemsOfBlocks(
       trx,
       blocks.map((block) => block.hash),

@@ -411,6 +411,21 @@ export async function markDormant(
 }
 
 /**
+ * A reorg abandoned blocks from `firstRemoved` on. A client away since a later block was matched on
+ * the abandoned branch up to there (those items are withdrawn), and the blocks replacing it are
+ * matched for nobody while it is away: its gap must begin at the fork, in the reorg's transaction
+ * (docs/architecture.md, invariant 9).
+ */
+export async function rewindDormancy(trx: Transaction<DB>, firstRemoved: number): Promise<void> {
+  await trx
+    .updateTable('clients')
+    .set({ dormant_from_block: firstRemoved })
+    .where('stage', 'in', ['dormant', 'pruned'])
+    .where('dormant_from_block', '>', firstRemoved)
+    .execute()
+}
+
+/**
  * A dormant (or pruned) client is active again; returns the first block it was not matched at, or
  * undefined if it was not away.
  */

@@ -1,7 +1,13 @@
 import { sql } from 'kysely'
-import { bytesToHex, hexToBytes } from 'viem'
+import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readDeliveries, readDeliveriesOfMany } from '../../src/delivery/deliveryStore.js'
+import {
+  markActive,
+  markDormant,
+  readDeliveries,
+  readDeliveriesOfMany,
+  rewindDormancy,
+} from '../../src/delivery/deliveryStore.js'
 import type { Storage } from '../../src/storage/openStorage.js'
 import { describeEachDriver, openTestStorage, TEST_DATABASE_URL } from '../support/storage.js'
 import { waitUntil } from '../support/waitUntil.js'
@@ -117,5 +123,31 @@ describeEachDriver('reading the deliveries of many clients at once', (storage) =
       [bytesToHex(busy), [6, 7]],
       [bytesToHex(quiet), [2, 3]],
     ])
+  })
+})
+
+describeEachDriver('a reorg below where a client went away', (storage) => {
+  it('moves the start of its gap back to the fork, and leaves later or active clients alone', async () => {
+    const { db } = storage()
+    const id = (byte: string): Hex => `0x${byte.repeat(20)}`
+    const [away, awayEarlier, active] = [id('0a'), id('0b'), id('0c')]
+    await db
+      .insertInto('clients')
+      .values([away, awayEarlier, active].map((id) => ({ id: hexToBytes(id) })))
+      .execute()
+    await db.transaction().execute(async (trx) => {
+      await markDormant(trx, [away], 1_000, new Date())
+      await markDormant(trx, [awayEarlier], 990, new Date())
+    })
+    // Blocks from 995 on are abandoned: 995–999 of the new branch were matched for nobody.
+    await db.transaction().execute((trx) => rewindDormancy(trx, 995))
+    const woken = await db
+      .transaction()
+      .execute(async (trx) => [
+        await markActive(trx, away),
+        await markActive(trx, awayEarlier),
+        await markActive(trx, active),
+      ])
+    expect(woken).toEqual([{ awayFrom: 995 }, { awayFrom: 990 }, undefined])
   })
 })
